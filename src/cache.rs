@@ -1,0 +1,211 @@
+//! The image cache: an LRU bounded by bytes, plus single-flight rendering per key.
+//!
+//! Entries are [`Image`]s whose bytes are shared (`Bytes`), so a hit copies nothing. An image
+//! larger than the whole budget is served but not stored.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
+use tokio::sync::OnceCell;
+
+use crate::engine::{CacheKey, Image};
+use crate::error::RequestError;
+
+/// Bookkeeping cost of one entry beyond its bytes (key, LRU links, `Image` header).
+const ENTRY_OVERHEAD: usize = 128;
+
+/// Counters for `/metrics` and tests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CacheStats {
+    /// Lookups that found an image.
+    pub hits: u64,
+    /// Lookups that did not.
+    pub misses: u64,
+    /// Entries dropped to stay within the budget.
+    pub evictions: u64,
+    /// Bytes held now, overhead included.
+    pub bytes: usize,
+    /// Entries held now.
+    pub entries: usize,
+}
+
+/// A byte-bounded LRU of finished images.
+pub struct ImageCache {
+    budget: usize,
+    inner: Mutex<Inner>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+}
+
+struct Inner {
+    lru: LruCache<CacheKey, Image>,
+    bytes: usize,
+}
+
+fn cost(image: &Image) -> usize {
+    image.bytes.len() + ENTRY_OVERHEAD
+}
+
+impl ImageCache {
+    /// An empty cache that holds at most `budget` bytes.
+    pub fn new(budget: usize) -> ImageCache {
+        ImageCache {
+            budget,
+            inner: Mutex::new(Inner {
+                lru: LruCache::unbounded(),
+                bytes: 0,
+            }),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // The lock guards plain data; a panic elsewhere cannot leave it half-updated.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The image for `key`, marking it recently used.
+    pub fn get(&self, key: &CacheKey) -> Option<Image> {
+        let found = self.lock().lru.get(key).cloned();
+        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Stores an image, evicting the least recently used ones to stay within the budget.
+    pub fn insert(&self, key: CacheKey, image: Image) {
+        let size = cost(&image);
+        if size > self.budget {
+            return;
+        }
+        let mut inner = self.lock();
+        if let Some(old) = inner.lru.put(key, image) {
+            inner.bytes -= cost(&old);
+        }
+        inner.bytes += size;
+        while inner.bytes > self.budget {
+            let Some((_, evicted)) = inner.lru.pop_lru() else {
+                break;
+            };
+            inner.bytes -= cost(&evicted);
+            self.evictions.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> CacheStats {
+        let inner = self.lock();
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            bytes: inner.bytes,
+            entries: inner.lru.len(),
+        }
+    }
+}
+
+type Flight = Arc<OnceCell<Result<Image, RequestError>>>;
+
+/// Renders in progress, by key: concurrent misses for one key share one render.
+#[derive(Default)]
+pub struct Flights {
+    running: Mutex<HashMap<CacheKey, Flight>>,
+}
+
+impl Flights {
+    /// Runs `render` for `key` unless a render for it is already running, in which case
+    /// this waits for that one and returns its result.
+    pub async fn run<F>(&self, key: CacheKey, render: F) -> Result<Image, RequestError>
+    where
+        F: Future<Output = Result<Image, RequestError>>,
+    {
+        let flight = self
+            .lock()
+            .entry(key)
+            .or_insert_with(|| Arc::new(OnceCell::new()))
+            .clone();
+        let result = flight.get_or_init(|| render).await.clone();
+        let mut running = self.lock();
+        if running.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            running.remove(&key);
+        }
+        result
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, Flight>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::Format;
+    use bytes::Bytes;
+
+    fn key(n: u8) -> CacheKey {
+        CacheKey::from_bytes([n; 16])
+    }
+
+    fn image(len: usize) -> Image {
+        Image {
+            bytes: Bytes::from(vec![0u8; len]),
+            format: Format::Png,
+        }
+    }
+
+    #[test]
+    fn stays_within_its_byte_budget_evicting_least_recently_used() {
+        let cache = ImageCache::new(3 * (1000 + ENTRY_OVERHEAD));
+        for n in 0..3 {
+            cache.insert(key(n), image(1000));
+        }
+        assert!(cache.get(&key(0)).is_some()); // 0 is now the most recent
+        cache.insert(key(3), image(1000));
+        let stats = cache.stats();
+        assert_eq!(stats.entries, 3);
+        assert_eq!(stats.evictions, 1);
+        assert!(stats.bytes <= 3 * (1000 + ENTRY_OVERHEAD));
+        assert!(cache.get(&key(1)).is_none(), "the least recently used entry goes first");
+        assert!(cache.get(&key(0)).is_some());
+    }
+
+    #[test]
+    fn an_image_larger_than_the_budget_is_not_stored() {
+        let cache = ImageCache::new(500);
+        cache.insert(key(1), image(1000));
+        assert_eq!(cache.stats().entries, 0);
+        assert_eq!(cache.stats().bytes, 0);
+    }
+
+    #[tokio::test]
+    async fn concurrent_runs_for_one_key_render_once() {
+        let flights = Arc::new(Flights::default());
+        let calls = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (flights, calls) = (flights.clone(), calls.clone());
+            tasks.push(tokio::spawn(async move {
+                flights
+                    .run(key(7), async {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        Ok(image(10))
+                    })
+                    .await
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.unwrap().unwrap().bytes.len(), 10);
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(flights.lock().is_empty(), "finished flights are forgotten");
+    }
+}

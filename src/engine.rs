@@ -1,0 +1,243 @@
+//! The engine: templates, fonts and limits, and the one path from a request to image bytes.
+//!
+//! The server, the CLI, the tests and the benches all drive this type. It knows nothing of
+//! HTTP or caching: [`Engine::prepare`] checks a request and computes its cache key without
+//! rendering, [`Engine::render`] does the CPU work (call it off async threads).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+
+use crate::config::Limits;
+use crate::encode::{self, Format};
+use crate::error::{LoadError, RequestError};
+use crate::params::Params;
+use crate::render::{self, RenderError};
+use crate::template::{Template, TemplateSet};
+
+/// Where the engine finds its templates and fonts, and the limits it enforces.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Directory of `NAME.svg` + `NAME.toml` pairs.
+    pub templates_dir: PathBuf,
+    /// Directory of font files, searched recursively.
+    pub fonts_dir: PathBuf,
+    /// Also load the machine's fonts (after the bundled ones). Default: off.
+    pub system_fonts: bool,
+    /// Request and output limits.
+    pub limits: Limits,
+}
+
+impl EngineConfig {
+    /// The bundled `templates/` and `fonts/` below `root`, with default limits.
+    pub fn bundled(root: &Path) -> EngineConfig {
+        EngineConfig {
+            templates_dir: root.join("templates"),
+            fonts_dir: root.join("fonts"),
+            system_fonts: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Identifies one output image: template content, canonical params, format and scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CacheKey([u8; 16]);
+
+impl CacheKey {
+    /// A key from raw bytes (the engine derives real keys by hashing).
+    pub fn from_bytes(bytes: [u8; 16]) -> CacheKey {
+        CacheKey(bytes)
+    }
+
+    /// The strong ETag for this image, quotes included.
+    pub fn etag(&self) -> String {
+        let mut tag = String::with_capacity(34);
+        tag.push('"');
+        for byte in self.0 {
+            tag.push_str(&format!("{byte:02x}"));
+        }
+        tag.push('"');
+        tag
+    }
+}
+
+/// A checked request, ready to render.
+pub struct Job {
+    /// The template set the job was checked against (a reload does not disturb it).
+    set: Arc<TemplateSet>,
+    /// The template to fill.
+    pub template: Arc<Template>,
+    /// The checked values and output options.
+    pub params: Params,
+    /// The output format.
+    pub format: Format,
+    /// Cache key and ETag source.
+    pub key: CacheKey,
+}
+
+/// A finished image.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// The encoded file.
+    pub bytes: Bytes,
+    /// Its format.
+    pub format: Format,
+}
+
+/// Templates, fonts and limits, shared by every render.
+pub struct Engine {
+    config: EngineConfig,
+    options: usvg::Options<'static>,
+    set: RwLock<Arc<TemplateSet>>,
+    renders: AtomicU64,
+}
+
+impl Engine {
+    /// Loads fonts and templates; fails with the file and field of the first problem.
+    pub fn new(config: EngineConfig) -> Result<Engine, LoadError> {
+        let fontdb = crate::fonts::load(&config.fonts_dir, config.system_fonts)?;
+        let options = render::usvg_options(fontdb);
+        let set = TemplateSet::load(&config.templates_dir, &options, &config.limits)?;
+        Ok(Engine {
+            config,
+            options,
+            set: RwLock::new(Arc::new(set)),
+            renders: AtomicU64::new(0),
+        })
+    }
+
+    /// Reloads the templates from disk. On error the old set stays in service.
+    pub fn reload(&self) -> Result<(), LoadError> {
+        let set = TemplateSet::load(&self.config.templates_dir, &self.options, &self.config.limits)?;
+        *self.set.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
+        Ok(())
+    }
+
+    /// The template set in service now.
+    pub fn templates(&self) -> Arc<TemplateSet> {
+        self.set.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The limits this engine enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.config.limits
+    }
+
+    /// The shared usvg options (fonts, resolver).
+    pub fn usvg_options(&self) -> &usvg::Options<'static> {
+        &self.options
+    }
+
+    /// How many images this engine has rendered (cache hits never get here).
+    pub fn render_count(&self) -> u64 {
+        self.renders.load(Ordering::Relaxed)
+    }
+
+    /// Checks a URL query against the template's manifest and computes the cache key.
+    pub fn prepare(&self, name: &str, format: Format, query: &str) -> Result<Job, RequestError> {
+        let set = self.templates();
+        let template = lookup(&set, name)?;
+        let params = Params::from_query(&template.manifest, format, query, self.limits())?;
+        self.job(set, template, params, format)
+    }
+
+    /// Checks `key=value` pairs (CLI arguments, data rows) like [`Engine::prepare`].
+    pub fn prepare_pairs(
+        &self,
+        name: &str,
+        format: Format,
+        pairs: Vec<(String, String)>,
+    ) -> Result<Job, RequestError> {
+        let set = self.templates();
+        let template = lookup(&set, name)?;
+        let params = Params::from_pairs(&template.manifest, format, pairs, self.limits())?;
+        self.job(set, template, params, format)
+    }
+
+    fn job(
+        &self,
+        set: Arc<TemplateSet>,
+        template: Arc<Template>,
+        params: Params,
+        format: Format,
+    ) -> Result<Job, RequestError> {
+        if format != Format::Svg {
+            let side = |v: u32| (v as f32 * params.scale).ceil() as u64;
+            let (width, height) = (side(template.manifest.width), side(template.manifest.height));
+            let limit = self.limits().max_pixels;
+            if width * height > limit {
+                return Err(RequestError::TooManyPixels {
+                    width,
+                    height,
+                    limit,
+                });
+            }
+        }
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(template.content_hash.as_bytes());
+        hasher.update(format.extension().as_bytes());
+        hasher.update(b"?");
+        hasher.update(params.canonical(format).as_bytes());
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+        Ok(Job {
+            set,
+            template,
+            params,
+            format,
+            key: CacheKey::from_bytes(key),
+        })
+    }
+
+    /// Fills the job's template: the SVG text, before parsing.
+    pub fn fill(&self, job: &Job) -> Result<String, RequestError> {
+        job.set
+            .fill(&job.template, &job.params.values)
+            .map_err(|e| internal(&job.template.name, "fill", e))
+    }
+
+    /// Renders a checked job to image bytes. CPU-bound: keep it off async threads.
+    pub fn render(&self, job: &Job) -> Result<Image, RequestError> {
+        let svg = self.fill(job)?;
+        self.renders.fetch_add(1, Ordering::Relaxed);
+        let bytes = if job.format == Format::Svg {
+            svg.into_bytes()
+        } else {
+            let name = &job.template.name;
+            let tree = render::parse(&svg, &self.options, self.limits().max_svg_nodes)
+                .map_err(|e| internal(name, "parse", e))?;
+            let pixmap = render::rasterize(&tree, job.params.scale, self.limits().max_pixels)
+                .map_err(|e| match e {
+                    RenderError::TooManyPixels {
+                        width,
+                        height,
+                        limit,
+                    } => RequestError::TooManyPixels {
+                        width,
+                        height,
+                        limit,
+                    },
+                    other => internal(name, "rasterize", other),
+                })?;
+            encode::encode(&pixmap, job.format, job.params.quality)
+                .map_err(|e| internal(name, "encode", e))?
+        };
+        Ok(Image {
+            bytes: Bytes::from(bytes),
+            format: job.format,
+        })
+    }
+}
+
+fn lookup(set: &TemplateSet, name: &str) -> Result<Arc<Template>, RequestError> {
+    set.get(name)
+        .cloned()
+        .ok_or_else(|| RequestError::UnknownTemplate(name.to_string()))
+}
+
+fn internal(template: &str, stage: &str, error: impl std::fmt::Display) -> RequestError {
+    RequestError::Internal(format!("{template}: {stage}: {error}"))
+}

@@ -1,0 +1,97 @@
+//! Error types: what went wrong while loading templates, and what went wrong with a request.
+//!
+//! [`RequestError`] carries the HTTP status and the one-line public message in one place, so
+//! the server, the CLI and the tests all report the same text.
+
+use std::path::PathBuf;
+
+/// A template set that cannot be loaded: the server refuses to start, the CLI exits 2.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A manifest is malformed or inconsistent with its SVG.
+    #[error("{path}: {message}")]
+    Manifest {
+        /// The manifest or template file.
+        path: PathBuf,
+        /// Which field is wrong and why.
+        message: String,
+    },
+    /// The SVG template does not compile as a Tera template.
+    #[error("{path}: {message}")]
+    Template {
+        /// The SVG file.
+        path: PathBuf,
+        /// Tera's explanation.
+        message: String,
+    },
+    /// The fonts directory holds no usable font.
+    #[error("{path}: no fonts found (expected .ttf, .otf or .ttc files)")]
+    NoFonts {
+        /// The fonts directory.
+        path: PathBuf,
+    },
+}
+
+/// Why one render request failed. `status()` maps it to HTTP; `Display` is the public message.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RequestError {
+    /// No template with that name.
+    #[error("unknown template: {0:?}")]
+    UnknownTemplate(String),
+    /// The path asked for an output format we do not produce.
+    #[error("unknown format: {0:?} (expected png, jpg, webp or svg)")]
+    UnknownFormat(String),
+    /// A parameter is missing, unknown, repeated or out of range; the text names it.
+    #[error("{0}")]
+    BadParam(String),
+    /// The query string is longer than the limit.
+    #[error("query string too long: {len} bytes (limit {limit})")]
+    QueryTooLong {
+        /// Bytes received.
+        len: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The output would exceed the pixel budget.
+    #[error("output too large: {width}x{height} pixels exceeds the budget of {limit} pixels")]
+    TooManyPixels {
+        /// Requested output width.
+        width: u64,
+        /// Requested output height.
+        height: u64,
+        /// The configured pixel budget.
+        limit: u64,
+    },
+    /// Every render slot stayed busy past the wait deadline.
+    #[error("server busy, try again shortly")]
+    Busy,
+    /// A bug or an unexpected failure; details go to the log, never to the client.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl RequestError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            RequestError::UnknownTemplate(_) | RequestError::UnknownFormat(_) => 404,
+            RequestError::BadParam(_) | RequestError::TooManyPixels { .. } => 400,
+            RequestError::QueryTooLong { .. } => 414,
+            RequestError::Busy => 503,
+            RequestError::Internal(_) => 500,
+        }
+    }
+
+    /// Shorthand for a parameter error with a formatted message.
+    pub fn param(message: impl Into<String>) -> Self {
+        RequestError::BadParam(message.into())
+    }
+}

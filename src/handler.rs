@@ -1,0 +1,351 @@
+//! HTTP request handling: routing, the cache-then-render path, and response headers.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET`/`HEAD /og/{name}[.png\|.jpg\|.webp\|.svg]` | the image (PNG without an extension) |
+//! | `GET /templates` | JSON: every template and its params |
+//! | `GET /healthz` | `ok`, never queued behind renders |
+//! | `GET /metrics` | Prometheus text |
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use tokio::sync::Semaphore;
+
+use crate::cache::{Flights, ImageCache};
+use crate::encode::Format;
+use crate::engine::{Engine, Image, Job};
+use crate::error::RequestError;
+use crate::server::ServerConfig;
+
+/// The response body type.
+pub type Body = Full<Bytes>;
+
+/// CSP for `.svg` output: nothing may load or run, even when opened directly.
+const SVG_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+
+/// Everything a request handler shares: the engine, the cache and the counters.
+pub struct State {
+    /// The engine (templates, fonts, limits).
+    pub engine: Arc<Engine>,
+    /// Finished images.
+    pub cache: ImageCache,
+    flights: Flights,
+    render_slots: Arc<Semaphore>,
+    render_wait: Duration,
+    cache_control: String,
+    responses: Mutex<BTreeMap<u16, u64>>,
+    render_micros: AtomicU64,
+    next_request_id: AtomicU64,
+}
+
+impl State {
+    /// Fresh state for `engine` under `config`.
+    pub fn new(engine: Arc<Engine>, config: &ServerConfig) -> State {
+        State {
+            engine,
+            cache: ImageCache::new(config.cache_bytes),
+            flights: Flights::default(),
+            render_slots: Arc::new(Semaphore::new(config.max_renders.max(1))),
+            render_wait: config.render_wait,
+            cache_control: format!("public, max-age={}, immutable", config.max_age),
+            responses: Mutex::new(BTreeMap::new()),
+            render_micros: AtomicU64::new(0),
+            next_request_id: AtomicU64::new(1),
+        }
+    }
+}
+
+/// Answers one request; never fails (errors become 4xx/5xx responses).
+pub async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut outcome = Outcome::default();
+    let mut response = route(&state, &req, &mut outcome).await;
+    if method == Method::HEAD {
+        *response.body_mut() = Body::default();
+    }
+    let status = response.status().as_u16();
+    *state
+        .responses
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(status)
+        .or_default() += 1;
+    tracing::info!(
+        %method,
+        path,
+        status,
+        cache = outcome.cache,
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    Ok(response)
+}
+
+/// What the log line reports beyond method, path and status.
+#[derive(Default)]
+struct Outcome {
+    cache: &'static str,
+}
+
+async fn route(state: &Arc<State>, req: &Request<Incoming>, outcome: &mut Outcome) -> Response<Body> {
+    let path = req.uri().path();
+    let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
+    match path {
+        "/healthz" | "/templates" | "/metrics" if !is_read => method_not_allowed(),
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/templates" => templates_json(state),
+        "/metrics" => metrics(state),
+        _ => match path.strip_prefix("/og/") {
+            Some(_) if !is_read => method_not_allowed(),
+            Some(file) => {
+                let query = req.uri().query().unwrap_or("");
+                match image(state, file, query, req.headers(), outcome).await {
+                    Ok(response) => response,
+                    Err(e) => error_response(state, &e),
+                }
+            }
+            None => text(StatusCode::NOT_FOUND, &format!("not found: {path}\n")),
+        },
+    }
+}
+
+async fn image(
+    state: &Arc<State>,
+    file: &str,
+    query: &str,
+    headers: &hyper::HeaderMap,
+    outcome: &mut Outcome,
+) -> Result<Response<Body>, RequestError> {
+    let (name, format) = match file.rsplit_once('.') {
+        Some((name, ext)) => (
+            name,
+            Format::from_extension(ext).ok_or_else(|| RequestError::UnknownFormat(ext.into()))?,
+        ),
+        None => (file, Format::Png),
+    };
+    let job = state.engine.prepare(name, format, query)?;
+    let etag = job.key.etag();
+    if if_none_match(headers, &etag) {
+        outcome.cache = "revalidated";
+        let mut response = Response::new(Body::default());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        set_image_headers(state, &mut response, &etag, None);
+        return Ok(response);
+    }
+    let (image, hit) = cached_or_rendered(state, job).await?;
+    outcome.cache = if hit { "hit" } else { "miss" };
+    let mut response = Response::new(Body::new(image.bytes.clone()));
+    set_image_headers(state, &mut response, &etag, Some(&image));
+    Ok(response)
+}
+
+/// The image for `job` from the cache, or rendered once however many requests want it.
+async fn cached_or_rendered(state: &Arc<State>, job: Job) -> Result<(Image, bool), RequestError> {
+    if let Some(image) = state.cache.get(&job.key) {
+        return Ok((image, true));
+    }
+    let key = job.key;
+    let render = async {
+        let permit = tokio::time::timeout(
+            state.render_wait,
+            state.render_slots.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| RequestError::Busy)?
+        .map_err(|_| RequestError::Internal("render slots closed".into()))?;
+        let engine = state.engine.clone();
+        let started = Instant::now();
+        let rendered = tokio::task::spawn_blocking(move || {
+            let _permit = permit; // held until the CPU work is done, even if the client left
+            engine.render(&job)
+        })
+        .await
+        .unwrap_or_else(|e| Err(RequestError::Internal(format!("render task failed: {e}"))));
+        state
+            .render_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if let Ok(image) = &rendered {
+            state.cache.insert(key, image.clone());
+        }
+        rendered
+    };
+    state.flights.run(key, render).await.map(|image| (image, false))
+}
+
+/// Whether an `If-None-Match` header matches `etag` (weak comparison, as RFC 9110 asks).
+fn if_none_match(headers: &hyper::HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+}
+
+fn set_image_headers(
+    state: &State,
+    response: &mut Response<Body>,
+    etag: &str,
+    image: Option<&Image>,
+) {
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, header_value(etag));
+    headers.insert(header::CACHE_CONTROL, header_value(&state.cache_control));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(image) = image {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(image.format.content_type()),
+        );
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(image.bytes.len()));
+        if image.format == Format::Svg {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(SVG_CSP),
+            );
+        }
+    }
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).expect("etags and cache-control values are ASCII")
+}
+
+fn error_response(state: &State, error: &RequestError) -> Response<Body> {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = match error {
+        RequestError::Internal(detail) => {
+            let id = state.next_request_id.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(request_id = id, detail, "internal error");
+            format!("internal error (request id {id})\n")
+        }
+        other => format!("{other}\n"),
+    };
+    let mut response = text(status, &body);
+    if matches!(error, RequestError::Busy) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// A plain-text response that caches must not store.
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut response = Response::new(Body::new(Bytes::copy_from_slice(body.as_bytes())));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+fn method_not_allowed() -> Response<Body> {
+    let mut response = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed: use GET or HEAD\n",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
+}
+
+fn templates_json(state: &State) -> Response<Body> {
+    let set = state.engine.templates();
+    let list: Vec<serde_json::Value> = set
+        .iter()
+        .map(|t| {
+            let example: Vec<(&str, &str)> = t
+                .manifest
+                .params
+                .iter()
+                .filter_map(|(k, spec)| spec.example.as_deref().map(|e| (k.as_str(), e)))
+                .collect();
+            let query = serde_urlencoded::to_string(example).unwrap_or_default();
+            serde_json::json!({
+                "name": t.name,
+                "description": t.manifest.description,
+                "width": t.manifest.width,
+                "height": t.manifest.height,
+                "params": t.manifest.params,
+                "example_url": format!("/og/{}.png?{query}", t.name),
+            })
+        })
+        .collect();
+    let body = serde_json::to_vec_pretty(&serde_json::json!({ "templates": list }))
+        .expect("manifests serialise to JSON");
+    let mut response = Response::new(Body::new(Bytes::from(body)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn metrics(state: &State) -> Response<Body> {
+    let cache = state.cache.stats();
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let responses: Vec<(String, f64)> = state
+        .responses
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(status, n)| (format!("{{status=\"{status}\"}}"), *n as f64))
+        .collect();
+    let one = |v: f64| [(String::new(), v)];
+    metric("vellum_responses_total", "counter", "Responses by status.", &responses);
+    metric("vellum_renders_total", "counter", "Images rendered.", &one(state.engine.render_count() as f64));
+    metric(
+        "vellum_render_seconds_total",
+        "counter",
+        "Time spent rendering, including the wait for a render slot.",
+        &one(state.render_micros.load(Ordering::Relaxed) as f64 / 1e6),
+    );
+    metric("vellum_cache_hits_total", "counter", "Cache lookups that found the image.", &one(cache.hits as f64));
+    metric("vellum_cache_misses_total", "counter", "Cache lookups that did not.", &one(cache.misses as f64));
+    metric("vellum_cache_evictions_total", "counter", "Images evicted to stay within the budget.", &one(cache.evictions as f64));
+    metric("vellum_cache_bytes", "gauge", "Bytes held by the cache.", &one(cache.bytes as f64));
+    metric("vellum_cache_entries", "gauge", "Images held by the cache.", &one(cache.entries as f64));
+    let mut response = text(StatusCode::OK, &out);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}

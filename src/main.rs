@@ -1,0 +1,250 @@
+//! The `vellum` command: serve templates over HTTP, render one image, or list templates.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use vellum::server::{Server, ServerConfig};
+use vellum::{Engine, EngineConfig, Format, Limits};
+
+#[derive(Parser)]
+#[command(version, about = "Render SVG templates to images, from a URL or the command line")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve templates over HTTP: GET /og/NAME.png?param=value
+    Serve(ServeArgs),
+    /// Render one image: vellum render post title="Hello" -o card.png
+    Render(RenderArgs),
+    /// List the templates and their parameters.
+    Templates(EngineArgs),
+}
+
+#[derive(Args)]
+struct EngineArgs {
+    /// Directory of NAME.svg + NAME.toml templates.
+    #[arg(long, env = "VELLUM_TEMPLATES", default_value = "templates")]
+    templates: PathBuf,
+    /// Directory of fonts (.ttf, .otf, .ttc), searched recursively.
+    #[arg(long, env = "VELLUM_FONTS", default_value = "fonts")]
+    fonts: PathBuf,
+    /// Also load the machine's fonts, after the bundled ones.
+    #[arg(long, env = "VELLUM_SYSTEM_FONTS")]
+    system_fonts: bool,
+    /// Largest output image in pixels (width x height after scale).
+    #[arg(long, env = "VELLUM_MAX_PIXELS", default_value_t = Limits::default().max_pixels)]
+    max_pixels: u64,
+}
+
+impl EngineArgs {
+    fn engine(&self) -> anyhow::Result<Engine> {
+        let config = EngineConfig {
+            templates_dir: self.templates.clone(),
+            fonts_dir: self.fonts.clone(),
+            system_fonts: self.system_fonts,
+            limits: Limits {
+                max_pixels: self.max_pixels,
+                ..Limits::default()
+            },
+        };
+        Engine::new(config).context("cannot load templates and fonts")
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// Address to listen on.
+    #[arg(long, env = "VELLUM_ADDR", default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+    /// Cache budget in MiB.
+    #[arg(long, env = "VELLUM_CACHE_MB", default_value_t = 256)]
+    cache_mb: usize,
+    /// Renders running at once [default: number of cores].
+    #[arg(long, env = "VELLUM_MAX_RENDERS")]
+    max_renders: Option<usize>,
+    /// Seconds a request waits for a render slot before it gets 503.
+    #[arg(long, env = "VELLUM_RENDER_WAIT_SECS", default_value_t = 10)]
+    render_wait_secs: u64,
+    /// Cache-Control max-age for images, in seconds.
+    #[arg(long, env = "VELLUM_MAX_AGE", default_value_t = 31_536_000)]
+    max_age: u64,
+}
+
+#[derive(Args)]
+struct RenderArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// Template name.
+    template: String,
+    /// Parameters as key=value (also scale=2, quality=80 for .jpg).
+    params: Vec<String>,
+    /// Output file; its extension picks the format (png, jpg, webp, svg). `-` writes PNG to stdout.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_level.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Render(args) => return render(args),
+        Command::Templates(args) => list_templates(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vellum: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let engine = Arc::new(args.engine.engine()?);
+    let defaults = ServerConfig::default();
+    let config = ServerConfig {
+        cache_bytes: args.cache_mb.saturating_mul(1024 * 1024),
+        max_renders: args.max_renders.unwrap_or(defaults.max_renders),
+        render_wait: std::time::Duration::from_secs(args.render_wait_secs),
+        max_age: args.max_age,
+        ..defaults
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let server = Server::bind(args.addr, engine.clone(), config)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.addr))?;
+        let templates: Vec<String> = engine.templates().iter().map(|t| t.name.clone()).collect();
+        tracing::info!(addr = %server.local_addr()?, templates = templates.join(","), "serving");
+        #[cfg(unix)]
+        tokio::spawn(reload_on_sighup(engine));
+        server.run(vellum::server::shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+/// Reloads templates on SIGHUP; a broken edit is logged and the old set keeps serving.
+#[cfg(unix)]
+async fn reload_on_sighup(engine: Arc<Engine>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reloads disabled");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match engine.reload() {
+            Ok(()) => tracing::info!("templates reloaded"),
+            Err(e) => tracing::error!(error = %e, "reload failed; keeping the previous templates"),
+        }
+    }
+}
+
+/// Exit codes: 0 written, 1 the request was rejected or failed, 2 setup or I/O problems.
+fn render(args: RenderArgs) -> ExitCode {
+    let engine = match args.engine.engine() {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("vellum: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let to_stdout = args.output.as_os_str() == "-";
+    let format = if to_stdout {
+        Format::Png
+    } else {
+        let ext = args
+            .output
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("png");
+        match Format::from_extension(ext) {
+            Some(format) => format,
+            None => {
+                eprintln!("vellum: {}: unknown format {ext:?} (expected png, jpg, webp or svg)", args.output.display());
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let mut pairs = Vec::new();
+    for param in &args.params {
+        match param.split_once('=') {
+            Some((k, v)) => pairs.push((k.to_string(), v.to_string())),
+            None => {
+                eprintln!("vellum: {param:?}: expected key=value");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let image = match engine
+        .prepare_pairs(&args.template, format, pairs)
+        .and_then(|job| engine.render(&job))
+    {
+        Ok(image) => image,
+        Err(e) => {
+            eprintln!("vellum: {}: {e}", args.template);
+            if let vellum::RequestError::Internal(detail) = &e {
+                eprintln!("vellum: detail: {detail}");
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let written = if to_stdout {
+        use std::io::Write;
+        std::io::stdout().write_all(&image.bytes)
+    } else {
+        std::fs::write(&args.output, &image.bytes)
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vellum: {}: {e}", args.output.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn list_templates(args: EngineArgs) -> anyhow::Result<()> {
+    let engine = args.engine()?;
+    for template in engine.templates().iter() {
+        let m = &template.manifest;
+        println!("{} ({}x{}): {}", template.name, m.width, m.height, m.description);
+        for (name, spec) in &m.params {
+            let kind = serde_json::to_value(&spec.kind).unwrap_or_default();
+            let ty = kind["type"].as_str().unwrap_or("?");
+            let detail = match &spec.kind {
+                vellum::manifest::ParamKind::Text { max_chars } => format!("text, max {max_chars} chars"),
+                vellum::manifest::ParamKind::Number { min, max } => format!("number {min}..{max}"),
+                vellum::manifest::ParamKind::Enum { values } => values.join("|"),
+                _ => ty.to_string(),
+            };
+            let need = match (&spec.required, &spec.default) {
+                (true, _) => "required".to_string(),
+                (false, Some(d)) => format!("default {:?}", d.canonical()),
+                (false, None) => "optional".to_string(),
+            };
+            println!("  {name:<12} {detail:<28} {need}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! Template manifests (`NAME.toml`): the canvas size and the typed parameters a template takes.
+//!
+//! A manifest is parsed once into [`Manifest`], which cannot hold an invalid spec: every
+//! default already passed the same checks a request value passes. Checking request values
+//! against a manifest is [`crate::params`]'s job.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::LoadError;
+use crate::params::{self, Value};
+
+/// Largest canvas side a manifest may declare, in pixels.
+const MAX_CANVAS_SIDE: u32 = 10_000;
+
+/// A checked template manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// One line saying what the template is for.
+    pub description: String,
+    /// Canvas width in pixels at `scale=1`.
+    pub width: u32,
+    /// Canvas height in pixels at `scale=1`.
+    pub height: u32,
+    /// The parameters, by name, in name order.
+    pub params: BTreeMap<String, ParamSpec>,
+}
+
+/// One declared parameter.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParamSpec {
+    /// Its type and type-specific limits.
+    #[serde(flatten)]
+    pub kind: ParamKind,
+    /// Whether a request must give it.
+    pub required: bool,
+    /// Used when a request leaves it out (never set for required params).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    /// A sample value for docs and previews.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
+    /// What the parameter means.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The type of a parameter with its limits.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ParamKind {
+    /// Free text, at most `max_chars` characters.
+    Text {
+        /// Longest accepted value, in characters.
+        max_chars: usize,
+    },
+    /// A hex colour, `#rgb` or `#rrggbb` (the `#` optional in requests).
+    Color,
+    /// A finite number within `[min, max]`.
+    Number {
+        /// Smallest accepted value.
+        min: f64,
+        /// Largest accepted value.
+        max: f64,
+    },
+    /// One of a fixed list of strings.
+    Enum {
+        /// The accepted values.
+        values: Vec<String>,
+    },
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
+    Bool,
+}
+
+/// The manifest as written, before checking.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    #[serde(default)]
+    description: String,
+    width: u32,
+    height: u32,
+    #[serde(default)]
+    params: BTreeMap<String, RawParam>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParam {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    required: bool,
+    default: Option<toml::Value>,
+    example: Option<String>,
+    description: Option<String>,
+    max_chars: Option<usize>,
+    min: Option<f64>,
+    max: Option<f64>,
+    values: Option<Vec<String>>,
+}
+
+impl Manifest {
+    /// Parses and checks manifest text; `path` only names the file in errors.
+    /// `default_max_chars` applies to text params that set no `max_chars`.
+    pub fn parse(text: &str, path: &Path, default_max_chars: usize) -> Result<Manifest, LoadError> {
+        let fail = |message: String| LoadError::Manifest {
+            path: path.to_path_buf(),
+            message,
+        };
+        let raw: RawManifest = toml::from_str(text).map_err(|e| fail(e.message().to_string()))?;
+        for (field, side) in [("width", raw.width), ("height", raw.height)] {
+            if side == 0 || side > MAX_CANVAS_SIDE {
+                return Err(fail(format!(
+                    "{field}: must be between 1 and {MAX_CANVAS_SIDE}, got {side}"
+                )));
+            }
+        }
+        let mut params = BTreeMap::new();
+        for (name, raw_param) in raw.params {
+            let spec = check_param(&name, raw_param, default_max_chars)
+                .map_err(|m| fail(format!("params.{name}: {m}")))?;
+            params.insert(name, spec);
+        }
+        Ok(Manifest {
+            description: raw.description,
+            width: raw.width,
+            height: raw.height,
+            params,
+        })
+    }
+}
+
+fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<ParamSpec, String> {
+    let valid_name = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid_name {
+        return Err("names must be lowercase letters, digits and _, starting with a letter".into());
+    }
+    if params::RESERVED_KEYS.contains(&name) {
+        return Err(format!(
+            "{name:?} is reserved for output options ({})",
+            params::RESERVED_KEYS.join(", ")
+        ));
+    }
+    let only_for = |field: &str, present: bool, kind: &str| -> Result<(), String> {
+        if present {
+            Err(format!("{field}: only allowed for type = {kind:?}"))
+        } else {
+            Ok(())
+        }
+    };
+    if raw.kind != "text" {
+        only_for("max_chars", raw.max_chars.is_some(), "text")?;
+    }
+    if raw.kind != "number" {
+        only_for("min", raw.min.is_some(), "number")?;
+        only_for("max", raw.max.is_some(), "number")?;
+    }
+    if raw.kind != "enum" {
+        only_for("values", raw.values.is_some(), "enum")?;
+    }
+    let kind = match raw.kind.as_str() {
+        "text" => ParamKind::Text {
+            max_chars: raw.max_chars.unwrap_or(default_max_chars),
+        },
+        "color" => ParamKind::Color,
+        "number" => {
+            let (min, max) = (raw.min.unwrap_or(-1e9), raw.max.unwrap_or(1e9));
+            if !(min.is_finite() && max.is_finite() && min <= max) {
+                return Err(format!("min ({min}) must be <= max ({max})"));
+            }
+            ParamKind::Number { min, max }
+        }
+        "enum" => {
+            let values = raw.values.unwrap_or_default();
+            if values.is_empty() {
+                return Err("values: an enum needs at least one value".into());
+            }
+            ParamKind::Enum { values }
+        }
+        "bool" => ParamKind::Bool,
+        other => {
+            return Err(format!(
+                "type: expected one of text, color, number, enum, bool, got {other:?}"
+            ));
+        }
+    };
+    if raw.required && raw.default.is_some() {
+        return Err("a required parameter cannot have a default".into());
+    }
+    let mut spec = ParamSpec {
+        kind,
+        required: raw.required,
+        default: None,
+        example: raw.example,
+        description: raw.description,
+    };
+    if let Some(default) = raw.default {
+        let text = match default {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => return Err(format!("default: expected a plain value, got {other}")),
+        };
+        let value = params::parse_value(name, &spec, &text).map_err(|e| format!("default: {e}"))?;
+        spec.default = Some(value);
+    } else if !spec.required {
+        let value = spec.kind.zero_value().ok_or_else(|| {
+            format!("default: an optional {} parameter needs a default", raw.kind)
+        })?;
+        spec.default = Some(value);
+    }
+    Ok(spec)
+}
+
+impl ParamKind {
+    /// The value an optional parameter without a declared default takes, where one is
+    /// obvious: empty text, `false`, the first enum value. Colours and numbers must say.
+    fn zero_value(&self) -> Option<Value> {
+        match self {
+            ParamKind::Text { .. } => Some(Value::Text(String::new())),
+            ParamKind::Enum { values } => Some(Value::Text(values[0].clone())),
+            ParamKind::Bool => Some(Value::Bool(false)),
+            ParamKind::Color | ParamKind::Number { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! Request parameters: raw `key=value` pairs checked against a manifest into [`Params`].
+//!
+//! Everything a request can say passes through here once, so every error names the
+//! parameter, what is allowed and what was received, and the canonical form that the cache
+//! key hashes is built in one place. Output options (`scale`, `quality`) are the
+//! [`RESERVED_KEYS`]; a manifest may not declare params with those names.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::config::Limits;
+use crate::encode::Format;
+use crate::error::RequestError;
+use crate::manifest::{Manifest, ParamKind, ParamSpec};
+
+/// Query keys that set output options rather than template values.
+pub const RESERVED_KEYS: &[&str] = &["scale", "quality"];
+
+/// Smallest accepted `scale`.
+const MIN_SCALE: f32 = 0.1;
+/// JPEG quality when the request gives none.
+pub const DEFAULT_JPEG_QUALITY: u8 = 85;
+/// How much of a bad value an error message quotes.
+const QUOTE_CHARS: usize = 40;
+
+/// A checked, normalised parameter value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// Text, enum and colour values (colours normalised to `#rrggbb`).
+    Text(String),
+    /// A finite number.
+    Number(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl Value {
+    /// The value as it appears in canonical query strings.
+    pub fn canonical(&self) -> String {
+        match self {
+            Value::Text(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+        }
+    }
+
+    /// The value as Tera sees it: whole numbers become integers so `{{ n }}` prints `48`.
+    pub fn to_tera(&self) -> tera::Value {
+        match self {
+            Value::Text(s) => tera::Value::from(s.as_str()),
+            Value::Number(n) if n.fract() == 0.0 && n.abs() < 9e15 => tera::Value::from(*n as i64),
+            Value::Number(n) => tera::Value::from(*n),
+            Value::Bool(b) => tera::Value::from(*b),
+        }
+    }
+}
+
+/// A request's values and output options, checked against one manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    /// Every declared parameter with its value (defaults filled), in name order.
+    pub values: BTreeMap<String, Value>,
+    /// Output size multiplier.
+    pub scale: f32,
+    /// JPEG quality, 1 to 100 (only meaningful for `.jpg`).
+    pub quality: u8,
+}
+
+impl Params {
+    /// Parses a URL query string (without the `?`) and checks it.
+    pub fn from_query(
+        manifest: &Manifest,
+        format: Format,
+        query: &str,
+        limits: &Limits,
+    ) -> Result<Params, RequestError> {
+        if query.len() > limits.max_query_bytes {
+            return Err(RequestError::QueryTooLong {
+                len: query.len(),
+                limit: limits.max_query_bytes,
+            });
+        }
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|e| RequestError::param(format!("malformed query string: {e}")))?;
+        Params::from_pairs(manifest, format, pairs, limits)
+    }
+
+    /// Checks already-split `key=value` pairs (the CLI's arguments, a CSV row).
+    pub fn from_pairs(
+        manifest: &Manifest,
+        format: Format,
+        pairs: Vec<(String, String)>,
+        limits: &Limits,
+    ) -> Result<Params, RequestError> {
+        if pairs.len() > limits.max_params {
+            return Err(RequestError::param(format!(
+                "too many parameters: at most {}, got {}",
+                limits.max_params,
+                pairs.len()
+            )));
+        }
+        let mut given: BTreeMap<String, String> = BTreeMap::new();
+        for (key, value) in pairs {
+            if given.contains_key(&key) {
+                return Err(RequestError::param(format!(
+                    "duplicate parameter {}: give it once",
+                    quote(&key)
+                )));
+            }
+            if !RESERVED_KEYS.contains(&key.as_str()) && !manifest.params.contains_key(&key) {
+                let known: Vec<&str> = manifest.params.keys().map(String::as_str).collect();
+                return Err(RequestError::param(format!(
+                    "unknown parameter {}; this template takes: {}",
+                    quote(&key),
+                    known.join(", ")
+                )));
+            }
+            given.insert(key, value);
+        }
+
+        let scale = match given.remove("scale") {
+            Some(raw) => parse_scale(&raw, limits.max_scale)?,
+            None => 1.0,
+        };
+        let quality = match given.remove("quality") {
+            Some(_) if format != Format::Jpeg => {
+                return Err(RequestError::param(
+                    "quality: only applies to .jpg output".to_string(),
+                ));
+            }
+            Some(raw) => parse_quality(&raw)?,
+            None => DEFAULT_JPEG_QUALITY,
+        };
+
+        let mut values = BTreeMap::new();
+        for (name, spec) in &manifest.params {
+            // An empty non-text value (an empty form field) means "not given".
+            let raw = given
+                .remove(name)
+                .filter(|v| !v.is_empty() || matches!(spec.kind, ParamKind::Text { .. }));
+            let value = match (raw, &spec.default) {
+                (Some(raw), _) => parse_value(name, spec, &raw).map_err(RequestError::BadParam)?,
+                (None, Some(default)) => default.clone(),
+                (None, None) => {
+                    return Err(RequestError::param(format!(
+                        "missing required parameter {}",
+                        quote(name)
+                    )));
+                }
+            };
+            values.insert(name.clone(), value);
+        }
+        Ok(Params {
+            values,
+            scale,
+            quality,
+        })
+    }
+
+    /// The canonical query string: every param in name order, then the output options.
+    /// Two requests that mean the same image have the same canonical form.
+    pub fn canonical(&self, format: Format) -> String {
+        let mut pairs: Vec<(&str, String)> = self
+            .values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.canonical()))
+            .collect();
+        pairs.push(("scale", self.scale.to_string()));
+        if format == Format::Jpeg {
+            pairs.push(("quality", self.quality.to_string()));
+        }
+        serde_urlencoded::to_string(pairs).expect("string pairs always serialise")
+    }
+}
+
+/// Checks one raw value against its spec. The error text starts with the parameter name.
+pub fn parse_value(name: &str, spec: &ParamSpec, raw: &str) -> Result<Value, String> {
+    match &spec.kind {
+        ParamKind::Text { max_chars } => {
+            let chars = raw.chars().count();
+            if chars > *max_chars {
+                return Err(format!(
+                    "{name}: at most {max_chars} characters, got {chars}"
+                ));
+            }
+            if let Some(c) = raw.chars().find(|&c| !is_xml_char(c)) {
+                return Err(format!(
+                    "{name}: contains the control character U+{:04X}, which SVG cannot hold",
+                    c as u32
+                ));
+            }
+            Ok(Value::Text(raw.to_string()))
+        }
+        ParamKind::Color => parse_color(raw).map(Value::Text).ok_or_else(|| {
+            format!(
+                "{name}: expected a hex colour like #1e40af or 1e40af, got {}",
+                quote(raw)
+            )
+        }),
+        ParamKind::Number { min, max } => match raw.trim().parse::<f64>() {
+            Ok(n) if n.is_finite() && n >= *min && n <= *max => Ok(Value::Number(n)),
+            _ => Err(format!(
+                "{name}: expected a number from {min} to {max}, got {}",
+                quote(raw)
+            )),
+        },
+        ParamKind::Enum { values } => match values.iter().find(|v| *v == raw) {
+            Some(v) => Ok(Value::Text(v.clone())),
+            None => Err(format!(
+                "{name}: expected one of {}, got {}",
+                values.join(", "),
+                quote(raw)
+            )),
+        },
+        ParamKind::Bool => match raw.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(Value::Bool(true)),
+            "false" | "0" | "no" | "off" => Ok(Value::Bool(false)),
+            _ => Err(format!("{name}: expected true or false, got {}", quote(raw))),
+        },
+    }
+}
+
+fn parse_scale(raw: &str, max_scale: f32) -> Result<f32, RequestError> {
+    match raw.trim().parse::<f32>() {
+        Ok(s) if (MIN_SCALE..=max_scale).contains(&s) => Ok(s),
+        _ => Err(RequestError::param(format!(
+            "scale: expected a number from {MIN_SCALE} to {max_scale}, got {}",
+            quote(raw)
+        ))),
+    }
+}
+
+fn parse_quality(raw: &str) -> Result<u8, RequestError> {
+    match raw.trim().parse::<u8>() {
+        Ok(q @ 1..=100) => Ok(q),
+        _ => Err(RequestError::param(format!(
+            "quality: expected a whole number from 1 to 100, got {}",
+            quote(raw)
+        ))),
+    }
+}
+
+/// `#rgb`, `#rrggbb`, with or without `#`, any case -> `#rrggbb`.
+fn parse_color(raw: &str) -> Option<String> {
+    let hex = raw.strip_prefix('#').unwrap_or(raw);
+    if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let hex = hex.to_ascii_lowercase();
+    match hex.len() {
+        3 => Some(hex.chars().flat_map(|c| [c, c]).fold(String::from("#"), |mut s, c| {
+            s.push(c);
+            s
+        })),
+        6 => Some(format!("#{hex}")),
+        _ => None,
+    }
+}
+
+/// Characters XML 1.0 allows in a document.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Quotes a received value for an error message, cut to a readable length.
+fn quote(raw: &str) -> String {
+    if raw.chars().count() <= QUOTE_CHARS {
+        format!("{raw:?}")
+    } else {
+        let cut: String = raw.chars().take(QUOTE_CHARS).collect();
+        format!("{cut:?}...")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn manifest() -> Manifest {
+        let text = r##"
+            width = 100
+            height = 50
+            [params.title]
+            type = "text"
+            required = true
+            max_chars = 10
+            [params.theme]
+            type = "enum"
+            values = ["dark", "light"]
+            [params.color]
+            type = "color"
+            default = "#0EA5E9"
+            [params.size]
+            type = "number"
+            min = 1
+            max = 10
+            default = 5
+            [params.badge]
+            type = "bool"
+        "##;
+        Manifest::parse(text, Path::new("t.toml"), 500).unwrap()
+    }
+
+    fn check(query: &str) -> Result<Params, String> {
+        Params::from_query(&manifest(), Format::Png, query, &Limits::default())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn fills_defaults_and_normalises() {
+        let p = check("title=Hi&color=ABC&size=2.50&badge=on").unwrap();
+        assert_eq!(p.values["theme"], Value::Text("dark".into()));
+        assert_eq!(p.values["color"], Value::Text("#aabbcc".into()));
+        assert_eq!(p.values["size"], Value::Number(2.5));
+        assert_eq!(p.values["badge"], Value::Bool(true));
+        assert_eq!(p.scale, 1.0);
+    }
+
+    #[test]
+    fn canonical_form_ignores_order_and_spelled_out_defaults() {
+        let a = check("title=Hi&theme=light").unwrap();
+        let b = check("theme=light&title=Hi&color=%230ea5e9&size=5.0").unwrap();
+        assert_eq!(a.canonical(Format::Png), b.canonical(Format::Png));
+        assert_ne!(a.canonical(Format::Png), check("title=Hi").unwrap().canonical(Format::Png));
+    }
+
+    #[test]
+    fn errors_name_the_parameter_the_rule_and_the_value() {
+        assert_eq!(
+            check("title=Hi&nope=1").unwrap_err(),
+            r#"unknown parameter "nope"; this template takes: badge, color, size, theme, title"#
+        );
+        assert_eq!(
+            check("title=a&title=b").unwrap_err(),
+            r#"duplicate parameter "title": give it once"#
+        );
+        assert_eq!(check("").unwrap_err(), r#"missing required parameter "title""#);
+        assert_eq!(
+            check("title=abcdefghijk").unwrap_err(),
+            "title: at most 10 characters, got 11"
+        );
+        assert_eq!(
+            check("title=a&theme=blue").unwrap_err(),
+            r#"theme: expected one of dark, light, got "blue""#
+        );
+        assert_eq!(
+            check("title=a&size=11").unwrap_err(),
+            r#"size: expected a number from 1 to 10, got "11""#
+        );
+        assert_eq!(
+            check("title=a&size=NaN").unwrap_err(),
+            r#"size: expected a number from 1 to 10, got "NaN""#
+        );
+        assert_eq!(
+            check("title=a&color=red").unwrap_err(),
+            r#"color: expected a hex colour like #1e40af or 1e40af, got "red""#
+        );
+        assert_eq!(
+            check("title=a&badge=maybe").unwrap_err(),
+            r#"badge: expected true or false, got "maybe""#
+        );
+        assert_eq!(
+            check("title=%01").unwrap_err(),
+            "title: contains the control character U+0001, which SVG cannot hold"
+        );
+        assert_eq!(
+            check("title=a&scale=9").unwrap_err(),
+            r#"scale: expected a number from 0.1 to 4, got "9""#
+        );
+        assert_eq!(
+            check("title=a&quality=50").unwrap_err(),
+            "quality: only applies to .jpg output"
+        );
+    }
+
+    #[test]
+    fn long_values_are_quoted_short() {
+        let long = "x".repeat(100);
+        let err = check(&format!("title=a&theme={long}")).unwrap_err();
+        assert!(err.ends_with(&format!("got \"{}\"...", "x".repeat(40))), "{err}");
+    }
+
+    #[test]
+    fn manifest_defaults_are_checked_like_requests() {
+        let bad = "width = 1\nheight = 1\n[params.c]\ntype = \"color\"\ndefault = \"blue\"\n";
+        let err = Manifest::parse(bad, Path::new("x.toml"), 500).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"x.toml: params.c: default: c: expected a hex colour like #1e40af or 1e40af, got "blue""#
+        );
+    }
+}
