@@ -53,6 +53,7 @@ impl TemplateSet {
 
         let mut tera = tera::Tera::new();
         tera.autoescape_on(vec![".svg"]);
+        tera.register_filter("fixed", fixed);
         let mut templates = BTreeMap::new();
         for toml_path in manifests {
             let name = file_stem(&toml_path);
@@ -167,6 +168,12 @@ impl TemplateSet {
         }
         Ok(())
     }
+}
+
+/// `{{ price | fixed(digits=2) }}`: a number with exactly `digits` decimals (0 to 6).
+fn fixed(value: f64, kwargs: tera::Kwargs, _: &tera::State) -> tera::TeraResult<String> {
+    let digits = kwargs.get::<usize>("digits")?.unwrap_or(2).min(6);
+    Ok(format!("{value:.digits$}"))
 }
 
 fn file_stem(path: &Path) -> String {
