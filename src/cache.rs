@@ -73,7 +73,11 @@ impl ImageCache {
     /// The image for `key`, marking it recently used.
     pub fn get(&self, key: &CacheKey) -> Option<Image> {
         let found = self.lock().lru.get(key).cloned();
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
@@ -173,7 +177,10 @@ mod tests {
         assert_eq!(stats.entries, 3);
         assert_eq!(stats.evictions, 1);
         assert!(stats.bytes <= 3 * (1000 + ENTRY_OVERHEAD));
-        assert!(cache.get(&key(1)).is_none(), "the least recently used entry goes first");
+        assert!(
+            cache.get(&key(1)).is_none(),
+            "the least recently used entry goes first"
+        );
         assert!(cache.get(&key(0)).is_some());
     }
 

@@ -143,7 +143,11 @@ fn over_white(pixmap: &Pixmap) -> Vec<u8> {
         .chunks_exact(4)
         .flat_map(|p| {
             let cover = 255 - p[3];
-            [p[0].saturating_add(cover), p[1].saturating_add(cover), p[2].saturating_add(cover)]
+            [
+                p[0].saturating_add(cover),
+                p[1].saturating_add(cover),
+                p[2].saturating_add(cover),
+            ]
         })
         .collect()
 }

@@ -111,7 +111,11 @@ impl Engine {
 
     /// Reloads the templates from disk. On error the old set stays in service.
     pub fn reload(&self) -> Result<(), LoadError> {
-        let set = TemplateSet::load(&self.config.templates_dir, &self.options, &self.config.limits)?;
+        let set = TemplateSet::load(
+            &self.config.templates_dir,
+            &self.options,
+            &self.config.limits,
+        )?;
         *self.set.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
         Ok(())
     }
@@ -166,7 +170,10 @@ impl Engine {
     ) -> Result<Job, RequestError> {
         if format != Format::Svg {
             let side = |v: u32| (v as f32 * params.scale).ceil() as u64;
-            let (width, height) = (side(template.manifest.width), side(template.manifest.height));
+            let (width, height) = (
+                side(template.manifest.width),
+                side(template.manifest.height),
+            );
             let limit = self.limits().max_pixels;
             if width * height > limit {
                 return Err(RequestError::TooManyPixels {

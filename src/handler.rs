@@ -102,7 +102,11 @@ struct Outcome {
     cache: &'static str,
 }
 
-async fn route(state: &Arc<State>, req: &Request<Incoming>, outcome: &mut Outcome) -> Response<Body> {
+async fn route(
+    state: &Arc<State>,
+    req: &Request<Incoming>,
+    outcome: &mut Outcome,
+) -> Response<Body> {
     let path = req.uri().path();
     let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
     match path {
@@ -184,7 +188,11 @@ async fn cached_or_rendered(state: &Arc<State>, job: Job) -> Result<(Image, bool
         }
         rendered
     };
-    state.flights.run(key, render).await.map(|image| (image, false))
+    state
+        .flights
+        .run(key, render)
+        .await
+        .map(|image| (image, false))
 }
 
 /// Whether an `If-None-Match` header matches `etag` (weak comparison, as RFC 9110 asks).
@@ -329,19 +337,54 @@ fn metrics(state: &State) -> Response<Body> {
         .map(|(status, n)| (format!("{{status=\"{status}\"}}"), *n as f64))
         .collect();
     let one = |v: f64| [(String::new(), v)];
-    metric("vellum_responses_total", "counter", "Responses by status.", &responses);
-    metric("vellum_renders_total", "counter", "Images rendered.", &one(state.engine.render_count() as f64));
+    metric(
+        "vellum_responses_total",
+        "counter",
+        "Responses by status.",
+        &responses,
+    );
+    metric(
+        "vellum_renders_total",
+        "counter",
+        "Images rendered.",
+        &one(state.engine.render_count() as f64),
+    );
     metric(
         "vellum_render_seconds_total",
         "counter",
         "Time spent rendering, including the wait for a render slot.",
         &one(state.render_micros.load(Ordering::Relaxed) as f64 / 1e6),
     );
-    metric("vellum_cache_hits_total", "counter", "Cache lookups that found the image.", &one(cache.hits as f64));
-    metric("vellum_cache_misses_total", "counter", "Cache lookups that did not.", &one(cache.misses as f64));
-    metric("vellum_cache_evictions_total", "counter", "Images evicted to stay within the budget.", &one(cache.evictions as f64));
-    metric("vellum_cache_bytes", "gauge", "Bytes held by the cache.", &one(cache.bytes as f64));
-    metric("vellum_cache_entries", "gauge", "Images held by the cache.", &one(cache.entries as f64));
+    metric(
+        "vellum_cache_hits_total",
+        "counter",
+        "Cache lookups that found the image.",
+        &one(cache.hits as f64),
+    );
+    metric(
+        "vellum_cache_misses_total",
+        "counter",
+        "Cache lookups that did not.",
+        &one(cache.misses as f64),
+    );
+    metric(
+        "vellum_cache_evictions_total",
+        "counter",
+        "Images evicted to stay within the budget.",
+        &one(cache.evictions as f64),
+    );
+    metric(
+        "vellum_cache_bytes",
+        "gauge",
+        "Bytes held by the cache.",
+        &one(cache.bytes as f64),
+    );
+    metric(
+        "vellum_cache_entries",
+        "gauge",
+        "Images held by the cache.",
+        &one(cache.entries as f64),
+    );
     let mut response = text(StatusCode::OK, &out);
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -11,7 +11,10 @@ use vellum::server::{Server, ServerConfig};
 use vellum::{Engine, EngineConfig, Format, Limits};
 
 #[derive(Parser)]
-#[command(version, about = "Render SVG templates to images, from a URL or the command line")]
+#[command(
+    version,
+    about = "Render SVG templates to images, from a URL or the command line"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -181,7 +184,10 @@ fn render(args: RenderArgs) -> ExitCode {
         match Format::from_extension(ext) {
             Some(format) => format,
             None => {
-                eprintln!("vellum: {}: unknown format {ext:?} (expected png, jpg, webp or svg)", args.output.display());
+                eprintln!(
+                    "vellum: {}: unknown format {ext:?} (expected png, jpg, webp or svg)",
+                    args.output.display()
+                );
                 return ExitCode::from(2);
             }
         }
@@ -228,12 +234,17 @@ fn list_templates(args: EngineArgs) -> anyhow::Result<()> {
     let engine = args.engine()?;
     for template in engine.templates().iter() {
         let m = &template.manifest;
-        println!("{} ({}x{}): {}", template.name, m.width, m.height, m.description);
+        println!(
+            "{} ({}x{}): {}",
+            template.name, m.width, m.height, m.description
+        );
         for (name, spec) in &m.params {
             let kind = serde_json::to_value(&spec.kind).unwrap_or_default();
             let ty = kind["type"].as_str().unwrap_or("?");
             let detail = match &spec.kind {
-                vellum::manifest::ParamKind::Text { max_chars } => format!("text, max {max_chars} chars"),
+                vellum::manifest::ParamKind::Text { max_chars } => {
+                    format!("text, max {max_chars} chars")
+                }
                 vellum::manifest::ParamKind::Number { min, max } => format!("number {min}..{max}"),
                 vellum::manifest::ParamKind::Enum { values } => values.join("|"),
                 _ => ty.to_string(),

@@ -212,7 +212,10 @@ fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<Pa
         spec.default = Some(value);
     } else if !spec.required {
         let value = spec.kind.zero_value().ok_or_else(|| {
-            format!("default: an optional {} parameter needs a default", raw.kind)
+            format!(
+                "default: an optional {} parameter needs a default",
+                raw.kind
+            )
         })?;
         spec.default = Some(value);
     }

@@ -217,7 +217,10 @@ pub fn parse_value(name: &str, spec: &ParamSpec, raw: &str) -> Result<Value, Str
         ParamKind::Bool => match raw.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(Value::Bool(true)),
             "false" | "0" | "no" | "off" => Ok(Value::Bool(false)),
-            _ => Err(format!("{name}: expected true or false, got {}", quote(raw))),
+            _ => Err(format!(
+                "{name}: expected true or false, got {}",
+                quote(raw)
+            )),
         },
     }
 }
@@ -250,10 +253,14 @@ fn parse_color(raw: &str) -> Option<String> {
     }
     let hex = hex.to_ascii_lowercase();
     match hex.len() {
-        3 => Some(hex.chars().flat_map(|c| [c, c]).fold(String::from("#"), |mut s, c| {
-            s.push(c);
-            s
-        })),
+        3 => Some(
+            hex.chars()
+                .flat_map(|c| [c, c])
+                .fold(String::from("#"), |mut s, c| {
+                    s.push(c);
+                    s
+                }),
+        ),
         6 => Some(format!("#{hex}")),
         _ => None,
     }
@@ -324,7 +331,10 @@ mod tests {
         let a = check("title=Hi&theme=light").unwrap();
         let b = check("theme=light&title=Hi&color=%230ea5e9&size=5.0").unwrap();
         assert_eq!(a.canonical(Format::Png), b.canonical(Format::Png));
-        assert_ne!(a.canonical(Format::Png), check("title=Hi").unwrap().canonical(Format::Png));
+        assert_ne!(
+            a.canonical(Format::Png),
+            check("title=Hi").unwrap().canonical(Format::Png)
+        );
     }
 
     #[test]
@@ -337,7 +347,10 @@ mod tests {
             check("title=a&title=b").unwrap_err(),
             r#"duplicate parameter "title": give it once"#
         );
-        assert_eq!(check("").unwrap_err(), r#"missing required parameter "title""#);
+        assert_eq!(
+            check("").unwrap_err(),
+            r#"missing required parameter "title""#
+        );
         assert_eq!(
             check("title=abcdefghijk").unwrap_err(),
             "title: at most 10 characters, got 11"
@@ -380,7 +393,10 @@ mod tests {
     fn long_values_are_quoted_short() {
         let long = "x".repeat(100);
         let err = check(&format!("title=a&theme={long}")).unwrap_err();
-        assert!(err.ends_with(&format!("got \"{}\"...", "x".repeat(40))), "{err}");
+        assert!(
+            err.ends_with(&format!("got \"{}\"...", "x".repeat(40))),
+            "{err}"
+        );
     }
 
     #[test]

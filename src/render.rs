@@ -44,7 +44,11 @@ pub fn usvg_options(fontdb: Arc<fontdb::Database>) -> usvg::Options<'static> {
 }
 
 /// Parses filled SVG text into a render tree, refusing DTDs and more than `max_nodes` nodes.
-pub fn parse(svg: &str, options: &usvg::Options, max_nodes: u32) -> Result<usvg::Tree, RenderError> {
+pub fn parse(
+    svg: &str,
+    options: &usvg::Options,
+    max_nodes: u32,
+) -> Result<usvg::Tree, RenderError> {
     let xml_options = roxmltree::ParsingOptions {
         allow_dtd: false,
         nodes_limit: max_nodes,
@@ -82,6 +86,10 @@ pub fn rasterize(tree: &usvg::Tree, scale: f32, max_pixels: u64) -> Result<Pixma
         u32::try_from(height).map_err(|_| too_big())?,
     )
     .ok_or_else(too_big)?;
-    resvg::render(tree, Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+    resvg::render(
+        tree,
+        Transform::from_scale(scale, scale),
+        &mut pixmap.as_mut(),
+    );
     Ok(pixmap)
 }

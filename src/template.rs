@@ -80,7 +80,12 @@ impl TemplateSet {
         }
         let set = TemplateSet { tera, templates };
         for template in set.templates.values() {
-            set.check(template, &dir.join(format!("{}.svg", template.name)), options, limits)?;
+            set.check(
+                template,
+                &dir.join(format!("{}.svg", template.name)),
+                options,
+                limits,
+            )?;
         }
         Ok(set)
     }
@@ -186,4 +191,3 @@ fn file_stem(path: &Path) -> String {
 fn tera_name(name: &str) -> String {
     format!("{name}.svg")
 }
-

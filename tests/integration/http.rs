@@ -1,0 +1,428 @@
+//! The URL endpoint as a browser, a CDN or a crawler sees it.
+
+use hyper::{Method, StatusCode};
+use vellum::EngineConfig;
+use vellum::server::ServerConfig;
+
+use crate::support::{self, TestServer, decode_png, jpeg_size, webp_size};
+
+const POST: &str = "/og/post?title=Hello%20world&author=Ada";
+
+#[tokio::test]
+async fn a_post_card_is_a_1200x630_png_with_cache_headers() {
+    let server = TestServer::start().await;
+    let reply = server.get(POST).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.header("content-type"), "image/png");
+    assert_eq!(reply.header("content-length"), reply.body.len().to_string());
+    assert_eq!(
+        reply.header("cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(reply.header("x-content-type-options"), "nosniff");
+    let etag = reply.header("etag");
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"') && etag.len() == 34,
+        "{etag}"
+    );
+    let pixels = decode_png(&reply.body);
+    assert_eq!((pixels.width, pixels.height), (1200, 630));
+}
+
+#[tokio::test]
+async fn every_format_decodes_with_its_type_and_size() {
+    let server = TestServer::start().await;
+    let jpg = server.get("/og/post.jpg?title=Hi").await;
+    assert_eq!(jpg.status, StatusCode::OK);
+    assert_eq!(jpg.header("content-type"), "image/jpeg");
+    assert_eq!(jpeg_size(&jpg.body), (1200, 630));
+
+    let webp = server.get("/og/post.webp?title=Hi").await;
+    assert_eq!(webp.status, StatusCode::OK);
+    assert_eq!(webp.header("content-type"), "image/webp");
+    assert_eq!(webp_size(&webp.body), (1200, 630));
+
+    let png = server.get("/og/post.png?title=Hi").await;
+    assert_eq!(png.header("content-type"), "image/png");
+    assert_eq!(decode_png(&png.body).width, 1200);
+
+    let svg = server.get("/og/post.svg?title=Hi").await;
+    assert_eq!(svg.status, StatusCode::OK);
+    assert_eq!(svg.header("content-type"), "image/svg+xml");
+    assert_eq!(
+        svg.header("content-security-policy"),
+        "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    );
+    let tree = usvg::Tree::from_str(svg.text(), &usvg::Options::default()).expect("valid svg");
+    assert_eq!((tree.size().width(), tree.size().height()), (1200.0, 630.0));
+}
+
+#[tokio::test]
+async fn jpeg_quality_changes_the_file() {
+    let server = TestServer::start().await;
+    let low = server.get("/og/post.jpg?title=Hi&quality=20").await;
+    let high = server.get("/og/post.jpg?title=Hi&quality=95").await;
+    assert_eq!(low.status, StatusCode::OK);
+    assert!(low.body.len() < high.body.len());
+    assert_ne!(low.header("etag"), high.header("etag"));
+}
+
+#[tokio::test]
+async fn scale_multiplies_the_output_size() {
+    let server = TestServer::start().await;
+    let reply = server.get("/og/post.png?title=Retina&scale=2").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let pixels = decode_png(&reply.body);
+    assert_eq!((pixels.width, pixels.height), (2400, 1260));
+}
+
+#[tokio::test]
+async fn the_same_url_twice_renders_once_with_one_etag() {
+    let server = TestServer::start().await;
+    let first = server.get(POST).await;
+    let second = server.get(POST).await;
+    assert_eq!(first.header("etag"), second.header("etag"));
+    assert_eq!(first.body, second.body);
+    assert_eq!(server.renders(), 1);
+    let stats = server.state.cache.stats();
+    assert_eq!((stats.hits, stats.misses, stats.entries), (1, 1, 1));
+}
+
+#[tokio::test]
+async fn reordered_and_defaulted_queries_are_one_cache_entry() {
+    let server = TestServer::start().await;
+    let a = server
+        .get("/og/post?title=Hi&theme=light&color=%23e11d48")
+        .await;
+    let b = server
+        .get("/og/post.png?color=E11D48&theme=light&title=Hi&site=vellum.dev")
+        .await;
+    assert_eq!(a.header("etag"), b.header("etag"));
+    assert_eq!(server.renders(), 1);
+    let c = server
+        .get("/og/post?title=Hi&theme=dark&color=%23e11d48")
+        .await;
+    assert_ne!(a.header("etag"), c.header("etag"));
+}
+
+#[tokio::test]
+async fn concurrent_requests_for_one_new_url_render_once() {
+    let server = std::sync::Arc::new(TestServer::start().await);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let server = server.clone();
+        tasks.push(tokio::spawn(async move {
+            server.get("/og/post?title=Stampede").await
+        }));
+    }
+    let mut etags = Vec::new();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
+        etags.push(reply.header("etag").to_string());
+    }
+    etags.dedup();
+    assert_eq!(etags.len(), 1);
+    assert_eq!(server.renders(), 1);
+}
+
+#[tokio::test]
+async fn if_none_match_answers_304_without_a_body_or_a_render() {
+    let server = TestServer::start().await;
+    let first = server.get(POST).await;
+    let etag = first.header("etag").to_string();
+    let renders = server.renders();
+    for tag in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("\"other\", {etag}"),
+    ] {
+        let reply = server
+            .request(Method::GET, POST, &[("if-none-match", &tag)])
+            .await;
+        assert_eq!(reply.status, StatusCode::NOT_MODIFIED, "{tag}");
+        assert!(reply.body.is_empty());
+        assert_eq!(reply.header("etag"), etag);
+        assert_eq!(
+            reply.header("cache-control"),
+            "public, max-age=31536000, immutable"
+        );
+    }
+    assert_eq!(server.renders(), renders);
+    let other = server
+        .request(Method::GET, POST, &[("if-none-match", "\"stale\"")])
+        .await;
+    assert_eq!(other.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn head_sends_the_headers_of_get_and_no_body() {
+    let server = TestServer::start().await;
+    let get = server.get(POST).await;
+    let head = server.request(Method::HEAD, POST, &[]).await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert!(head.body.is_empty());
+    assert_eq!(head.header("content-length"), get.body.len().to_string());
+    assert_eq!(head.header("content-type"), "image/png");
+    assert_eq!(head.header("etag"), get.header("etag"));
+}
+
+/// Every user mistake gets its status and a one-line reason, and is never cached.
+#[tokio::test]
+async fn bad_requests_get_a_status_and_a_one_line_reason() {
+    let server = TestServer::start().await;
+    let long_title = "x".repeat(71);
+    let long_query = format!("title={}", "y".repeat(9000));
+    let cases: Vec<(String, u16, &str)> = vec![
+        (
+            "/og/nope.png?title=Hi".into(),
+            404,
+            "unknown template: \"nope\"",
+        ),
+        (
+            "/og/post.gif?title=Hi".into(),
+            404,
+            "unknown format: \"gif\" (expected png, jpg, webp or svg)",
+        ),
+        (
+            "/og/post?title=Hi&font=Comic".into(),
+            400,
+            "unknown parameter \"font\"; this template takes: author, color, site, subtitle, theme, title",
+        ),
+        (
+            "/og/post?title=a&title=b".into(),
+            400,
+            "duplicate parameter \"title\": give it once",
+        ),
+        (
+            "/og/post?subtitle=Hi".into(),
+            400,
+            "missing required parameter \"title\"",
+        ),
+        (
+            format!("/og/post?title={long_title}"),
+            400,
+            "title: at most 70 characters, got 71",
+        ),
+        (
+            "/og/post?title=Hi&theme=blue".into(),
+            400,
+            "theme: expected one of dark, light, got \"blue\"",
+        ),
+        (
+            "/og/post?title=Hi&color=red".into(),
+            400,
+            "color: expected a hex colour like #1e40af or 1e40af, got \"red\"",
+        ),
+        (
+            "/og/product?name=Boot&price=cheap".into(),
+            400,
+            "price: expected a number from 0 to 99999999, got \"cheap\"",
+        ),
+        (
+            "/og/product?name=Boot&price=-1".into(),
+            400,
+            "price: expected a number from 0 to 99999999, got \"-1\"",
+        ),
+        (
+            "/og/post?title=Hi&scale=0".into(),
+            400,
+            "scale: expected a number from 0.1 to 4, got \"0\"",
+        ),
+        (
+            "/og/post?title=Hi&scale=abc".into(),
+            400,
+            "scale: expected a number from 0.1 to 4, got \"abc\"",
+        ),
+        (
+            "/og/post.png?title=Hi&quality=50".into(),
+            400,
+            "quality: only applies to .jpg output",
+        ),
+        (
+            "/og/post.jpg?title=Hi&quality=0".into(),
+            400,
+            "quality: expected a whole number from 1 to 100, got \"0\"",
+        ),
+        (
+            "/og/post?title=%07bell".into(),
+            400,
+            "title: contains the control character U+0007, which SVG cannot hold",
+        ),
+        (
+            format!("/og/post?{long_query}"),
+            414,
+            "query string too long: 9006 bytes (limit 8192)",
+        ),
+        ("/nowhere".into(), 404, "not found: /nowhere"),
+    ];
+    for (path, status, message) in cases {
+        let reply = server.get(&path).await;
+        assert_eq!(reply.status.as_u16(), status, "{path}: {}", reply.text());
+        assert_eq!(reply.text(), format!("{message}\n"), "{path}");
+        assert_eq!(reply.header("cache-control"), "no-store", "{path}");
+        assert_eq!(reply.header("content-type"), "text/plain; charset=utf-8");
+    }
+    let post = server.request(Method::POST, "/og/post?title=Hi", &[]).await;
+    assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(post.header("allow"), "GET, HEAD");
+    assert_eq!(server.renders(), 0, "no bad request reaches the renderer");
+}
+
+#[tokio::test]
+async fn the_pixel_budget_is_checked_before_rendering() {
+    let mut engine = EngineConfig::bundled(&support::root());
+    engine.limits.max_pixels = 2_000_000;
+    let server = TestServer::start_with(engine, ServerConfig::default()).await;
+    let reply = server.get("/og/post?title=Hi&scale=2").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        reply.text(),
+        "output too large: 2400x1260 pixels exceeds the budget of 2000000 pixels\n"
+    );
+    assert_eq!(server.renders(), 0);
+    assert_eq!(server.get("/og/post?title=Hi").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_full_render_queue_answers_503_with_retry_after() {
+    let config = ServerConfig {
+        max_renders: 1,
+        render_wait: std::time::Duration::from_millis(1),
+        ..ServerConfig::default()
+    };
+    let server = std::sync::Arc::new(
+        TestServer::start_with(EngineConfig::bundled(&support::root()), config).await,
+    );
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let server = server.clone();
+        tasks.push(tokio::spawn(async move {
+            server.get(&format!("/og/post?title=Busy{i}&scale=4")).await
+        }));
+    }
+    let health = server.get("/healthz").await;
+    assert_eq!(
+        health.status,
+        StatusCode::OK,
+        "health never waits behind renders"
+    );
+    let mut busy = 0;
+    for task in tasks {
+        let reply = task.await.unwrap();
+        match reply.status.as_u16() {
+            200 => {}
+            503 => {
+                busy += 1;
+                assert_eq!(reply.text(), "server busy, try again shortly\n");
+                assert_eq!(reply.header("retry-after"), "1");
+                assert_eq!(reply.header("cache-control"), "no-store");
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(
+        busy > 0,
+        "six 4x renders through one slot with a 1 ms wait must overflow"
+    );
+}
+
+#[tokio::test]
+async fn an_edited_template_gets_a_new_etag_after_reload() {
+    let dir = support::scratch_dir("reload");
+    support::copy_templates(&dir);
+    let mut engine = EngineConfig::bundled(&support::root());
+    engine.templates_dir = dir.clone();
+    let server = TestServer::start_with(engine, ServerConfig::default()).await;
+    let before = server.get(POST).await;
+
+    let svg = std::fs::read_to_string(dir.join("post.svg")).unwrap();
+    std::fs::write(
+        dir.join("post.svg"),
+        svg.replace("font-size=\"60\"", "font-size=\"58\""),
+    )
+    .unwrap();
+    let unchanged = server.get(POST).await;
+    assert_eq!(
+        unchanged.header("etag"),
+        before.header("etag"),
+        "no reload, no change"
+    );
+
+    server.state.engine.reload().expect("edited template loads");
+    let after = server.get(POST).await;
+    assert_eq!(after.status, StatusCode::OK);
+    assert_ne!(after.header("etag"), before.header("etag"));
+    assert_ne!(after.body, before.body);
+
+    std::fs::write(dir.join("post.svg"), "<svg>{{ nope }}</svg>").unwrap();
+    let err = server.state.engine.reload().unwrap_err().to_string();
+    assert!(err.contains("post.svg"), "{err}");
+    let still = server.get(POST).await;
+    assert_eq!(
+        still.header("etag"),
+        after.header("etag"),
+        "a broken edit keeps the old set"
+    );
+}
+
+#[tokio::test]
+async fn templates_are_listed_as_json_with_their_params() {
+    let server = TestServer::start().await;
+    let reply = server.get("/templates").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("content-type"), "application/json");
+    let json: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    let names: Vec<&str> = json["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["certificate", "post", "product"]);
+    let post = &json["templates"][1];
+    assert_eq!(post["width"], 1200);
+    assert_eq!(post["params"]["theme"]["type"], "enum");
+    assert_eq!(
+        post["params"]["theme"]["values"],
+        serde_json::json!(["dark", "light"])
+    );
+    assert_eq!(post["params"]["theme"]["default"], "dark");
+    assert_eq!(post["params"]["title"]["required"], true);
+    let example = post["example_url"].as_str().unwrap();
+    assert_eq!(
+        server.get(example).await.status,
+        StatusCode::OK,
+        "{example}"
+    );
+}
+
+#[tokio::test]
+async fn health_and_metrics_answer() {
+    let server = TestServer::start().await;
+    server.get(POST).await;
+    server.get(POST).await;
+    server.get("/og/post").await;
+    let health = server.get("/healthz").await;
+    assert_eq!((health.status, health.text()), (StatusCode::OK, "ok\n"));
+    let metrics = server.get("/metrics").await;
+    let text = metrics.text();
+    for line in [
+        "vellum_renders_total 1",
+        "vellum_cache_hits_total 1",
+        "vellum_cache_misses_total 1",
+        "vellum_cache_entries 1",
+        "vellum_responses_total{status=\"200\"} 3", // two images and /healthz
+        "vellum_responses_total{status=\"400\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}

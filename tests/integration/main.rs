@@ -1,0 +1,7 @@
+//! The integration suite: one binary, starting the real server on 127.0.0.1:0.
+
+mod support;
+
+mod golden;
+mod http;
+mod injection;

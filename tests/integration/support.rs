@@ -1,0 +1,184 @@
+//! Small helpers: start a server, make requests, decode images.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::{HeaderMap, Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use vellum::handler::State;
+use vellum::server::{Server, ServerConfig};
+use vellum::{Engine, EngineConfig};
+
+/// The repository root, where the bundled `templates/` and `fonts/` live.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// An engine over the bundled templates and fonts.
+pub fn bundled_engine() -> Engine {
+    Engine::new(EngineConfig::bundled(&root())).expect("bundled templates load")
+}
+
+/// A running server; dropped at the end of the test with its runtime.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: Arc<State>,
+    client: Client<HttpConnector, Empty<Bytes>>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A response with its body read.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ascii header"))
+            .unwrap_or_else(|| panic!("no {name} header"))
+    }
+
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("utf-8 body")
+    }
+}
+
+impl TestServer {
+    /// Starts a server over the bundled templates.
+    pub async fn start() -> TestServer {
+        TestServer::start_with(EngineConfig::bundled(&root()), ServerConfig::default()).await
+    }
+
+    pub async fn start_with(engine: EngineConfig, config: ServerConfig) -> TestServer {
+        let engine = Arc::new(Engine::new(engine).expect("templates load"));
+        let server = Server::bind("127.0.0.1:0".parse().unwrap(), engine, config)
+            .await
+            .expect("bind loopback");
+        let addr = server.local_addr().unwrap();
+        let state = server.state();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run(async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            addr,
+            state,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            _shutdown: tx,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request(Method::GET, path, &[]).await
+    }
+
+    pub async fn request(&self, method: Method, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{}", self.addr, path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let response = tokio::time::timeout(
+            Duration::from_secs(60),
+            self.client.request(req.body(Empty::new()).unwrap()),
+        )
+        .await
+        .expect("request finished within 60 s")
+        .expect("request succeeded");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("body read").to_bytes();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub fn renders(&self) -> u64 {
+        self.state.engine.render_count()
+    }
+}
+
+/// Decoded RGBA pixels.
+pub struct Pixels {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+}
+
+impl Pixels {
+    pub fn at(&self, x: u32, y: u32) -> [u8; 4] {
+        let i = ((y * self.width + x) * 4) as usize;
+        self.rgba[i..i + 4].try_into().unwrap()
+    }
+}
+
+/// Decodes a PNG into RGBA, whatever its colour type.
+pub fn decode_png(bytes: &[u8]) -> Pixels {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().expect("valid png header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("sane size")];
+    let info = reader.next_frame(&mut buf).expect("valid png data");
+    buf.truncate(info.buffer_size());
+    let rgba = match info.color_type {
+        png::ColorType::Rgba => buf,
+        png::ColorType::Rgb => buf
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect(),
+        other => panic!("unexpected png colour type {other:?}"),
+    };
+    Pixels {
+        width: info.width,
+        height: info.height,
+        rgba,
+    }
+}
+
+/// Width and height of a JPEG.
+pub fn jpeg_size(bytes: &[u8]) -> (u32, u32) {
+    let mut decoder = zune_jpeg::JpegDecoder::new(std::io::Cursor::new(bytes));
+    decoder.decode().expect("valid jpeg");
+    let info = decoder.info().expect("jpeg info");
+    (u32::from(info.width), u32::from(info.height))
+}
+
+/// Width and height of a WebP, after decoding it fully.
+pub fn webp_size(bytes: &[u8]) -> (u32, u32) {
+    let mut decoder =
+        image_webp::WebPDecoder::new(std::io::Cursor::new(bytes)).expect("valid webp header");
+    let mut buf = vec![0; decoder.output_buffer_size().expect("sane size")];
+    decoder.read_image(&mut buf).expect("valid webp data");
+    decoder.dimensions()
+}
+
+/// Copies the bundled templates into a fresh directory the test may edit.
+pub fn copy_templates(to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(root().join("templates")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+/// A fresh scratch directory under `target/`, emptied first.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = root().join("target").join("test-scratch").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
