@@ -1,1 +1,117 @@
-fn main() {}
+//! Render-stage benchmarks for the `post` card, reported as ratios to a full cold render
+//! measured in the same run (absolute times drift on a shared machine; ratios do not).
+//!
+//! Run: `cargo bench --bench render`. After criterion's own output, a table prints each
+//! stage's mean as a fraction of the `cold render (png)` baseline.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::Criterion;
+use vellum::cache::ImageCache;
+use vellum::{Engine, EngineConfig, Format, encode, render};
+
+const GROUP: &str = "post";
+const BASELINE: &str = "cold render (png)";
+const QUERY: &str = "title=How%20we%20render%20a%20million%20social%20cards\
+                     &subtitle=Engineering%20blog&author=Ada%20Lovelace";
+
+fn stages(c: &mut Criterion, engine: &Engine) {
+    let job = engine.prepare("post", Format::Png, QUERY).unwrap();
+    let svg = engine.fill(&job).unwrap();
+    let options = engine.usvg_options();
+    let limits = engine.limits();
+    let tree = render::parse(&svg, options, limits.max_svg_nodes).unwrap();
+    let pixmap = render::rasterize(&tree, 1.0, limits.max_pixels).unwrap();
+    let cache = ImageCache::new(64 << 20);
+    cache.insert(job.key, engine.render(&job).unwrap());
+
+    let mut group = c.benchmark_group(GROUP);
+    group.bench_function(BASELINE, |b| {
+        b.iter(|| engine.render(black_box(&job)).unwrap())
+    });
+    group.bench_function("validate + cache key", |b| {
+        b.iter(|| {
+            engine
+                .prepare("post", Format::Png, black_box(QUERY))
+                .unwrap()
+        })
+    });
+    group.bench_function("cache hit (validate + lookup)", |b| {
+        b.iter(|| {
+            let job = engine
+                .prepare("post", Format::Png, black_box(QUERY))
+                .unwrap();
+            cache.get(&job.key).unwrap()
+        })
+    });
+    group.bench_function("fill (tera)", |b| {
+        b.iter(|| engine.fill(black_box(&job)).unwrap())
+    });
+    group.bench_function("parse (usvg + text layout)", |b| {
+        b.iter(|| render::parse(black_box(&svg), options, limits.max_svg_nodes).unwrap())
+    });
+    group.bench_function("rasterize (resvg)", |b| {
+        b.iter(|| render::rasterize(black_box(&tree), 1.0, limits.max_pixels).unwrap())
+    });
+    group.bench_function("encode png (ours)", |b| {
+        b.iter(|| encode::encode(black_box(&pixmap), Format::Png, 85).unwrap())
+    });
+    group.bench_function("encode png (tiny-skia encode_png)", |b| {
+        b.iter(|| black_box(&pixmap).encode_png().unwrap())
+    });
+    group.bench_function("encode jpg q85", |b| {
+        b.iter(|| encode::encode(black_box(&pixmap), Format::Jpeg, 85).unwrap())
+    });
+    group.bench_function("encode webp (lossless)", |b| {
+        b.iter(|| encode::encode(black_box(&pixmap), Format::Webp, 85).unwrap())
+    });
+    group.finish();
+
+    let ours = encode::encode(&pixmap, Format::Png, 85).unwrap().len();
+    let theirs = pixmap.encode_png().unwrap().len();
+    println!("\npng size: ours {ours} bytes, tiny-skia encode_png {theirs} bytes");
+}
+
+/// Reads criterion's mean estimate (ns) for one benchmark of this run.
+fn mean_ns(name: &str) -> Option<f64> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/criterion")
+        .join(GROUP)
+        .join(name)
+        .join("new/estimates.json");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    json["mean"]["point_estimate"].as_f64()
+}
+
+fn report() {
+    let Some(baseline) = mean_ns(BASELINE) else {
+        println!("(no estimates found under target/criterion; ratios skipped)");
+        return;
+    };
+    println!("\nstage means as a share of `{BASELINE}` in this run:");
+    for name in [
+        "validate + cache key",
+        "cache hit (validate + lookup)",
+        "fill (tera)",
+        "parse (usvg + text layout)",
+        "rasterize (resvg)",
+        "encode png (ours)",
+        "encode png (tiny-skia encode_png)",
+        "encode jpg q85",
+        "encode webp (lossless)",
+    ] {
+        if let Some(ns) = mean_ns(name) {
+            println!("  {name:<36} {:>8.4}x", ns / baseline);
+        }
+    }
+}
+
+fn main() {
+    let engine = Engine::new(EngineConfig::bundled(Path::new(env!("CARGO_MANIFEST_DIR"))))
+        .expect("bundled templates load");
+    let mut criterion = Criterion::default().configure_from_args();
+    stages(&mut criterion, &engine);
+    criterion.final_summary();
+    report();
+}

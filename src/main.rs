@@ -239,22 +239,19 @@ fn list_templates(args: EngineArgs) -> anyhow::Result<()> {
             template.name, m.width, m.height, m.description
         );
         for (name, spec) in &m.params {
-            let kind = serde_json::to_value(&spec.kind).unwrap_or_default();
-            let ty = kind["type"].as_str().unwrap_or("?");
-            let detail = match &spec.kind {
-                vellum::manifest::ParamKind::Text { max_chars } => {
-                    format!("text, max {max_chars} chars")
-                }
-                vellum::manifest::ParamKind::Number { min, max } => format!("number {min}..{max}"),
-                vellum::manifest::ParamKind::Enum { values } => values.join("|"),
-                _ => ty.to_string(),
+            use vellum::manifest::ParamKind;
+            let kind = match &spec.kind {
+                ParamKind::Text { max_chars } => format!("text, max {max_chars} chars"),
+                ParamKind::Color => "color".to_string(),
+                ParamKind::Number { min, max } => format!("number {min}..{max}"),
+                ParamKind::Enum { values } => values.join("|"),
+                ParamKind::Bool => "bool".to_string(),
             };
-            let need = match (&spec.required, &spec.default) {
-                (true, _) => "required".to_string(),
-                (false, Some(d)) => format!("default {:?}", d.canonical()),
-                (false, None) => "optional".to_string(),
+            let need = match &spec.default {
+                Some(default) => format!("default {:?}", default.canonical()),
+                None => "required".to_string(),
             };
-            println!("  {name:<12} {detail:<28} {need}");
+            println!("  {name:<12} {kind:<28} {need}");
         }
     }
     Ok(())

@@ -147,23 +147,6 @@ fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<Pa
             params::RESERVED_KEYS.join(", ")
         ));
     }
-    let only_for = |field: &str, present: bool, kind: &str| -> Result<(), String> {
-        if present {
-            Err(format!("{field}: only allowed for type = {kind:?}"))
-        } else {
-            Ok(())
-        }
-    };
-    if raw.kind != "text" {
-        only_for("max_chars", raw.max_chars.is_some(), "text")?;
-    }
-    if raw.kind != "number" {
-        only_for("min", raw.min.is_some(), "number")?;
-        only_for("max", raw.max.is_some(), "number")?;
-    }
-    if raw.kind != "enum" {
-        only_for("values", raw.values.is_some(), "enum")?;
-    }
     let kind = match raw.kind.as_str() {
         "text" => ParamKind::Text {
             max_chars: raw.max_chars.unwrap_or(default_max_chars),
@@ -177,7 +160,7 @@ fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<Pa
             ParamKind::Number { min, max }
         }
         "enum" => {
-            let values = raw.values.unwrap_or_default();
+            let values = raw.values.clone().unwrap_or_default();
             if values.is_empty() {
                 return Err("values: an enum needs at least one value".into());
             }
@@ -190,6 +173,18 @@ fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<Pa
             ));
         }
     };
+    // Fields that belong to another type are mistakes, not silently ignored.
+    let misplaced = [
+        ("max_chars", raw.max_chars.is_some(), "text"),
+        ("min", raw.min.is_some(), "number"),
+        ("max", raw.max.is_some(), "number"),
+        ("values", raw.values.is_some(), "enum"),
+    ];
+    for (field, present, owner) in misplaced {
+        if present && raw.kind != owner {
+            return Err(format!("{field}: only allowed for type = {owner:?}"));
+        }
+    }
     if raw.required && raw.default.is_some() {
         return Err("a required parameter cannot have a default".into());
     }

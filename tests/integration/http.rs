@@ -426,3 +426,39 @@ async fn health_and_metrics_answer() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = ServerConfig {
+        header_read_timeout: std::time::Duration::from_millis(300),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(EngineConfig::bundled(&support::root()), config).await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut buf),
+    )
+    .await
+    .expect("the server closed the slow connection");
+    assert!(read.is_ok() || buf.is_empty());
+    assert_eq!(server.get("/healthz").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn shutdown_stops_accepting_and_finishes() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    assert_eq!(server.get("/healthz").await.status, StatusCode::OK);
+    server.stop().await;
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still accepting"
+    );
+}

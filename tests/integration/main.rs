@@ -2,6 +2,7 @@
 
 mod support;
 
+mod cli;
 mod golden;
 mod http;
 mod injection;

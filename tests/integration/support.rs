@@ -30,7 +30,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub state: Arc<State>,
     client: Client<HttpConnector, Empty<Bytes>>,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 /// A response with its body read.
@@ -67,15 +68,25 @@ impl TestServer {
         let addr = server.local_addr().unwrap();
         let state = server.state();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
+        let task = tokio::spawn(server.run(async {
             let _ = rx.await;
         }));
         TestServer {
             addr,
             state,
             client: Client::builder(TokioExecutor::new()).build_http(),
-            _shutdown: tx,
+            shutdown: tx,
+            task,
         }
+    }
+
+    /// Asks the server to shut down and waits until it has.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        tokio::time::timeout(Duration::from_secs(15), self.task)
+            .await
+            .expect("server stopped within 15 s")
+            .expect("server task did not panic");
     }
 
     pub async fn get(&self, path: &str) -> Reply {

@@ -1,0 +1,109 @@
+//! The `vellum` command, run as a user would.
+
+use std::process::{Command, Output};
+
+use crate::support::{self, decode_png};
+
+fn vellum(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vellum"))
+        .args(args)
+        .current_dir(support::root())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("vellum runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn render_writes_the_same_image_as_the_endpoint_would() {
+    let dir = support::scratch_dir("cli-render");
+    let out = dir.join("card.png");
+    let run = vellum(&[
+        "render",
+        "post",
+        "title=Hello",
+        "author=Ada",
+        "scale=0.5",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let pixels = decode_png(&std::fs::read(&out).unwrap());
+    assert_eq!((pixels.width, pixels.height), (600, 315));
+
+    let webp = dir.join("card.webp");
+    let run = vellum(&[
+        "render",
+        "product",
+        "name=Boot",
+        "price=89",
+        "-o",
+        webp.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(
+        crate::support::webp_size(&std::fs::read(&webp).unwrap()),
+        (1200, 630)
+    );
+}
+
+#[test]
+fn render_reports_bad_params_with_exit_code_1() {
+    let out = support::scratch_dir("cli-bad").join("x.png");
+    let run = vellum(&[
+        "render",
+        "post",
+        "title=Hi",
+        "theme=blue",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(
+        stderr(&run),
+        "vellum: post: theme: expected one of dark, light, got \"blue\"\n"
+    );
+    assert!(!out.exists());
+
+    let run = vellum(&["render", "nope", "-o", out.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(stderr(&run), "vellum: nope: unknown template: \"nope\"\n");
+}
+
+#[test]
+fn setup_problems_exit_with_code_2_naming_the_file_and_field() {
+    let dir = support::scratch_dir("cli-broken");
+    support::copy_templates(&dir);
+    let manifest = std::fs::read_to_string(dir.join("post.toml")).unwrap();
+    std::fs::write(
+        dir.join("post.toml"),
+        manifest.replace("type = \"enum\"", "type = \"choice\""),
+    )
+    .unwrap();
+    let run = vellum(&["templates", "--templates", dir.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2));
+    let err = stderr(&run);
+    assert!(
+        err.contains("post.toml: params.theme: type: expected one of text, color, number, enum, bool, got \"choice\""),
+        "{err}"
+    );
+
+    let run = vellum(&["render", "post", "title", "-o", "x.png"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(stderr(&run), "vellum: \"title\": expected key=value\n");
+}
+
+#[test]
+fn templates_lists_every_template_with_its_params() {
+    let run = vellum(&["templates"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let out = String::from_utf8(run.stdout).unwrap();
+    assert!(out.contains("post (1200x630): Blog post"), "{out}");
+    assert!(out.contains("  theme        dark|light"), "{out}");
+    let title = format!("  title        {:<28} required", "text, max 70 chars");
+    assert!(out.contains(&title), "{out}");
+    assert!(out.contains("product (1200x630)") && out.contains("certificate (1200x848)"));
+}
