@@ -16,6 +16,7 @@ use crate::error::{LoadError, RequestError};
 use crate::params::Params;
 use crate::render::{self, RenderError};
 use crate::template::{Template, TemplateSet};
+use crate::text::TextMeasurer;
 
 /// Where the engine finds its templates and fonts, and the limits it enforces.
 #[derive(Debug, Clone)]
@@ -91,6 +92,7 @@ pub struct Image {
 pub struct Engine {
     config: EngineConfig,
     options: usvg::Options<'static>,
+    measurer: Arc<TextMeasurer>,
     set: RwLock<Arc<TemplateSet>>,
     renders: AtomicU64,
 }
@@ -99,11 +101,13 @@ impl Engine {
     /// Loads fonts and templates; fails with the file and field of the first problem.
     pub fn new(config: EngineConfig) -> Result<Engine, LoadError> {
         let fontdb = crate::fonts::load(&config.fonts_dir, config.system_fonts)?;
+        let measurer = Arc::new(TextMeasurer::new(fontdb.clone()));
         let options = render::usvg_options(fontdb);
-        let set = TemplateSet::load(&config.templates_dir, &options, &config.limits)?;
+        let set = TemplateSet::load(&config.templates_dir, &options, &measurer, &config.limits)?;
         Ok(Engine {
             config,
             options,
+            measurer,
             set: RwLock::new(Arc::new(set)),
             renders: AtomicU64::new(0),
         })
@@ -114,6 +118,7 @@ impl Engine {
         let set = TemplateSet::load(
             &self.config.templates_dir,
             &self.options,
+            &self.measurer,
             &self.config.limits,
         )?;
         *self.set.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
@@ -133,6 +138,11 @@ impl Engine {
     /// The shared usvg options (fonts, resolver).
     pub fn usvg_options(&self) -> &usvg::Options<'static> {
         &self.options
+    }
+
+    /// The text measurer behind `fit_text`, sharing the render fonts.
+    pub fn text_measurer(&self) -> &TextMeasurer {
+        &self.measurer
     }
 
     /// How many images this engine has rendered (cache hits never get here).

@@ -17,6 +17,7 @@ pub mod params;
 pub mod render;
 pub mod server;
 pub mod template;
+pub mod text;
 
 pub use config::Limits;
 pub use encode::Format;

@@ -13,6 +13,10 @@ use crate::error::LoadError;
 use crate::manifest::Manifest;
 use crate::params::Value;
 use crate::render;
+use crate::text::{FitRequest, TextMeasurer};
+
+/// Most lines `fit_text` will lay out.
+const MAX_FIT_LINES: usize = 50;
 
 /// One loaded template.
 #[derive(Debug)]
@@ -36,6 +40,7 @@ impl TemplateSet {
     pub fn load(
         dir: &Path,
         options: &usvg::Options,
+        measurer: &Arc<TextMeasurer>,
         limits: &Limits,
     ) -> Result<TemplateSet, LoadError> {
         let io = |path: &Path| {
@@ -54,6 +59,10 @@ impl TemplateSet {
         let mut tera = tera::Tera::new();
         tera.autoescape_on(vec![".svg"]);
         tera.register_filter("fixed", fixed);
+        let measurer = measurer.clone();
+        tera.register_function("fit_text", move |kwargs: tera::Kwargs, _: &tera::State| {
+            fit_text(&measurer, &kwargs)
+        });
         let mut templates = BTreeMap::new();
         for toml_path in manifests {
             let name = file_stem(&toml_path);
@@ -179,6 +188,44 @@ impl TemplateSet {
 fn fixed(value: f64, kwargs: tera::Kwargs, _: &tera::State) -> tera::TeraResult<String> {
     let digits = kwargs.get::<usize>("digits")?.unwrap_or(2).min(6);
     Ok(format!("{value:.digits$}"))
+}
+
+/// `fit_text(text=..., width=..., max_lines=... | height=..., font_size=..., ...)`: see
+/// [`TextMeasurer::fit`]. Returns `{lines, font_size, line_height, height, truncated}`.
+fn fit_text(measurer: &TextMeasurer, kwargs: &tera::Kwargs) -> tera::TeraResult<tera::Value> {
+    let fail = |m: &str| tera::Error::message(format!("fit_text: {m}"));
+    let text: String = kwargs.must_get("text")?;
+    let width: f64 = kwargs.must_get("width")?;
+    let font_size: f64 = kwargs.must_get("font_size")?;
+    let min_font_size: f64 = kwargs.get("min_font_size")?.unwrap_or(font_size);
+    let max_lines: Option<usize> = kwargs.get("max_lines")?;
+    let max_height: Option<f64> = kwargs.get("height")?;
+    let line_height: f64 = kwargs.get("line_height")?.unwrap_or(1.2);
+    let weight: u16 = kwargs.get("font_weight")?.unwrap_or(400);
+    let family: String = kwargs
+        .get("font_family")?
+        .unwrap_or_else(|| crate::fonts::DEFAULT_FAMILY.to_string());
+    if !(width > 0.0 && font_size > 0.0 && min_font_size > 0.0) {
+        return Err(fail("width, font_size and min_font_size must be positive"));
+    }
+    if !(0.5..=3.0).contains(&line_height) {
+        return Err(fail("line_height must be between 0.5 and 3"));
+    }
+    if max_lines.is_none() && max_height.is_none() {
+        return Err(fail("give max_lines or height"));
+    }
+    let request = FitRequest {
+        text: &text,
+        width: width as f32,
+        max_lines: max_lines.unwrap_or(MAX_FIT_LINES).clamp(1, MAX_FIT_LINES),
+        max_height: max_height.map(|h| h as f32),
+        font_size: font_size as f32,
+        min_font_size: min_font_size as f32,
+        family: &family,
+        weight,
+        line_height: line_height as f32,
+    };
+    Ok(tera::Value::from_serializable(&measurer.fit(&request)))
 }
 
 fn file_stem(path: &Path) -> String {

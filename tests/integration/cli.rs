@@ -103,7 +103,7 @@ fn templates_lists_every_template_with_its_params() {
     let out = String::from_utf8(run.stdout).unwrap();
     assert!(out.contains("post (1200x630): Blog post"), "{out}");
     assert!(out.contains("  theme        dark|light"), "{out}");
-    let title = format!("  title        {:<28} required", "text, max 70 chars");
+    let title = format!("  title        {:<28} required", "text, max 200 chars");
     assert!(out.contains(&title), "{out}");
     assert!(out.contains("product (1200x630)") && out.contains("certificate (1200x848)"));
 }

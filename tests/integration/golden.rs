@@ -117,6 +117,26 @@ fn golden_post_dark() {
 }
 
 #[test]
+fn golden_post_overlong_title_shrinks_then_ends_with_an_ellipsis() {
+    check(
+        "post-overlong",
+        "post",
+        &[
+            (
+                "title",
+                "Supercalifragilistic expialidocious words keep coming: a title far too long for \
+                 any card, written to show that text shrinks to its minimum size and then ends \
+                 with an ellipsis",
+            ),
+            (
+                "subtitle",
+                "A subtitle too long for a single line of the card, so it ends with an ellipsis",
+            ),
+        ],
+    );
+}
+
+#[test]
 fn golden_post_light() {
     check(
         "post-light",

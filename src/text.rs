@@ -1,0 +1,469 @@
+//! Text fitting: wrap, shrink and ellipsise a string into a box, measured with the same fonts
+//! and shaping (harfrust on fontdb faces) that usvg uses to draw it.
+//!
+//! SVG has no line wrapping, so templates call [`TextMeasurer::fit`] through the Tera
+//! function `fit_text(...)` and emit one `<tspan>` per returned line. Fonts without hinting
+//! or variation axes scale linearly, so every piece of text is shaped once, in em units, and
+//! each candidate size only re-adds widths.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use fontdb::{Database, ID};
+use serde::Serialize;
+use unicode_segmentation::UnicodeSegmentation;
+
+/// The ellipsis appended to truncated text.
+const ELLIPSIS: &str = "…";
+
+/// What to fit and into what.
+#[derive(Debug, Clone)]
+pub struct FitRequest<'a> {
+    /// The text; newlines force a line break.
+    pub text: &'a str,
+    /// Box width in px.
+    pub width: f32,
+    /// Most lines allowed.
+    pub max_lines: usize,
+    /// Box height in px, if the box is bounded by height (then lines are also limited by it).
+    pub max_height: Option<f32>,
+    /// Preferred font size in px.
+    pub font_size: f32,
+    /// Smallest font size to shrink to before truncating.
+    pub min_font_size: f32,
+    /// Font family, as in `font-family`.
+    pub family: &'a str,
+    /// Font weight, 100 to 900.
+    pub weight: u16,
+    /// Line height as a multiple of the font size.
+    pub line_height: f32,
+}
+
+/// The fitted text, ready for a template.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fitted {
+    /// The lines, in order, without trailing spaces.
+    pub lines: Vec<String>,
+    /// The chosen font size in px.
+    pub font_size: f32,
+    /// Distance between baselines in px.
+    pub line_height: f32,
+    /// `lines.len() * line_height`.
+    pub height: f32,
+    /// Whether text was cut and ended with an ellipsis.
+    pub truncated: bool,
+}
+
+/// Shapes text with the shared font database; caches per-face shaping data.
+pub struct TextMeasurer {
+    db: Arc<Database>,
+    faces: Mutex<HashMap<ID, Arc<FaceShaper>>>,
+    /// usvg's own fallback choice, so measuring picks the face rendering will.
+    resolver: usvg::FontResolver<'static>,
+    fallbacks: Mutex<HashMap<(ID, char), Option<ID>>>,
+}
+
+/// Shaping data for one face, kept alive with its font bytes.
+struct FaceShaper {
+    data: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    index: u32,
+    shaper_data: harfrust::ShaperData,
+}
+
+/// A piece of text between two break opportunities, measured in em.
+struct Segment<'a> {
+    text: &'a str,
+    /// Advance including trailing spaces.
+    full: f32,
+    /// Advance without trailing spaces (what counts at a line's end).
+    trimmed: f32,
+    /// A mandatory break (newline) follows.
+    hard_break: bool,
+}
+
+impl TextMeasurer {
+    /// A measurer over `db` (the same database usvg renders with).
+    pub fn new(db: Arc<Database>) -> TextMeasurer {
+        TextMeasurer {
+            db,
+            faces: Mutex::new(HashMap::new()),
+            resolver: usvg::FontResolver::default(),
+            fallbacks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Wraps at Unicode line-break opportunities, shrinking the size in 1 px steps down to
+    /// `min_font_size` until the text fits, and only then truncates with an ellipsis.
+    pub fn fit(&self, req: &FitRequest) -> Fitted {
+        let primary = self.primary_face(req.family, req.weight);
+        let segments = self.segments(req.text, primary);
+        let min = req.min_font_size.min(req.font_size).max(1.0);
+        let mut size = req.font_size.max(min);
+        loop {
+            let max_lines = lines_allowed(req, size);
+            let lines = wrap(&segments, req.width / size, |s| self.graphemes(s, primary));
+            if lines.len() <= max_lines || size <= min {
+                return self.finish(req, primary, lines, size, max_lines);
+            }
+            size = (size - 1.0).max(min);
+        }
+    }
+
+    /// Width of `text` in px at `font_size`, as usvg would lay it out on one line.
+    pub fn measure(&self, text: &str, family: &str, weight: u16, font_size: f32) -> f32 {
+        let primary = self.primary_face(family, weight);
+        self.advance(text, primary) * font_size
+    }
+
+    fn finish(
+        &self,
+        req: &FitRequest,
+        primary: Option<ID>,
+        mut lines: Vec<String>,
+        size: f32,
+        max_lines: usize,
+    ) -> Fitted {
+        let truncated = lines.len() > max_lines;
+        if truncated {
+            lines.truncate(max_lines);
+            if let Some(last) = lines.last_mut() {
+                *last = self.ellipsise(last, req.width / size, primary);
+            }
+        }
+        let line_height = size * req.line_height;
+        Fitted {
+            height: lines.len() as f32 * line_height,
+            lines,
+            font_size: size,
+            line_height,
+            truncated,
+        }
+    }
+
+    /// `line` cut at a grapheme boundary so that it plus an ellipsis fits `width_em`.
+    fn ellipsise(&self, line: &str, width_em: f32, primary: Option<ID>) -> String {
+        let mut cut = line.trim_end().to_string();
+        loop {
+            let candidate = format!("{cut}{ELLIPSIS}");
+            if cut.is_empty() || self.advance(&candidate, primary) <= width_em {
+                return candidate;
+            }
+            let end = cut.grapheme_indices(true).next_back().map_or(0, |(i, _)| i);
+            cut.truncate(end);
+            let trimmed = cut.trim_end().len();
+            cut.truncate(trimmed);
+        }
+    }
+
+    fn segments<'a>(&self, text: &'a str, primary: Option<ID>) -> Vec<Segment<'a>> {
+        let mut segments = Vec::new();
+        let mut start = 0;
+        for (end, opportunity) in unicode_linebreak::linebreaks(text) {
+            let piece = &text[start..end];
+            start = end;
+            let hard_break = opportunity == unicode_linebreak::BreakOpportunity::Mandatory
+                && piece.ends_with(['\n', '\r', '\u{2028}', '\u{2029}', '\u{b}', '\u{c}']);
+            let visible = piece.trim_end_matches(['\n', '\r', '\u{2028}', '\u{2029}']);
+            let trimmed_text = visible.trim_end();
+            segments.push(Segment {
+                text: visible,
+                full: self.advance(visible, primary),
+                trimmed: self.advance(trimmed_text, primary),
+                hard_break,
+            });
+        }
+        segments
+    }
+
+    /// Graphemes of an over-long segment with their widths in em, for breaking inside it.
+    fn graphemes<'a>(&self, text: &'a str, primary: Option<ID>) -> Vec<(&'a str, f32)> {
+        text.graphemes(true)
+            .map(|g| (g, self.advance(g, primary)))
+            .collect()
+    }
+
+    fn primary_face(&self, family: &str, weight: u16) -> Option<ID> {
+        let families = [fontdb::Family::Name(family), fontdb::Family::SansSerif];
+        self.db.query(&fontdb::Query {
+            families: &families,
+            weight: fontdb::Weight(weight),
+            stretch: fontdb::Stretch::Normal,
+            style: fontdb::Style::Normal,
+        })
+    }
+
+    /// Advance of `text` in em. Clusters the primary face lacks are measured with the face
+    /// usvg would fall back to (the first face in load order that has the character).
+    fn advance(&self, text: &str, primary: Option<ID>) -> f32 {
+        let Some(primary) = primary else {
+            return 0.0;
+        };
+        if text.is_empty() {
+            return 0.0;
+        }
+        let (width, missing) = self.shape(primary, text);
+        let mut total = width;
+        for cluster in missing {
+            let c = cluster.chars().next().unwrap_or(' ');
+            if let Some(face) = self.fallback(primary, c) {
+                total += self.shape(face, &cluster).0;
+            }
+        }
+        total
+    }
+
+    fn fallback(&self, primary: ID, c: char) -> Option<ID> {
+        let mut cache = self.fallbacks.lock().unwrap_or_else(|e| e.into_inner());
+        *cache.entry((primary, c)).or_insert_with(|| {
+            let mut db = self.db.clone();
+            (self.resolver.select_fallback)(c, &[primary], &mut db)
+        })
+    }
+
+    /// Shapes `text` with one face: the advance (em) of found glyphs, and the clusters
+    /// whose glyph is missing (glyph id 0).
+    fn shape(&self, face: ID, text: &str) -> (f32, Vec<String>) {
+        let Some(shaper) = self.face_shaper(face) else {
+            return (0.0, Vec::new());
+        };
+        let Ok(font) = harfrust::FontRef::from_index((*shaper.data).as_ref(), shaper.index) else {
+            return (0.0, Vec::new());
+        };
+        let hb = shaper.shaper_data.shaper(&font).build();
+        let mut buffer = harfrust::UnicodeBuffer::new();
+        buffer.push_str(text);
+        buffer.guess_segment_properties();
+        let output = hb.shape(buffer, harfrust::ShapeOptions::new());
+        let upem = hb.units_per_em().max(1) as f32;
+        let infos = output.glyph_infos();
+        let mut width = 0.0;
+        let mut missing = Vec::new();
+        let mut clusters: Vec<usize> = infos.iter().map(|i| i.cluster as usize).collect();
+        clusters.sort_unstable();
+        clusters.dedup();
+        for (info, pos) in infos.iter().zip(output.glyph_positions()) {
+            if info.glyph_id == 0 {
+                let start = info.cluster as usize;
+                let end = clusters
+                    .iter()
+                    .find(|&&c| c > start)
+                    .copied()
+                    .unwrap_or(text.len());
+                missing.push(text[start..end].to_string());
+            } else {
+                width += pos.x_advance as f32 / upem;
+            }
+        }
+        missing.dedup();
+        (width, missing)
+    }
+
+    fn face_shaper(&self, id: ID) -> Option<Arc<FaceShaper>> {
+        let mut faces = self.faces.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = faces.get(&id) {
+            return Some(found.clone());
+        }
+        let face = self.db.face(id)?;
+        let data = match &face.source {
+            fontdb::Source::Binary(data) => data.clone(),
+            _ => return None,
+        };
+        let font = harfrust::FontRef::from_index((*data).as_ref(), face.index).ok()?;
+        let shaper_data = harfrust::ShaperData::new(&font);
+        let shaper = Arc::new(FaceShaper {
+            data: data.clone(),
+            index: face.index,
+            shaper_data,
+        });
+        faces.insert(id, shaper.clone());
+        Some(shaper)
+    }
+}
+
+fn lines_allowed(req: &FitRequest, size: f32) -> usize {
+    let by_height = req.max_height.map_or(usize::MAX, |h| {
+        (h / (size * req.line_height)).floor().max(1.0) as usize
+    });
+    req.max_lines.max(1).min(by_height)
+}
+
+/// Greedy wrapping of measured segments into lines no wider than `width_em`; a segment
+/// wider than a whole line is broken between graphemes (`split` measures them).
+fn wrap<'a>(
+    segments: &[Segment<'a>],
+    width_em: f32,
+    split: impl Fn(&'a str) -> Vec<(&'a str, f32)>,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut used = 0.0; // advance of `line`, trailing spaces included
+    for segment in segments {
+        if !line.is_empty() && used + segment.trimmed > width_em {
+            lines.push(line.trim_end().to_string());
+            line.clear();
+            used = 0.0;
+        }
+        if line.is_empty() && segment.trimmed > width_em {
+            for (grapheme, advance) in split(segment.text) {
+                if !line.is_empty() && used + advance > width_em && !grapheme.trim().is_empty() {
+                    lines.push(line.trim_end().to_string());
+                    line.clear();
+                    used = 0.0;
+                }
+                line.push_str(grapheme);
+                used += advance;
+            }
+        } else {
+            line.push_str(segment.text);
+            used += segment.full;
+        }
+        if segment.hard_break {
+            lines.push(line.trim_end().to_string());
+            line.clear();
+            used = 0.0;
+        }
+    }
+    if !line.trim().is_empty() {
+        lines.push(line.trim_end().to_string());
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::sync::OnceLock;
+
+    fn measurer() -> &'static TextMeasurer {
+        static MEASURER: OnceLock<TextMeasurer> = OnceLock::new();
+        MEASURER.get_or_init(|| {
+            let fonts = Path::new(env!("CARGO_MANIFEST_DIR")).join("fonts");
+            TextMeasurer::new(crate::fonts::load(&fonts, false).unwrap())
+        })
+    }
+
+    fn title(text: &str) -> FitRequest<'_> {
+        FitRequest {
+            text,
+            width: 1040.0,
+            max_lines: 3,
+            max_height: None,
+            font_size: 64.0,
+            min_font_size: 40.0,
+            family: "Inter",
+            weight: 800,
+            line_height: 1.2,
+        }
+    }
+
+    fn widest(fitted: &Fitted, req: &FitRequest) -> f32 {
+        fitted
+            .lines
+            .iter()
+            .map(|l| measurer().measure(l, req.family, req.weight, fitted.font_size))
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn a_short_title_stays_one_line_at_full_size() {
+        let req = title("Hello, world");
+        let fitted = measurer().fit(&req);
+        assert_eq!(fitted.lines, ["Hello, world"]);
+        assert_eq!(fitted.font_size, 64.0);
+        assert_eq!(fitted.line_height, 64.0 * 1.2);
+        assert_eq!(fitted.height, 64.0 * 1.2);
+        assert!(!fitted.truncated);
+    }
+
+    #[test]
+    fn a_long_title_wraps_at_word_boundaries_within_the_width() {
+        let text = "How we rendered a million social cards without a browser, and what it cost us";
+        let req = title(text);
+        let fitted = measurer().fit(&req);
+        assert!(
+            fitted.lines.len() > 1 && fitted.lines.len() <= 3,
+            "{fitted:?}"
+        );
+        assert_eq!(fitted.lines.join(" "), text, "no word lost or split");
+        assert!(widest(&fitted, &req) <= req.width);
+        assert!(!fitted.truncated);
+    }
+
+    #[test]
+    fn a_very_long_title_shrinks_to_the_minimum_then_ends_with_an_ellipsis() {
+        let text = "word ".repeat(200);
+        let req = title(&text);
+        let fitted = measurer().fit(&req);
+        assert_eq!(fitted.font_size, 40.0);
+        assert_eq!(fitted.lines.len(), 3);
+        assert!(fitted.truncated);
+        assert!(fitted.lines[2].ends_with('…'), "{:?}", fitted.lines[2]);
+        assert!(widest(&fitted, &req) <= req.width);
+    }
+
+    #[test]
+    fn a_title_that_fits_only_smaller_is_shrunk_not_cut() {
+        // Four lines at 64 px, three at some size between 40 and 64.
+        let text = "Measured wrapping, shrink to fit and an ellipsis only when nothing else \
+                    works: the three steps every card title goes through";
+        let req = title(text);
+        let fitted = measurer().fit(&req);
+        assert!(
+            fitted.font_size < 64.0 && fitted.font_size >= 40.0,
+            "{fitted:?}"
+        );
+        assert!(!fitted.truncated);
+        assert_eq!(fitted.lines.join(" "), text);
+    }
+
+    #[test]
+    fn a_300_character_word_is_broken_inside_and_still_fits() {
+        let word = "x".repeat(300);
+        let mut req = title(&word);
+        req.max_lines = 20;
+        let fitted = measurer().fit(&req);
+        assert!(fitted.lines.len() > 1);
+        assert_eq!(fitted.lines.concat(), word);
+        assert!(widest(&fitted, &req) <= req.width);
+    }
+
+    #[test]
+    fn newlines_force_breaks_and_empty_text_has_no_lines() {
+        let fitted = measurer().fit(&title("One\nTwo"));
+        assert_eq!(fitted.lines, ["One", "Two"]);
+        let empty = measurer().fit(&title(""));
+        assert!(empty.lines.is_empty());
+        assert_eq!(empty.height, 0.0);
+    }
+
+    #[test]
+    fn a_height_limit_caps_the_lines() {
+        let text = "word ".repeat(200);
+        let mut req = title(&text);
+        req.max_lines = 10;
+        req.max_height = Some(100.0); // two lines of 40 px * 1.2
+        let fitted = measurer().fit(&req);
+        assert_eq!(fitted.lines.len(), 2);
+        assert!(fitted.height <= 100.0);
+    }
+
+    #[test]
+    fn measured_widths_match_what_usvg_draws() {
+        let db = measurer().db.clone();
+        let options = crate::render::usvg_options(db);
+        for text in ["Hello, world", "AVATAR Wave Typography", "0123456789 €$£"] {
+            let svg = format!(
+                r#"<svg xmlns="http://www.w3.org/2000/svg" width="2000" height="100"><text x="0" y="80" font-family="Inter" font-weight="800" font-size="64">{text}</text></svg>"#
+            );
+            let tree = crate::render::parse(&svg, &options, 1000).unwrap();
+            let drawn = tree.root().bounding_box().width();
+            let measured = measurer().measure(text, "Inter", 800, 64.0);
+            // Ink box vs advance: they differ only by the side bearings of the end glyphs.
+            assert!(
+                (drawn - measured).abs() < 0.1 * 64.0,
+                "{text}: drawn {drawn}, measured {measured}"
+            );
+        }
+    }
+}
