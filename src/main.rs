@@ -97,10 +97,11 @@ struct RenderArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // usvg warns on every font fallback, which bundled fonts make routine.
     let default_level = if matches!(cli.command, Command::Serve(_)) {
-        "info"
+        "info,usvg=error"
     } else {
-        "warn"
+        "warn,usvg=error"
     };
     tracing_subscriber::fmt()
         .with_env_filter(

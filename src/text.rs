@@ -2,7 +2,10 @@
 //! and shaping (harfrust on fontdb faces) that usvg uses to draw it.
 //!
 //! SVG has no line wrapping, so templates call [`TextMeasurer::fit`] through the Tera
-//! function `fit_text(...)` and emit one `<tspan>` per returned line. Fonts without hinting
+//! function `fit_text(...)` and emit one `<tspan x=..>` per returned run: each line is split
+//! into runs of one direction and one font, placed by us. usvg's own fallback gives up on a
+//! text chunk when the fallback font shapes a different number of glyphs (emoji sequences,
+//! Arabic ligatures); a chunk that needs only one font never hits that. Fonts without hinting
 //! or variation axes scale linearly, so every piece of text is shaped once, in em units, and
 //! each candidate size only re-adds widths.
 
@@ -52,6 +55,19 @@ pub struct Fitted {
     pub height: f32,
     /// Whether text was cut and ended with an ellipsis.
     pub truncated: bool,
+    /// Per line, its runs in visual (left-to-right) order.
+    pub runs: Vec<Vec<Run>>,
+    /// Per line, its width in px.
+    pub widths: Vec<f32>,
+}
+
+/// A piece of a line in one direction and one font, for its own `<tspan x=..>`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    /// The text, in logical order (the renderer reorders right-to-left runs itself).
+    pub text: String,
+    /// Offset of the run's left edge from the line's left edge, in px.
+    pub x: f32,
 }
 
 /// Shapes text with the shared font database; caches per-face shaping data.
@@ -61,6 +77,7 @@ pub struct TextMeasurer {
     /// usvg's own fallback choice, so measuring picks the face rendering will.
     resolver: usvg::FontResolver<'static>,
     fallbacks: Mutex<HashMap<(ID, char), Option<ID>>>,
+    coverage: Mutex<HashMap<(ID, char), bool>>,
 }
 
 /// Shaping data for one face, kept alive with its font bytes.
@@ -89,6 +106,7 @@ impl TextMeasurer {
             faces: Mutex::new(HashMap::new()),
             resolver: usvg::FontResolver::default(),
             fallbacks: Mutex::new(HashMap::new()),
+            coverage: Mutex::new(HashMap::new()),
         }
     }
 
@@ -131,13 +149,107 @@ impl TextMeasurer {
             }
         }
         let line_height = size * req.line_height;
+        let (runs, widths) = lines
+            .iter()
+            .map(|line| self.runs(line, primary, size))
+            .unzip();
         Fitted {
             height: lines.len() as f32 * line_height,
             lines,
             font_size: size,
             line_height,
             truncated,
+            runs,
+            widths,
         }
+    }
+
+    /// Splits a line into runs of one bidi level and one font, in visual order, placed
+    /// left to right; returns them with the line's width.
+    fn runs(&self, line: &str, primary: Option<ID>, size: f32) -> (Vec<Run>, f32) {
+        let Some(primary) = primary else {
+            return (Vec::new(), 0.0);
+        };
+        if line.is_empty() {
+            return (Vec::new(), 0.0);
+        }
+        let bidi = unicode_bidi::BidiInfo::new(line, Some(unicode_bidi::Level::ltr()));
+        let paragraph = &bidi.paragraphs[0];
+        let (levels, level_runs) = bidi.visual_runs(paragraph, paragraph.range.clone());
+        let mut runs = Vec::new();
+        let mut x = 0.0;
+        for range in level_runs {
+            let mut pieces = self.font_pieces(&line[range.clone()], primary);
+            if levels[range.start].is_rtl() {
+                pieces.reverse();
+            }
+            for (text, face) in pieces {
+                // Runs carry no edge spaces: SVG would collapse them, and x already places
+                // the run exactly.
+                let trimmed = text.trim();
+                if !trimmed.is_empty() {
+                    let lead = &text[..text.len() - text.trim_start().len()];
+                    runs.push(Run {
+                        text: trimmed.to_string(),
+                        x: x + self.shape(face, lead).0 * size,
+                    });
+                }
+                x += self.shape(face, text).0 * size;
+            }
+        }
+        (runs, x)
+    }
+
+    /// Consecutive graphemes drawn with the same face, in logical order. White space is
+    /// measured with the primary face where it has it (an emoji font's space is as wide as
+    /// an emoji), so it joins primary-face text and stands alone between fallback runs.
+    fn font_pieces<'a>(&self, text: &'a str, primary: ID) -> Vec<(&'a str, ID)> {
+        let mut pieces: Vec<(usize, usize, ID)> = Vec::new();
+        for (start, grapheme) in text.grapheme_indices(true) {
+            let end = start + grapheme.len();
+            let face = self.face_for(grapheme, primary);
+            match pieces.last_mut() {
+                Some(last) if last.2 == face => last.1 = end,
+                _ => pieces.push((start, end, face)),
+            }
+        }
+        pieces
+            .into_iter()
+            .map(|(start, end, face)| (&text[start..end], face))
+            .collect()
+    }
+
+    /// The face that draws `grapheme`: the primary one if it has every character, else the
+    /// renderer's fallback for the first character it lacks.
+    fn face_for(&self, grapheme: &str, primary: ID) -> ID {
+        // Joiners and variation selectors are drawn by whichever face takes the cluster.
+        let ignorable = |c: char| matches!(c, '\u{200d}' | '\u{fe0e}' | '\u{fe0f}');
+        match grapheme
+            .chars()
+            .find(|&c| !ignorable(c) && !self.covers(primary, c))
+        {
+            None => primary,
+            Some(c) => self.fallback(primary, c).unwrap_or(primary),
+        }
+    }
+
+    /// Whether `face` has a glyph for `c` (cached).
+    fn covers(&self, face: ID, c: char) -> bool {
+        if let Some(&known) = self
+            .coverage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(face, c))
+        {
+            return known;
+        }
+        let mut buf = [0u8; 4];
+        let covered = self.shape(face, c.encode_utf8(&mut buf)).1.is_empty();
+        self.coverage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((face, c), covered);
+        covered
     }
 
     /// `line` cut at a grapheme boundary so that it plus an ellipsis fits `width_em`.
@@ -192,24 +304,15 @@ impl TextMeasurer {
         })
     }
 
-    /// Advance of `text` in em. Clusters the primary face lacks are measured with the face
-    /// usvg would fall back to (the first face in load order that has the character).
+    /// Advance of `text` in em, each piece measured with the face that will draw it.
     fn advance(&self, text: &str, primary: Option<ID>) -> f32 {
         let Some(primary) = primary else {
             return 0.0;
         };
-        if text.is_empty() {
-            return 0.0;
-        }
-        let (width, missing) = self.shape(primary, text);
-        let mut total = width;
-        for cluster in missing {
-            let c = cluster.chars().next().unwrap_or(' ');
-            if let Some(face) = self.fallback(primary, c) {
-                total += self.shape(face, &cluster).0;
-            }
-        }
-        total
+        self.font_pieces(text, primary)
+            .into_iter()
+            .map(|(piece, face)| self.shape(face, piece).0)
+            .sum()
     }
 
     fn fallback(&self, primary: ID, c: char) -> Option<ID> {
