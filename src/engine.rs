@@ -101,8 +101,9 @@ impl Engine {
     /// Loads fonts and templates; fails with the file and field of the first problem.
     pub fn new(config: EngineConfig) -> Result<Engine, LoadError> {
         let fontdb = crate::fonts::load(&config.fonts_dir, config.system_fonts)?;
-        let measurer = Arc::new(TextMeasurer::new(fontdb.clone()));
-        let options = render::usvg_options(fontdb);
+        let fallback = Arc::new(crate::fonts::Fallback::new(fontdb.clone()));
+        let measurer = Arc::new(TextMeasurer::new(fontdb.clone(), fallback.clone()));
+        let options = render::usvg_options(fontdb, fallback);
         let set = TemplateSet::load(&config.templates_dir, &options, &measurer, &config.limits)?;
         Ok(Engine {
             config,

@@ -3,8 +3,9 @@
 //! Fonts are read into memory (by-path faces are re-opened on every glyph look-up, which made
 //! parsing several times slower). System fonts are only added when asked for.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::error::LoadError;
 
@@ -55,4 +56,98 @@ fn collect_font_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadErro
         }
     }
     Ok(())
+}
+
+/// Chooses the face for a character the requested face lacks: among the faces that have it,
+/// the same style first, then the nearest weight, then load order. (usvg's default takes the
+/// first face in load order, which drew regular CJK text with a Bold face.)
+pub struct Fallback {
+    db: Arc<fontdb::Database>,
+    chosen: Mutex<HashMap<(fontdb::ID, char), Option<fontdb::ID>>>,
+}
+
+impl Fallback {
+    /// A fallback chooser over `db`.
+    pub fn new(db: Arc<fontdb::Database>) -> Fallback {
+        Fallback {
+            db,
+            chosen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The face to draw `c` with, given the faces already tried (the first is the one the
+    /// text asked for). Cached per base face and character.
+    pub fn select(&self, c: char, tried: &[fontdb::ID]) -> Option<fontdb::ID> {
+        let base_id = *tried.first()?;
+        let key = (base_id, c);
+        if let Some(found) = self.lock().get(&key) {
+            if found.is_none_or(|id| !tried.contains(&id)) {
+                return *found;
+            }
+        }
+        let base = self.db.face(base_id)?;
+        let choice = self
+            .db
+            .faces()
+            .enumerate()
+            .filter(|(_, face)| !tried.contains(&face.id) && self.has_char(face.id, c))
+            .min_by_key(|(order, face)| {
+                (
+                    face.style != base.style,
+                    face.weight.0.abs_diff(base.weight.0),
+                    *order,
+                )
+            })
+            .map(|(_, face)| face.id);
+        self.lock().insert(key, choice);
+        choice
+    }
+
+    /// Whether face `id` maps `c` to a glyph.
+    pub fn has_char(&self, id: fontdb::ID, c: char) -> bool {
+        self.db
+            .with_face_data(id, |data, index| {
+                ttf_parser::Face::parse(data, index)
+                    .ok()
+                    .and_then(|face| face.glyph_index(c))
+                    .is_some()
+            })
+            .unwrap_or(false)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(fontdb::ID, char), Option<fontdb::ID>>> {
+        self.chosen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_keeps_the_weight_of_the_text() {
+        let db = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fonts"), false).unwrap();
+        let fallback = Fallback::new(db.clone());
+        let inter = |weight| {
+            db.query(&fontdb::Query {
+                families: &[fontdb::Family::Name(DEFAULT_FAMILY)],
+                weight: fontdb::Weight(weight),
+                ..fontdb::Query::default()
+            })
+            .unwrap()
+        };
+        for (weight, expected) in [(400, 400), (800, 700)] {
+            let chosen = fallback.select('日', &[inter(weight)]).unwrap();
+            assert_eq!(
+                db.face(chosen).unwrap().weight.0,
+                expected,
+                "Inter {weight}"
+            );
+        }
+        assert!(!fallback.has_char(inter(400), '日'));
+        assert!(
+            fallback.select('\u{0BA4}', &[inter(400)]).is_none(),
+            "no bundled Tamil"
+        );
+    }
 }

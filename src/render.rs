@@ -27,13 +27,20 @@ pub enum RenderError {
     },
 }
 
-/// usvg options shared by every render: the one font database, no file access, and
-/// `Inter` as the family for text that names none.
-pub fn usvg_options(fontdb: Arc<fontdb::Database>) -> usvg::Options<'static> {
+/// usvg options shared by every render: the one font database and its fallback chooser, no
+/// file access, and `Inter` as the family for text that names none.
+pub fn usvg_options(
+    fontdb: Arc<fontdb::Database>,
+    fallback: Arc<crate::fonts::Fallback>,
+) -> usvg::Options<'static> {
     usvg::Options {
         resources_dir: None,
         font_family: crate::fonts::DEFAULT_FAMILY.to_string(),
         fontdb,
+        font_resolver: usvg::FontResolver {
+            select_font: usvg::FontResolver::default_font_selector(),
+            select_fallback: Box::new(move |c, tried, _db| fallback.select(c, tried)),
+        },
         image_href_resolver: usvg::ImageHrefResolver {
             resolve_data: usvg::ImageHrefResolver::default_data_resolver(),
             // Anything that is not a data: URL (a path, file:, http:) resolves to nothing.

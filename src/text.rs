@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use fontdb::{Database, ID};
+
+use crate::fonts::Fallback;
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -74,10 +76,8 @@ pub struct Run {
 pub struct TextMeasurer {
     db: Arc<Database>,
     faces: Mutex<HashMap<ID, Arc<FaceShaper>>>,
-    /// usvg's own fallback choice, so measuring picks the face rendering will.
-    resolver: usvg::FontResolver<'static>,
-    fallbacks: Mutex<HashMap<(ID, char), Option<ID>>>,
-    coverage: Mutex<HashMap<(ID, char), bool>>,
+    /// The renderer's fallback chooser, so measuring picks the face rendering will.
+    fallback: Arc<Fallback>,
 }
 
 /// Shaping data for one face, kept alive with its font bytes.
@@ -99,14 +99,12 @@ struct Segment<'a> {
 }
 
 impl TextMeasurer {
-    /// A measurer over `db` (the same database usvg renders with).
-    pub fn new(db: Arc<Database>) -> TextMeasurer {
+    /// A measurer over `db` and its fallback chooser (the ones usvg renders with).
+    pub fn new(db: Arc<Database>, fallback: Arc<Fallback>) -> TextMeasurer {
         TextMeasurer {
             db,
             faces: Mutex::new(HashMap::new()),
-            resolver: usvg::FontResolver::default(),
-            fallbacks: Mutex::new(HashMap::new()),
-            coverage: Mutex::new(HashMap::new()),
+            fallback,
         }
     }
 
@@ -226,30 +224,11 @@ impl TextMeasurer {
         let ignorable = |c: char| matches!(c, '\u{200d}' | '\u{fe0e}' | '\u{fe0f}');
         match grapheme
             .chars()
-            .find(|&c| !ignorable(c) && !self.covers(primary, c))
+            .find(|&c| !ignorable(c) && !self.fallback.has_char(primary, c))
         {
             None => primary,
-            Some(c) => self.fallback(primary, c).unwrap_or(primary),
+            Some(c) => self.fallback.select(c, &[primary]).unwrap_or(primary),
         }
-    }
-
-    /// Whether `face` has a glyph for `c` (cached).
-    fn covers(&self, face: ID, c: char) -> bool {
-        if let Some(&known) = self
-            .coverage
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&(face, c))
-        {
-            return known;
-        }
-        let mut buf = [0u8; 4];
-        let covered = self.shape(face, c.encode_utf8(&mut buf)).1.is_empty();
-        self.coverage
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((face, c), covered);
-        covered
     }
 
     /// `line` cut at a grapheme boundary so that it plus an ellipsis fits `width_em`.
@@ -313,14 +292,6 @@ impl TextMeasurer {
             .into_iter()
             .map(|(piece, face)| self.shape(face, piece).0)
             .sum()
-    }
-
-    fn fallback(&self, primary: ID, c: char) -> Option<ID> {
-        let mut cache = self.fallbacks.lock().unwrap_or_else(|e| e.into_inner());
-        *cache.entry((primary, c)).or_insert_with(|| {
-            let mut db = self.db.clone();
-            (self.resolver.select_fallback)(c, &[primary], &mut db)
-        })
     }
 
     /// Shapes `text` with one face: the advance (em) of found glyphs, and the clusters
@@ -442,7 +413,8 @@ mod tests {
         static MEASURER: OnceLock<TextMeasurer> = OnceLock::new();
         MEASURER.get_or_init(|| {
             let fonts = Path::new(env!("CARGO_MANIFEST_DIR")).join("fonts");
-            TextMeasurer::new(crate::fonts::load(&fonts, false).unwrap())
+            let db = crate::fonts::load(&fonts, false).unwrap();
+            TextMeasurer::new(db.clone(), Arc::new(Fallback::new(db)))
         })
     }
 
@@ -532,6 +504,36 @@ mod tests {
     }
 
     #[test]
+    fn cjk_wraps_between_characters() {
+        let text = "我们如何在不使用浏览器的情况下渲染一百万张社交卡片并且保持速度";
+        let mut req = title(text);
+        req.min_font_size = 64.0;
+        let fitted = measurer().fit(&req);
+        assert!(fitted.lines.len() >= 2, "{fitted:?}");
+        assert_eq!(
+            fitted.lines.concat(),
+            text,
+            "broken between characters, none lost"
+        );
+        assert!(widest(&fitted, &req) <= req.width);
+        // Full lines are nearly full: no word boundaries were needed to break.
+        let first = measurer().measure(&fitted.lines[0], "Inter", 800, fitted.font_size);
+        assert!(first > req.width - 2.0 * fitted.font_size, "{first}");
+    }
+
+    #[test]
+    fn runs_split_by_font_and_direction_and_tile_the_line() {
+        let req = title("Hi 🚀 שלום");
+        let fitted = measurer().fit(&req);
+        let runs = &fitted.runs[0];
+        let texts: Vec<&str> = runs.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(texts, ["Hi", "🚀", "שלום"]);
+        assert!(runs.windows(2).all(|w| w[0].x < w[1].x), "{runs:?}");
+        assert_eq!(runs[0].x, 0.0);
+        assert!(fitted.widths[0] > runs[2].x);
+    }
+
+    #[test]
     fn newlines_force_breaks_and_empty_text_has_no_lines() {
         let fitted = measurer().fit(&title("One\nTwo"));
         assert_eq!(fitted.lines, ["One", "Two"]);
@@ -554,7 +556,7 @@ mod tests {
     #[test]
     fn measured_widths_match_what_usvg_draws() {
         let db = measurer().db.clone();
-        let options = crate::render::usvg_options(db);
+        let options = crate::render::usvg_options(db, measurer().fallback.clone());
         for text in ["Hello, world", "AVATAR Wave Typography", "0123456789 €$£"] {
             let svg = format!(
                 r#"<svg xmlns="http://www.w3.org/2000/svg" width="2000" height="100"><text x="0" y="80" font-family="Inter" font-weight="800" font-size="64">{text}</text></svg>"#

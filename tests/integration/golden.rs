@@ -137,6 +137,42 @@ fn golden_post_overlong_title_shrinks_then_ends_with_an_ellipsis() {
 }
 
 #[test]
+fn golden_post_emoji_title() {
+    check(
+        "post-emoji",
+        "post",
+        &[("title", "Ship it 🚀 👩‍💻 👍🏽 🇯🇵 and the family 👨‍👩‍👧‍👦 🏳️‍🌈")],
+    );
+}
+
+#[test]
+fn golden_post_arabic_title() {
+    check(
+        "post-arabic",
+        "post",
+        &[
+            ("title", "كيف نصنع مليون بطاقة اجتماعية بدون متصفح"),
+            ("author", "ليلى"),
+        ],
+    );
+}
+
+#[test]
+fn golden_post_japanese_title() {
+    check(
+        "post-japanese",
+        "post",
+        &[
+            (
+                "title",
+                "ブラウザを使わずに百万枚のソーシャルカードを描画する方法",
+            ),
+            ("subtitle", "エンジニアリングブログ · 12分"),
+        ],
+    );
+}
+
+#[test]
 fn golden_post_light() {
     check(
         "post-light",

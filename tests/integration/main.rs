@@ -6,3 +6,4 @@ mod cli;
 mod golden;
 mod http;
 mod injection;
+mod scripts;
