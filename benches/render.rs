@@ -2,17 +2,21 @@
 //! measured in the same run (absolute times drift on a shared machine; ratios do not).
 //!
 //! Run: `cargo bench --bench render`. After criterion's own output, a table prints each
-//! stage's mean as a fraction of the `cold render (png)` baseline.
+//! stage's mean as a fraction of the `cold render (png)` baseline, and `fit_text` (run on
+//! every cache miss) as a fraction of the rasterize stage.
 
 use std::hint::black_box;
 use std::path::Path;
 
 use criterion::Criterion;
 use vellum::cache::ImageCache;
+use vellum::text::FitRequest;
 use vellum::{Engine, EngineConfig, Format, encode, render};
 
 const GROUP: &str = "post";
 const BASELINE: &str = "cold render (png)";
+const FIT_TEXT: &str = "fit_text (long title)";
+const RASTERIZE: &str = "rasterize (resvg)";
 const QUERY: &str = "title=How%20we%20render%20a%20million%20social%20cards\
                      &subtitle=Engineering%20blog&author=Ada%20Lovelace";
 
@@ -48,10 +52,26 @@ fn stages(c: &mut Criterion, engine: &Engine) {
     group.bench_function("fill (tera)", |b| {
         b.iter(|| engine.fill(black_box(&job)).unwrap())
     });
+    let long_title = "How we rendered a million social cards without a browser, and what it cost \
+                      us: measured wrapping, shrink-to-fit and an ellipsis for titles that never end";
+    let fit = FitRequest {
+        text: long_title,
+        width: 1040.0,
+        max_lines: 3,
+        max_height: None,
+        font_size: 64.0,
+        min_font_size: 40.0,
+        family: "Inter",
+        weight: 800,
+        line_height: 1.15,
+    };
+    group.bench_function(FIT_TEXT, |b| {
+        b.iter(|| engine.text_measurer().fit(black_box(&fit)))
+    });
     group.bench_function("parse (usvg + text layout)", |b| {
         b.iter(|| render::parse(black_box(&svg), options, limits.max_svg_nodes).unwrap())
     });
-    group.bench_function("rasterize (resvg)", |b| {
+    group.bench_function(RASTERIZE, |b| {
         b.iter(|| render::rasterize(black_box(&tree), 1.0, limits.max_pixels).unwrap())
     });
     group.bench_function("encode png (ours)", |b| {
@@ -94,8 +114,9 @@ fn report() {
         "validate + cache key",
         "cache hit (validate + lookup)",
         "fill (tera)",
+        FIT_TEXT,
         "parse (usvg + text layout)",
-        "rasterize (resvg)",
+        RASTERIZE,
         "encode png (ours)",
         "encode png (tiny-skia encode_png)",
         "encode jpg q85",
@@ -104,6 +125,9 @@ fn report() {
         if let Some(ns) = mean_ns(name) {
             println!("  {name:<36} {:>8.4}x", ns / baseline);
         }
+    }
+    if let (Some(fit), Some(raster)) = (mean_ns(FIT_TEXT), mean_ns(RASTERIZE)) {
+        println!("\n`{FIT_TEXT}` / `{RASTERIZE}`: {:.4}x", fit / raster);
     }
 }
 

@@ -64,7 +64,11 @@ fn collect_font_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadErro
 pub struct Fallback {
     db: Arc<fontdb::Database>,
     chosen: Mutex<HashMap<(fontdb::ID, char), Option<fontdb::ID>>>,
+    coverage: Mutex<HashMap<(fontdb::ID, char), bool>>,
 }
+
+/// Entries each look-up cache holds before it starts over (any text can name any character).
+const CACHE_ENTRIES: usize = 65_536;
 
 impl Fallback {
     /// A fallback chooser over `db`.
@@ -72,6 +76,7 @@ impl Fallback {
         Fallback {
             db,
             chosen: Mutex::new(HashMap::new()),
+            coverage: Mutex::new(HashMap::new()),
         }
     }
 
@@ -80,7 +85,7 @@ impl Fallback {
     pub fn select(&self, c: char, tried: &[fontdb::ID]) -> Option<fontdb::ID> {
         let base_id = *tried.first()?;
         let key = (base_id, c);
-        if let Some(found) = self.lock().get(&key) {
+        if let Some(found) = lock(&self.chosen).get(&key) {
             if found.is_none_or(|id| !tried.contains(&id)) {
                 return *found;
             }
@@ -99,25 +104,43 @@ impl Fallback {
                 )
             })
             .map(|(_, face)| face.id);
-        self.lock().insert(key, choice);
+        remember(&self.chosen, key, choice);
         choice
     }
 
-    /// Whether face `id` maps `c` to a glyph.
+    /// Whether face `id` maps `c` to a glyph (cached: parsing a face per look-up made
+    /// measuring a title cost a tenth of rasterising the card).
     pub fn has_char(&self, id: fontdb::ID, c: char) -> bool {
-        self.db
+        if let Some(&known) = lock(&self.coverage).get(&(id, c)) {
+            return known;
+        }
+        let found = self
+            .db
             .with_face_data(id, |data, index| {
                 ttf_parser::Face::parse(data, index)
                     .ok()
                     .and_then(|face| face.glyph_index(c))
                     .is_some()
             })
-            .unwrap_or(false)
+            .unwrap_or(false);
+        remember(&self.coverage, (id, c), found);
+        found
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(fontdb::ID, char), Option<fontdb::ID>>> {
-        self.chosen.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<V>(
+    map: &Mutex<HashMap<(fontdb::ID, char), V>>,
+) -> std::sync::MutexGuard<'_, HashMap<(fontdb::ID, char), V>> {
+    map.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Stores a look-up, starting the cache over when it is full.
+fn remember<V>(map: &Mutex<HashMap<(fontdb::ID, char), V>>, key: (fontdb::ID, char), value: V) {
+    let mut map = lock(map);
+    if map.len() >= CACHE_ENTRIES {
+        map.clear();
     }
+    map.insert(key, value);
 }
 
 #[cfg(test)]
