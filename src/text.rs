@@ -534,6 +534,15 @@ mod tests {
     }
 
     #[test]
+    fn right_to_left_words_are_ordered_right_to_left_inside_a_left_to_right_line() {
+        let fitted = measurer().fit(&title("Hi שלום עולם world"));
+        let texts: Vec<&str> = fitted.runs[0].iter().map(|r| r.text.as_str()).collect();
+        // Visual order: the Hebrew phrase reads right to left, so its second word is leftmost.
+        assert_eq!(texts, ["Hi", "עולם", "שלום", "world"]);
+        assert!(fitted.runs[0].windows(2).all(|w| w[0].x < w[1].x));
+    }
+
+    #[test]
     fn newlines_force_breaks_and_empty_text_has_no_lines() {
         let fitted = measurer().fit(&title("One\nTwo"));
         assert_eq!(fitted.lines, ["One", "Two"]);

@@ -9,7 +9,7 @@ use crate::support::{self, Pixels, decode_png};
 /// 64 px at 1.15), widened by a few pixels for side bearings, accents and descenders.
 const TITLE_BOX: (u32, u32, u32, u32) = (74, 128, 1126, 376);
 
-const HARD_TITLES: [&str; 32] = [
+const HARD_TITLES: [&str; 33] = [
     "How we rendered a million social cards without a browser, and what it cost us in the end",
     "Donaudampfschifffahrtsgesellschaftskapitänswitwenrentenversicherungsanstalt",
     "Rindfleischetikettierungsüberwachungsaufgabenübertragungsgesetz und Grundstücksverkehrsgenehmigungszuständigkeitsübertragungsverordnung",
@@ -24,6 +24,7 @@ const HARD_TITLES: [&str; 32] = [
     "我们如何在不使用浏览器的情况下渲染一百万张社交卡片",
     "日本語のタイトルはスペースなしで文字の間で折り返す必要があります。これはとても長いタイトルです。",
     "한국어 제목도 올바르게 표시되어야 합니다: 소셜 카드를 만드는 방법",
+    "สวัสดีชาวโลก วิธีสร้างการ์ดโซเชียลนับล้านใบโดยไม่ต้องใช้เบราว์เซอร์",
     "Mixed: English, 日本語, العربية, עברית and हिन्दी in one title",
     "Version 2.0 — مرحبا 123 — שלום 456 — done",
     "https://example.com/blog/2026/11/how-we-render-a-million-social-cards?utm_source=twitter",
@@ -143,4 +144,29 @@ fn the_box_check_sees_text_outside_the_box() {
     let job = engine.prepare_pairs("post", Format::Png, pairs).unwrap();
     let card = decode_png(&engine.render(&job).unwrap().bytes);
     assert!(!outside_box_differences(&card, &blank).is_empty());
+}
+
+#[test]
+fn emoji_are_drawn_in_colour() {
+    let engine = support::bundled_engine();
+    let saturated = |title: &str| {
+        let card = decode_png(&render(&engine, Format::Png, title));
+        let (x0, y0, x1, y1) = TITLE_BOX;
+        let mut count = 0;
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let [r, g, b, _] = card.at(x, y);
+                if r.max(g).max(b) - r.min(g).min(b) > 80 {
+                    count += 1;
+                }
+            }
+        }
+        count
+    };
+    let plain = saturated("Plain words only");
+    let emoji = saturated("🚀🍓🌈🔥🍀");
+    assert!(
+        emoji > plain + 5_000,
+        "emoji {emoji} vs plain {plain} saturated pixels"
+    );
 }
