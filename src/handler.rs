@@ -322,13 +322,6 @@ fn templates_json(state: &State) -> Response<Body> {
 
 fn metrics(state: &State) -> Response<Body> {
     let cache = state.cache.stats();
-    let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
-    };
     let responses: Vec<(String, f64)> = state
         .responses
         .lock()
@@ -336,55 +329,64 @@ fn metrics(state: &State) -> Response<Body> {
         .iter()
         .map(|(status, n)| (format!("{{status=\"{status}\"}}"), *n as f64))
         .collect();
-    let one = |v: f64| [(String::new(), v)];
-    metric(
-        "vellum_responses_total",
-        "counter",
-        "Responses by status.",
-        &responses,
-    );
-    metric(
-        "vellum_renders_total",
-        "counter",
-        "Images rendered.",
-        &one(state.engine.render_count() as f64),
-    );
-    metric(
-        "vellum_render_seconds_total",
-        "counter",
-        "Time spent rendering, including the wait for a render slot.",
-        &one(state.render_micros.load(Ordering::Relaxed) as f64 / 1e6),
-    );
-    metric(
-        "vellum_cache_hits_total",
-        "counter",
-        "Cache lookups that found the image.",
-        &one(cache.hits as f64),
-    );
-    metric(
-        "vellum_cache_misses_total",
-        "counter",
-        "Cache lookups that did not.",
-        &one(cache.misses as f64),
-    );
-    metric(
-        "vellum_cache_evictions_total",
-        "counter",
-        "Images evicted to stay within the budget.",
-        &one(cache.evictions as f64),
-    );
-    metric(
-        "vellum_cache_bytes",
-        "gauge",
-        "Bytes held by the cache.",
-        &one(cache.bytes as f64),
-    );
-    metric(
-        "vellum_cache_entries",
-        "gauge",
-        "Images held by the cache.",
-        &one(cache.entries as f64),
-    );
+    let one = |v: f64| vec![(String::new(), v)];
+    let metrics = [
+        (
+            "vellum_responses_total",
+            "counter",
+            "Responses by status.",
+            responses,
+        ),
+        (
+            "vellum_renders_total",
+            "counter",
+            "Images rendered.",
+            one(state.engine.render_count() as f64),
+        ),
+        (
+            "vellum_render_seconds_total",
+            "counter",
+            "Time spent rendering, including the wait for a render slot.",
+            one(state.render_micros.load(Ordering::Relaxed) as f64 / 1e6),
+        ),
+        (
+            "vellum_cache_hits_total",
+            "counter",
+            "Cache lookups that found the image.",
+            one(cache.hits as f64),
+        ),
+        (
+            "vellum_cache_misses_total",
+            "counter",
+            "Cache lookups that did not.",
+            one(cache.misses as f64),
+        ),
+        (
+            "vellum_cache_evictions_total",
+            "counter",
+            "Images evicted to stay within the budget.",
+            one(cache.evictions as f64),
+        ),
+        (
+            "vellum_cache_bytes",
+            "gauge",
+            "Bytes held by the cache.",
+            one(cache.bytes as f64),
+        ),
+        (
+            "vellum_cache_entries",
+            "gauge",
+            "Images held by the cache.",
+            one(cache.entries as f64),
+        ),
+    ];
+    let mut out = String::new();
+    for (name, kind, help, samples) in metrics {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    }
     let mut response = text(StatusCode::OK, &out);
     response.headers_mut().insert(
         header::CONTENT_TYPE,

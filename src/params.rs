@@ -339,54 +339,50 @@ mod tests {
 
     #[test]
     fn errors_name_the_parameter_the_rule_and_the_value() {
-        assert_eq!(
-            check("title=Hi&nope=1").unwrap_err(),
-            r#"unknown parameter "nope"; this template takes: badge, color, size, theme, title"#
-        );
-        assert_eq!(
-            check("title=a&title=b").unwrap_err(),
-            r#"duplicate parameter "title": give it once"#
-        );
-        assert_eq!(
-            check("").unwrap_err(),
-            r#"missing required parameter "title""#
-        );
-        assert_eq!(
-            check("title=abcdefghijk").unwrap_err(),
-            "title: at most 10 characters, got 11"
-        );
-        assert_eq!(
-            check("title=a&theme=blue").unwrap_err(),
-            r#"theme: expected one of dark, light, got "blue""#
-        );
-        assert_eq!(
-            check("title=a&size=11").unwrap_err(),
-            r#"size: expected a number from 1 to 10, got "11""#
-        );
-        assert_eq!(
-            check("title=a&size=NaN").unwrap_err(),
-            r#"size: expected a number from 1 to 10, got "NaN""#
-        );
-        assert_eq!(
-            check("title=a&color=red").unwrap_err(),
-            r#"color: expected a hex colour like #1e40af or 1e40af, got "red""#
-        );
-        assert_eq!(
-            check("title=a&badge=maybe").unwrap_err(),
-            r#"badge: expected true or false, got "maybe""#
-        );
-        assert_eq!(
-            check("title=%01").unwrap_err(),
-            "title: contains the control character U+0001, which SVG cannot hold"
-        );
-        assert_eq!(
-            check("title=a&scale=9").unwrap_err(),
-            r#"scale: expected a number from 0.1 to 4, got "9""#
-        );
-        assert_eq!(
-            check("title=a&quality=50").unwrap_err(),
-            "quality: only applies to .jpg output"
-        );
+        let cases = [
+            (
+                "title=Hi&nope=1",
+                r#"unknown parameter "nope"; this template takes: badge, color, size, theme, title"#,
+            ),
+            (
+                "title=a&title=b",
+                r#"duplicate parameter "title": give it once"#,
+            ),
+            ("", r#"missing required parameter "title""#),
+            ("title=abcdefghijk", "title: at most 10 characters, got 11"),
+            (
+                "title=a&theme=blue",
+                r#"theme: expected one of dark, light, got "blue""#,
+            ),
+            (
+                "title=a&size=11",
+                r#"size: expected a number from 1 to 10, got "11""#,
+            ),
+            (
+                "title=a&size=NaN",
+                r#"size: expected a number from 1 to 10, got "NaN""#,
+            ),
+            (
+                "title=a&color=red",
+                r#"color: expected a hex colour like #1e40af or 1e40af, got "red""#,
+            ),
+            (
+                "title=a&badge=maybe",
+                r#"badge: expected true or false, got "maybe""#,
+            ),
+            (
+                "title=%01",
+                "title: contains the control character U+0001, which SVG cannot hold",
+            ),
+            (
+                "title=a&scale=9",
+                r#"scale: expected a number from 0.1 to 4, got "9""#,
+            ),
+            ("title=a&quality=50", "quality: only applies to .jpg output"),
+        ];
+        for (query, expected) in cases {
+            assert_eq!(check(query).unwrap_err(), expected, "{query}");
+        }
     }
 
     #[test]
