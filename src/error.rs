@@ -70,6 +70,9 @@ pub enum RequestError {
         /// The configured pixel budget.
         limit: u64,
     },
+    /// Signing is on and the request's signature is missing, wrong or expired.
+    #[error("{0}")]
+    Signature(#[from] crate::signing::SignatureError),
     /// Every render slot stayed busy past the wait deadline.
     #[error("server busy, try again shortly")]
     Busy,
@@ -85,6 +88,7 @@ impl RequestError {
             RequestError::UnknownTemplate(_) | RequestError::UnknownFormat(_) => 404,
             RequestError::BadParam(_) | RequestError::TooManyPixels { .. } => 400,
             RequestError::QueryTooLong { .. } => 414,
+            RequestError::Signature(_) => 403,
             RequestError::Busy => 503,
             RequestError::Internal(_) => 500,
         }

@@ -42,6 +42,7 @@ pub struct State {
     flights: Flights,
     render_slots: Arc<Semaphore>,
     render_wait: Duration,
+    signer: crate::signing::Signer,
     cache_control: String,
     responses: Mutex<BTreeMap<u16, u64>>,
     render_micros: AtomicU64,
@@ -57,6 +58,7 @@ impl State {
             flights: Flights::default(),
             render_slots: Arc::new(Semaphore::new(config.max_renders.max(1))),
             render_wait: config.render_wait,
+            signer: config.signer.clone(),
             cache_control: format!("public, max-age={}, immutable", config.max_age),
             responses: Mutex::new(BTreeMap::new()),
             render_micros: AtomicU64::new(0),
@@ -118,7 +120,15 @@ async fn route(
             Some(_) if !is_read => method_not_allowed(),
             Some(file) => {
                 let query = req.uri().query().unwrap_or("");
-                match image(state, file, query, req.headers(), outcome).await {
+                let signed = state
+                    .signer
+                    .verify(path, query, crate::signing::unix_now())
+                    .map_err(RequestError::from);
+                let answer = match signed {
+                    Ok(()) => image(state, file, query, req.headers(), outcome).await,
+                    Err(e) => Err(e),
+                };
+                match answer {
                     Ok(response) => response,
                     Err(e) => error_response(state, &e),
                 }

@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod params;
 pub mod render;
 pub mod server;
+pub mod signing;
 pub mod template;
 pub mod text;
 

@@ -14,8 +14,9 @@ use crate::encode::Format;
 use crate::error::RequestError;
 use crate::manifest::{Manifest, ParamKind, ParamSpec};
 
-/// Query keys that set output options rather than template values.
-pub const RESERVED_KEYS: &[&str] = &["scale", "quality"];
+/// Query keys that are not template values: output options, and the URL signature with its
+/// expiry (checked by [`crate::signing`], never part of the canonical form).
+pub const RESERVED_KEYS: &[&str] = &["scale", "quality", "sig", "exp"];
 
 /// Smallest accepted `scale`.
 const MIN_SCALE: f32 = 0.1;
@@ -120,6 +121,8 @@ impl Params {
             given.insert(key, value);
         }
 
+        given.remove(crate::signing::SIG_KEY);
+        given.remove(crate::signing::EXP_KEY);
         let scale = match given.remove("scale") {
             Some(raw) => parse_scale(&raw, limits.max_scale)?,
             None => 1.0,

@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub max_age: u64,
     /// How long shutdown waits for open requests. Default: 10 s.
     pub shutdown_grace: Duration,
+    /// URL signing keys; with any set, unsigned image requests get 403. Default: none.
+    pub signer: crate::signing::Signer,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +45,7 @@ impl Default for ServerConfig {
             header_read_timeout: Duration::from_secs(10),
             max_age: 31_536_000,
             shutdown_grace: Duration::from_secs(10),
+            signer: crate::signing::Signer::default(),
         }
     }
 }

@@ -7,3 +7,4 @@ mod golden;
 mod http;
 mod injection;
 mod scripts;
+mod signing;
