@@ -3,6 +3,9 @@
 //! Loading checks everything it can before a request arrives: the manifest, the Tera syntax,
 //! that the SVG only uses declared params, and that the template filled with its examples
 //! parses to the size its manifest declares. A set that fails any check is not loaded.
+//!
+//! Functions templates may call: `fit_text` (see [`crate::text`]), `asset(name=..)` (a file
+//! from `assets/`, read once here, as a data URL) and `qr(text=..)` (QR code path data).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,6 +20,10 @@ use crate::text::{FitRequest, TextMeasurer};
 
 /// Most lines `fit_text` will lay out.
 const MAX_FIT_LINES: usize = 50;
+/// Largest file `assets/` may hold.
+const MAX_ASSET_BYTES: u64 = 5 * 1024 * 1024;
+/// Most bytes `qr` encodes (a version 40 code at the lowest error correction holds 2953).
+const MAX_QR_BYTES: usize = 1000;
 
 /// One loaded template.
 #[derive(Debug)]
@@ -56,9 +63,18 @@ impl TemplateSet {
         }
         manifests.sort();
 
+        let assets = Arc::new(load_assets(&dir.join("assets"))?);
         let mut tera = tera::Tera::new();
         tera.autoescape_on(vec![".svg"]);
         tera.register_filter("fixed", fixed);
+        tera.register_function("qr", qr);
+        let asset_urls = assets.clone();
+        tera.register_function("asset", move |kwargs: tera::Kwargs, _: &tera::State| {
+            let name: String = kwargs.must_get("name")?;
+            asset_urls.urls.get(&name).cloned().ok_or_else(|| {
+                tera::Error::message(format!("asset: no file {name:?} in the templates' assets/"))
+            })
+        });
         let measurer = measurer.clone();
         tera.register_function("fit_text", move |kwargs: tera::Kwargs, _: &tera::State| {
             fit_text(&measurer, &kwargs)
@@ -80,6 +96,8 @@ impl TemplateSet {
                 hasher.update(&(part.len() as u64).to_le_bytes());
                 hasher.update(part);
             }
+            // Any template may embed any asset, so every asset is part of every hash.
+            hasher.update(assets.hash.as_bytes());
             let template = Template {
                 name: name.clone(),
                 manifest,
@@ -226,6 +244,116 @@ fn fit_text(measurer: &TextMeasurer, kwargs: &tera::Kwargs) -> tera::TeraResult<
         line_height: line_height as f32,
     };
     Ok(tera::Value::from_serializable(&measurer.fit(&request)))
+}
+
+/// The files in `assets/`, as data URLs by file name, and a hash over all of them.
+struct Assets {
+    urls: BTreeMap<String, String>,
+    hash: blake3::Hash,
+}
+
+/// Reads `dir` (if it exists): PNG, JPEG, WebP, GIF and SVG files of at most
+/// [`MAX_ASSET_BYTES`], whose content must match their extension.
+fn load_assets(dir: &Path) -> Result<Assets, LoadError> {
+    let mut urls = BTreeMap::new();
+    let mut hasher = blake3::Hasher::new();
+    if !dir.is_dir() {
+        return Ok(Assets {
+            urls,
+            hash: hasher.finalize(),
+        });
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| LoadError::Io { path, source }
+    };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        if path.is_file() {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    for path in paths {
+        let fail = |message: String| LoadError::Manifest {
+            path: path.clone(),
+            message,
+        };
+        let size = std::fs::metadata(&path).map_err(io(&path))?.len();
+        if size > MAX_ASSET_BYTES {
+            return Err(fail(format!(
+                "{size} bytes; assets may be at most {MAX_ASSET_BYTES}"
+            )));
+        }
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let mime = asset_mime(&ext, &bytes).ok_or_else(|| {
+            fail("not a PNG, JPEG, WebP, GIF or SVG file matching its extension".to_string())
+        })?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        hasher.update(&(name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+        let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
+        urls.insert(name, format!("data:{mime};base64,{encoded}"));
+    }
+    Ok(Assets {
+        urls,
+        hash: hasher.finalize(),
+    })
+}
+
+/// The MIME type for an asset, if its bytes are what its extension says.
+fn asset_mime(ext: &str, bytes: &[u8]) -> Option<&'static str> {
+    let (mime, ok) = match ext {
+        "png" => ("image/png", bytes.starts_with(b"\x89PNG\r\n\x1a\n")),
+        "jpg" | "jpeg" => ("image/jpeg", bytes.starts_with(&[0xFF, 0xD8, 0xFF])),
+        "gif" => ("image/gif", bytes.starts_with(b"GIF8")),
+        "webp" => (
+            "image/webp",
+            bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP",
+        ),
+        "svg" => (
+            "image/svg+xml",
+            std::str::from_utf8(bytes).is_ok_and(|t| t.contains("<svg")),
+        ),
+        _ => return None,
+    };
+    ok.then_some(mime)
+}
+
+/// `qr(text=..)`: a QR code (medium error correction) as `{path, size}`: `path` is SVG path
+/// data drawing the dark modules on a `size` x `size` grid of 1-unit squares, without the
+/// quiet zone; scale it with a transform and leave a 4-module margin around it.
+fn qr(kwargs: tera::Kwargs, _: &tera::State) -> tera::TeraResult<tera::Value> {
+    let text: String = kwargs.must_get("text")?;
+    if text.len() > MAX_QR_BYTES {
+        return Err(tera::Error::message(format!(
+            "qr: at most {MAX_QR_BYTES} bytes, got {}",
+            text.len()
+        )));
+    }
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|e| tera::Error::message(format!("qr: {e}")))?;
+    let size = code.width();
+    let mut path = String::new();
+    for (i, color) in code.to_colors().into_iter().enumerate() {
+        if color == qrcode::Color::Dark {
+            path.push_str(&format!("M{} {}h1v1h-1z", i % size, i / size));
+        }
+    }
+    Ok(tera::Value::from_serializable(
+        &serde_json::json!({ "path": path, "size": size }),
+    ))
 }
 
 fn file_stem(path: &Path) -> String {

@@ -211,6 +211,7 @@ fn golden_certificate() {
             ("recipient", "Grace Hopper"),
             ("achievement", "Advanced Compiler Construction"),
             ("date", "24 November 2026"),
+            ("verify_url", "https://academy.example.com/verify/7F3K-92QX"),
         ],
     );
 }

@@ -1,0 +1,109 @@
+//! Template assets and QR codes: embedded from the project's files, never from a request.
+
+use hyper::StatusCode;
+use vellum::server::ServerConfig;
+use vellum::{Engine, EngineConfig};
+
+use crate::support::{self, TestServer, decode_png};
+
+const VERIFY: &str = "https://academy.example.com/verify/7F3K-92QX";
+
+#[tokio::test]
+async fn a_certificate_carries_a_qr_code_that_decodes_to_its_url() {
+    let server = TestServer::start().await;
+    let query = serde_urlencoded::to_string([
+        ("recipient", "Grace Hopper"),
+        ("achievement", "Compilers"),
+        ("verify_url", VERIFY),
+    ])
+    .unwrap();
+    let reply = server
+        .get(&format!("/og/certificate.png?{query}&scale=2"))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let png = decode_png(&reply.body);
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(
+        png.width as usize,
+        png.height as usize,
+        |x, y| {
+            let [r, g, b, _] = png.at(x as u32, y as u32);
+            ((u32::from(r) + u32::from(g) + u32::from(b)) / 3) as u8
+        },
+    );
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code on the card");
+    let (_, content) = grids[0].decode().expect("the QR code decodes");
+    assert_eq!(content, VERIFY);
+}
+
+#[tokio::test]
+async fn assets_are_embedded_as_data_urls_and_never_named_by_path() {
+    let server = TestServer::start().await;
+    let svg = server
+        .get("/og/certificate.svg?recipient=Ada&achievement=Maths")
+        .await;
+    let text = svg.text();
+    assert!(text.contains("href=\"data:image/svg+xml;base64,"), "{text}");
+    assert!(!text.contains("mark.svg"), "the asset's file name leaked");
+}
+
+#[tokio::test]
+async fn editing_an_asset_changes_every_etag_after_reload() {
+    let dir = support::scratch_dir("asset-edit");
+    support::copy_templates(&dir);
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    std::fs::copy(
+        support::root().join("templates/assets/mark.svg"),
+        dir.join("assets/mark.svg"),
+    )
+    .unwrap();
+    let mut engine = EngineConfig::bundled(&support::root());
+    engine.templates_dir = dir.clone();
+    let server = TestServer::start_with(engine, ServerConfig::default()).await;
+    let url = "/og/certificate.png?recipient=Ada&achievement=Maths";
+    let before = server.get(url).await;
+    let mark = std::fs::read_to_string(dir.join("assets/mark.svg")).unwrap();
+    std::fs::write(
+        dir.join("assets/mark.svg"),
+        mark.replace("#38bdf8", "#f97316"),
+    )
+    .unwrap();
+    server.state.engine.reload().unwrap();
+    let after = server.get(url).await;
+    assert_ne!(before.header("etag"), after.header("etag"));
+    assert_ne!(before.body, after.body);
+}
+
+fn load_error(dir: &std::path::Path) -> String {
+    let mut config = EngineConfig::bundled(&support::root());
+    config.templates_dir = dir.to_path_buf();
+    match Engine::new(config) {
+        Ok(_) => panic!("{} loaded", dir.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn unknown_assets_and_disguised_files_stop_the_load() {
+    let dir = support::scratch_dir("asset-traversal");
+    std::fs::write(dir.join("t.toml"), "width = 10\nheight = 10\n").unwrap();
+    std::fs::write(
+        dir.join("t.svg"),
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><image href="{{ asset(name="../Cargo.toml") }}"/></svg>"#,
+    )
+    .unwrap();
+    let err = load_error(&dir);
+    assert!(
+        err.contains("asset: no file \"../Cargo.toml\" in the templates' assets/"),
+        "{err}"
+    );
+
+    let dir = support::scratch_dir("asset-disguised");
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    std::fs::write(dir.join("assets/logo.png"), "#!/bin/sh\necho not a png\n").unwrap();
+    let err = load_error(&dir);
+    assert!(
+        err.contains("logo.png: not a PNG, JPEG, WebP, GIF or SVG file matching its extension"),
+        "{err}"
+    );
+}
