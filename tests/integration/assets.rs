@@ -51,12 +51,6 @@ async fn assets_are_embedded_as_data_urls_and_never_named_by_path() {
 async fn editing_an_asset_changes_every_etag_after_reload() {
     let dir = support::scratch_dir("asset-edit");
     support::copy_templates(&dir);
-    std::fs::create_dir_all(dir.join("assets")).unwrap();
-    std::fs::copy(
-        support::root().join("templates/assets/mark.svg"),
-        dir.join("assets/mark.svg"),
-    )
-    .unwrap();
     let mut engine = EngineConfig::bundled(&support::root());
     engine.templates_dir = dir.clone();
     let server = TestServer::start_with(engine, ServerConfig::default()).await;

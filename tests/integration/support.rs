@@ -175,13 +175,20 @@ pub fn webp_size(bytes: &[u8]) -> (u32, u32) {
     decoder.dimensions()
 }
 
-/// Copies the bundled templates into a fresh directory the test may edit.
+/// Copies the bundled templates (and their assets) into a directory the test may edit.
 pub fn copy_templates(to: &Path) {
+    copy_dir(&root().join("templates"), to);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(root().join("templates")).unwrap() {
+    for entry in std::fs::read_dir(from).unwrap() {
         let path = entry.unwrap().path();
-        if path.is_file() {
-            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
         }
     }
 }
