@@ -76,6 +76,9 @@ pub enum RequestError {
     /// Every render slot stayed busy past the wait deadline.
     #[error("server busy, try again shortly")]
     Busy,
+    /// The request took longer than the request deadline.
+    #[error("request took too long, try again shortly")]
+    Deadline,
     /// A bug or an unexpected failure; details go to the log, never to the client.
     #[error("internal error")]
     Internal(String),
@@ -89,7 +92,7 @@ impl RequestError {
             RequestError::BadParam(_) | RequestError::TooManyPixels { .. } => 400,
             RequestError::QueryTooLong { .. } => 414,
             RequestError::Signature(_) => 403,
-            RequestError::Busy => 503,
+            RequestError::Busy | RequestError::Deadline => 503,
             RequestError::Internal(_) => 500,
         }
     }

@@ -42,6 +42,7 @@ pub struct State {
     flights: Flights,
     render_slots: Arc<Semaphore>,
     render_wait: Duration,
+    request_deadline: Duration,
     signer: crate::signing::Signer,
     cache_control: String,
     responses: Mutex<BTreeMap<u16, u64>>,
@@ -58,6 +59,7 @@ impl State {
             flights: Flights::default(),
             render_slots: Arc::new(Semaphore::new(config.max_renders.max(1))),
             render_wait: config.render_wait,
+            request_deadline: config.request_deadline,
             signer: config.signer.clone(),
             cache_control: format!("public, max-age={}, immutable", config.max_age),
             responses: Mutex::new(BTreeMap::new()),
@@ -76,7 +78,12 @@ pub async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let mut outcome = Outcome::default();
-    let mut response = route(&state, &req, &mut outcome).await;
+    let mut response =
+        match tokio::time::timeout(state.request_deadline, route(&state, &req, &mut outcome)).await
+        {
+            Ok(response) => response,
+            Err(_) => error_response(&state, &RequestError::Deadline),
+        };
     if method == Method::HEAD {
         *response.body_mut() = Body::default();
     }
@@ -259,7 +266,7 @@ fn error_response(state: &State, error: &RequestError) -> Response<Body> {
         other => format!("{other}\n"),
     };
     let mut response = text(status, &body);
-    if matches!(error, RequestError::Busy) {
+    if matches!(error, RequestError::Busy | RequestError::Deadline) {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -74,6 +74,12 @@ struct EngineArgs {
     /// Largest output image in pixels (width x height after scale).
     #[arg(long, env = "VELLUM_MAX_PIXELS", default_value_t = Limits::default().max_pixels)]
     max_pixels: u64,
+    /// Longest query string in bytes (longer gets 414).
+    #[arg(long, env = "VELLUM_MAX_QUERY_BYTES", default_value_t = Limits::default().max_query_bytes)]
+    max_query_bytes: usize,
+    /// Most parameters in one request.
+    #[arg(long, env = "VELLUM_MAX_PARAMS", default_value_t = Limits::default().max_params)]
+    max_params: usize,
 }
 
 impl EngineArgs {
@@ -84,6 +90,8 @@ impl EngineArgs {
             system_fonts: self.system_fonts,
             limits: Limits {
                 max_pixels: self.max_pixels,
+                max_query_bytes: self.max_query_bytes,
+                max_params: self.max_params,
                 ..Limits::default()
             },
         };
@@ -107,6 +115,15 @@ struct ServeArgs {
     /// Seconds a request waits for a render slot before it gets 503.
     #[arg(long, env = "VELLUM_RENDER_WAIT_SECS", default_value_t = 10)]
     render_wait_secs: u64,
+    /// Seconds a client may take to send its request headers.
+    #[arg(long, env = "VELLUM_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    header_read_timeout_secs: u64,
+    /// Seconds one request may take before it is answered 503.
+    #[arg(long, env = "VELLUM_REQUEST_DEADLINE_SECS", default_value_t = 30)]
+    request_deadline_secs: u64,
+    /// Most connections open at once (more wait to be accepted).
+    #[arg(long, env = "VELLUM_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
     /// Cache-Control max-age for images, in seconds.
     #[arg(long, env = "VELLUM_MAX_AGE", default_value_t = 31_536_000)]
     max_age: u64,
@@ -164,6 +181,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cache_bytes: args.cache_mb.saturating_mul(1024 * 1024),
         max_renders: args.max_renders.unwrap_or(defaults.max_renders),
         render_wait: std::time::Duration::from_secs(args.render_wait_secs),
+        header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_secs),
+        request_deadline: std::time::Duration::from_secs(args.request_deadline_secs),
+        max_connections: args.max_connections,
         max_age: args.max_age,
         signer: args.signing.signer(),
         ..defaults

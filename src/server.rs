@@ -12,6 +12,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::engine::Engine;
 use crate::handler::{self, State};
@@ -27,6 +28,11 @@ pub struct ServerConfig {
     pub render_wait: Duration,
     /// How long a client may take to send its request headers. Default: 10 s.
     pub header_read_timeout: Duration,
+    /// Longest time one request may take before it is answered 503. Default: 30 s.
+    pub request_deadline: Duration,
+    /// Most connections open at once; further clients wait in the listen backlog.
+    /// Default: 1024.
+    pub max_connections: usize,
     /// `max-age` for successful images, in seconds. Default: 31536000 (a year; URLs are
     /// content-addressed by their parameters and the template's hash).
     pub max_age: u64,
@@ -43,6 +49,8 @@ impl Default for ServerConfig {
             max_renders: std::thread::available_parallelism().map_or(2, |n| n.get()),
             render_wait: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            request_deadline: Duration::from_secs(30),
+            max_connections: 1024,
             max_age: 31_536_000,
             shutdown_grace: Duration::from_secs(10),
             signer: crate::signing::Signer::default(),
@@ -93,8 +101,16 @@ impl Server {
             .header_read_timeout(self.config.header_read_timeout);
         builder.http2().timer(TokioTimer::new());
         let graceful = GracefulShutdown::new();
+        let connections = Arc::new(Semaphore::new(self.config.max_connections.max(1)));
         tokio::pin!(shutdown);
         loop {
+            // At the connection limit, stop accepting until one closes (clients queue in the
+            // kernel's backlog rather than being refused).
+            let slot = tokio::select! {
+                slot = connections.clone().acquire_owned() => slot,
+                () = &mut shutdown => break,
+            };
+            let Ok(slot) = slot else { break };
             tokio::select! {
                 accepted = self.listener.accept() => {
                     let (stream, peer) = match accepted {
@@ -114,6 +130,7 @@ impl Server {
                         if let Err(e) = conn.await {
                             tracing::debug!(%peer, error = %e, "connection ended with an error");
                         }
+                        drop(slot);
                     });
                 }
                 () = &mut shutdown => break,

@@ -458,3 +458,39 @@ async fn shutdown_stops_accepting_and_finishes() {
         "still accepting"
     );
 }
+
+#[tokio::test]
+async fn a_request_past_its_deadline_gets_503() {
+    let config = ServerConfig {
+        request_deadline: std::time::Duration::from_millis(1),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(EngineConfig::bundled(&support::root()), config).await;
+    let reply = server.get("/og/post?title=Slow&scale=4").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.text(), "request took too long, try again shortly\n");
+    assert_eq!(reply.header("retry-after"), "1");
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_wait_for_a_free_slot() {
+    let config = ServerConfig {
+        max_connections: 1,
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(EngineConfig::bundled(&support::root()), config).await;
+    let idle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let waiting = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        server.get("/healthz"),
+    )
+    .await;
+    assert!(
+        waiting.is_err(),
+        "a second connection was served past the limit"
+    );
+    drop(idle);
+    let reply = server.get("/healthz").await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
