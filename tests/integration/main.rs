@@ -4,6 +4,7 @@ mod support;
 
 mod assets;
 mod cli;
+mod fuzz;
 mod golden;
 mod http;
 mod injection;
