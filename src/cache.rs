@@ -5,10 +5,11 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::OnceCell;
 
 use crate::engine::{CacheKey, Image};
@@ -32,13 +33,26 @@ pub struct CacheStats {
     pub entries: usize,
 }
 
+/// The cache's live counters, shared with [`crate::metrics`].
+#[derive(Clone, Default)]
+pub struct CacheCounters {
+    /// Look-ups that found an image.
+    pub hits: Counter,
+    /// Look-ups that did not.
+    pub misses: Counter,
+    /// Entries dropped to stay within the budget.
+    pub evictions: Counter,
+    /// Bytes held, overhead included.
+    pub bytes: Gauge,
+    /// Entries held.
+    pub entries: Gauge,
+}
+
 /// A byte-bounded LRU of finished images.
 pub struct ImageCache {
     budget: usize,
     inner: Mutex<Inner>,
-    hits: AtomicU64,
-    misses: AtomicU64,
-    evictions: AtomicU64,
+    counters: CacheCounters,
 }
 
 struct Inner {
@@ -59,10 +73,13 @@ impl ImageCache {
                 lru: LruCache::unbounded(),
                 bytes: 0,
             }),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
+            counters: CacheCounters::default(),
         }
+    }
+
+    /// The live counters (clones share the same values).
+    pub fn counters(&self) -> CacheCounters {
+        self.counters.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -74,11 +91,11 @@ impl ImageCache {
     pub fn get(&self, key: &CacheKey) -> Option<Image> {
         let found = self.lock().lru.get(key).cloned();
         let counter = if found.is_some() {
-            &self.hits
+            &self.counters.hits
         } else {
-            &self.misses
+            &self.counters.misses
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.inc();
         found
     }
 
@@ -98,17 +115,19 @@ impl ImageCache {
                 break;
             };
             inner.bytes -= cost(&evicted);
-            self.evictions.fetch_add(1, Ordering::Relaxed);
+            self.counters.evictions.inc();
         }
+        self.counters.bytes.set(inner.bytes as i64);
+        self.counters.entries.set(inner.lru.len() as i64);
     }
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> CacheStats {
         let inner = self.lock();
         CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-            evictions: self.evictions.load(Ordering::Relaxed),
+            hits: self.counters.hits.get(),
+            misses: self.counters.misses.get(),
+            evictions: self.counters.evictions.get(),
             bytes: inner.bytes,
             entries: inner.lru.len(),
         }
@@ -153,6 +172,7 @@ mod tests {
     use super::*;
     use crate::encode::Format;
     use bytes::Bytes;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     fn key(n: u8) -> CacheKey {
         CacheKey::from_bytes([n; 16])

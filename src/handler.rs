@@ -7,11 +7,9 @@
 //! | `GET /healthz` | `ok`, never queued behind renders |
 //! | `GET /metrics` | Prometheus text |
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -25,6 +23,7 @@ use crate::cache::{Flights, ImageCache};
 use crate::encode::Format;
 use crate::engine::{Engine, Image, Job};
 use crate::error::RequestError;
+use crate::metrics::Metrics;
 use crate::server::ServerConfig;
 
 /// The response body type.
@@ -45,25 +44,24 @@ pub struct State {
     request_deadline: Duration,
     signer: crate::signing::Signer,
     cache_control: String,
-    responses: Mutex<BTreeMap<u16, u64>>,
-    render_micros: AtomicU64,
+    metrics: Metrics,
     next_request_id: AtomicU64,
 }
 
 impl State {
     /// Fresh state for `engine` under `config`.
     pub fn new(engine: Arc<Engine>, config: &ServerConfig) -> State {
+        let cache = ImageCache::new(config.cache_bytes);
         State {
             engine,
-            cache: ImageCache::new(config.cache_bytes),
+            metrics: Metrics::new(&cache),
+            cache,
             flights: Flights::default(),
             render_slots: Arc::new(Semaphore::new(config.max_renders.max(1))),
             render_wait: config.render_wait,
             request_deadline: config.request_deadline,
             signer: config.signer.clone(),
             cache_control: format!("public, max-age={}, immutable", config.max_age),
-            responses: Mutex::new(BTreeMap::new()),
-            render_micros: AtomicU64::new(0),
             next_request_id: AtomicU64::new(1),
         }
     }
@@ -88,12 +86,7 @@ pub async fn handle(
         *response.body_mut() = Body::default();
     }
     let status = response.status().as_u16();
-    *state
-        .responses
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .entry(status)
-        .or_default() += 1;
+    state.metrics.count_response(status);
     tracing::info!(
         %method,
         path,
@@ -190,16 +183,21 @@ async fn cached_or_rendered(state: &Arc<State>, job: Job) -> Result<(Image, bool
         .map_err(|_| RequestError::Busy)?
         .map_err(|_| RequestError::Internal("render slots closed".into()))?;
         let engine = state.engine.clone();
-        let started = Instant::now();
+        let state_for_task = state.clone();
         let rendered = tokio::task::spawn_blocking(move || {
             let _permit = permit; // held until the CPU work is done, even if the client left
-            engine.render(&job)
+            let metrics = &state_for_task.metrics;
+            metrics.renders_in_flight.inc();
+            let started = Instant::now();
+            let rendered = engine.render(&job);
+            metrics
+                .render_seconds
+                .observe(started.elapsed().as_secs_f64());
+            metrics.renders_in_flight.dec();
+            rendered
         })
         .await
         .unwrap_or_else(|e| Err(RequestError::Internal(format!("render task failed: {e}"))));
-        state
-            .render_micros
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         if let Ok(image) = &rendered {
             state.cache.insert(key, image.clone());
         }
@@ -338,76 +336,10 @@ fn templates_json(state: &State) -> Response<Body> {
 }
 
 fn metrics(state: &State) -> Response<Body> {
-    let cache = state.cache.stats();
-    let responses: Vec<(String, f64)> = state
-        .responses
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|(status, n)| (format!("{{status=\"{status}\"}}"), *n as f64))
-        .collect();
-    let one = |v: f64| vec![(String::new(), v)];
-    let metrics = [
-        (
-            "vellum_responses_total",
-            "counter",
-            "Responses by status.",
-            responses,
-        ),
-        (
-            "vellum_renders_total",
-            "counter",
-            "Images rendered.",
-            one(state.engine.render_count() as f64),
-        ),
-        (
-            "vellum_render_seconds_total",
-            "counter",
-            "Time spent rendering, including the wait for a render slot.",
-            one(state.render_micros.load(Ordering::Relaxed) as f64 / 1e6),
-        ),
-        (
-            "vellum_cache_hits_total",
-            "counter",
-            "Cache lookups that found the image.",
-            one(cache.hits as f64),
-        ),
-        (
-            "vellum_cache_misses_total",
-            "counter",
-            "Cache lookups that did not.",
-            one(cache.misses as f64),
-        ),
-        (
-            "vellum_cache_evictions_total",
-            "counter",
-            "Images evicted to stay within the budget.",
-            one(cache.evictions as f64),
-        ),
-        (
-            "vellum_cache_bytes",
-            "gauge",
-            "Bytes held by the cache.",
-            one(cache.bytes as f64),
-        ),
-        (
-            "vellum_cache_entries",
-            "gauge",
-            "Images held by the cache.",
-            one(cache.entries as f64),
-        ),
-    ];
-    let mut out = String::new();
-    for (name, kind, help, samples) in metrics {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
-    }
-    let mut response = text(StatusCode::OK, &out);
+    let mut response = text(StatusCode::OK, &state.metrics.render());
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     response
 }

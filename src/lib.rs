@@ -13,6 +13,7 @@ pub mod error;
 pub mod fonts;
 pub mod handler;
 pub mod manifest;
+pub mod metrics;
 pub mod params;
 pub mod render;
 pub mod server;

@@ -48,7 +48,7 @@ while read -r rss ok; do
   [ "$ok" = 1 ] || health_misses=$((health_misses + 1))
 done </tmp/vellum-load.samples
 metrics=$(curl -sf "http://$ADDR/metrics")
-echo "renders: $(echo "$metrics" | awk '/^vellum_renders_total /{print $2}')," \
+echo "renders: $(echo "$metrics" | awk '/^vellum_render_seconds_count /{print $2}')," \
      "cache bytes: $(echo "$metrics" | awk '/^vellum_cache_bytes /{print $2}')," \
      "evictions: $(echo "$metrics" | awk '/^vellum_cache_evictions_total /{print $2}')"
 echo "healthz: $((health_checks - health_misses))/$health_checks answered within 2 s"

@@ -409,12 +409,14 @@ async fn health_and_metrics_answer() {
     let metrics = server.get("/metrics").await;
     let text = metrics.text();
     for line in [
-        "vellum_renders_total 1",
+        "vellum_render_seconds_count 1",
+        "vellum_renders_in_flight 0",
         "vellum_cache_hits_total 1",
         "vellum_cache_misses_total 1",
         "vellum_cache_entries 1",
         "vellum_responses_total{status=\"200\"} 3", // two images and /healthz
         "vellum_responses_total{status=\"400\"} 1",
+        "# EOF",
     ] {
         assert!(
             text.lines().any(|l| l == line),

@@ -1,0 +1,84 @@
+//! Prometheus metrics for `/metrics`, in the OpenMetrics text format (prometheus-client).
+//!
+//! The cache keeps its own counters (they are prometheus-client atomics too), registered here
+//! so one scrape shows everything; the handler records responses and render times.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::cache::ImageCache;
+
+/// Every metric the server exposes.
+pub struct Metrics {
+    registry: Registry,
+    /// Responses by status code.
+    pub responses: Family<Vec<(String, String)>, Counter>,
+    /// Seconds each render took (its count is the number of renders).
+    pub render_seconds: Histogram,
+    /// Renders running now.
+    pub renders_in_flight: Gauge,
+}
+
+impl Metrics {
+    /// Registers the server's metrics and the cache's counters.
+    pub fn new(cache: &ImageCache) -> Metrics {
+        let mut registry = Registry::with_prefix("vellum");
+        let responses = Family::<Vec<(String, String)>, Counter>::default();
+        registry.register("responses", "Responses by status", responses.clone());
+        // 1 ms to about 16 s.
+        let render_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        registry.register(
+            "render_seconds",
+            "Time to render one image, from slot to encoded bytes",
+            render_seconds.clone(),
+        );
+        let renders_in_flight = Gauge::default();
+        registry.register(
+            "renders_in_flight",
+            "Renders running now",
+            renders_in_flight.clone(),
+        );
+        let counters = cache.counters();
+        registry.register(
+            "cache_hits",
+            "Cache look-ups that found the image",
+            counters.hits,
+        );
+        registry.register(
+            "cache_misses",
+            "Cache look-ups that did not",
+            counters.misses,
+        );
+        registry.register(
+            "cache_evictions",
+            "Images evicted to stay within the budget",
+            counters.evictions,
+        );
+        registry.register("cache_bytes", "Bytes the cache holds", counters.bytes);
+        registry.register("cache_entries", "Images the cache holds", counters.entries);
+        Metrics {
+            registry,
+            responses,
+            render_seconds,
+            renders_in_flight,
+        }
+    }
+
+    /// Counts one response with `status`.
+    pub fn count_response(&self, status: u16) {
+        self.responses
+            .get_or_create(&vec![("status".to_string(), status.to_string())])
+            .inc();
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
