@@ -145,7 +145,11 @@ async fn image(
     headers: &hyper::HeaderMap,
     outcome: &mut Outcome,
 ) -> Result<Response<Body>, RequestError> {
-    let (name, format) = match file.rsplit_once('.') {
+    // Only a plain alphanumeric suffix is an extension; anything else is part of the name.
+    let extension = file
+        .rsplit_once('.')
+        .filter(|(_, ext)| !ext.is_empty() && ext.chars().all(|c| c.is_ascii_alphanumeric()));
+    let (name, format) = match extension {
         Some((name, ext)) => (
             name,
             Format::from_extension(ext).ok_or_else(|| RequestError::UnknownFormat(ext.into()))?,

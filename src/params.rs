@@ -83,6 +83,7 @@ impl Params {
                 limit: limits.max_query_bytes,
             });
         }
+        check_utf8(query)?;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
             .map_err(|e| RequestError::param(format!("malformed query string: {e}")))?;
         Params::from_pairs(manifest, format, pairs, limits)
@@ -176,6 +177,25 @@ impl Params {
         }
         serde_urlencoded::to_string(pairs).expect("string pairs always serialise")
     }
+}
+
+/// Refuses percent-escapes that decode to invalid UTF-8, which form decoding would otherwise
+/// turn silently into U+FFFD.
+fn check_utf8(query: &str) -> Result<(), RequestError> {
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        for part in [key, value] {
+            let bytes: Vec<u8> = percent_encoding::percent_decode_str(part).collect();
+            if std::str::from_utf8(&bytes).is_err() {
+                let name = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
+                return Err(RequestError::param(format!(
+                    "malformed query string: {} is not valid UTF-8 once decoded",
+                    quote(if part == key { part } else { &name })
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks one raw value against its spec. The error text starts with the parameter name.
@@ -382,6 +402,14 @@ mod tests {
                 r#"scale: expected a number from 0.1 to 4, got "9""#,
             ),
             ("title=a&quality=50", "quality: only applies to .jpg output"),
+            (
+                "title=%C3%28",
+                r#"malformed query string: "title" is not valid UTF-8 once decoded"#,
+            ),
+            (
+                "%FF=1",
+                r#"malformed query string: "%FF" is not valid UTF-8 once decoded"#,
+            ),
         ];
         for (query, expected) in cases {
             assert_eq!(check(query).unwrap_err(), expected, "{query}");

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod adversarial;
 mod assets;
 mod cli;
 mod fuzz;
