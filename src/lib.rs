@@ -10,6 +10,7 @@ pub mod config;
 pub mod encode;
 pub mod engine;
 pub mod error;
+pub mod fetch;
 pub mod fonts;
 pub mod handler;
 pub mod manifest;
