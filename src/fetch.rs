@@ -6,7 +6,18 @@
 //! are parsed the way browsers do (the `url` crate), so `2130706433`, `0x7f.1` and `0177.0.0.1`
 //! are all 127.0.0.1 and refused as such.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::TokioExecutor;
 
 /// Why a URL may not be fetched; `Display` is the public message (after the param name).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -155,6 +166,258 @@ fn public_v6(ip: Ipv6Addr) -> bool {
         || (segments[0] & 0xffc0) == 0xfe80 // link-local
         || (segments[0] == 0x2001 && segments[1] == 0) // Teredo
         || (segments[0] == 0x2001 && segments[1] == 0x0db8)) // documentation
+}
+
+/// Limits on one fetch, each with a default.
+#[derive(Debug, Clone)]
+pub struct FetchLimits {
+    /// Largest body accepted. Default: 5 MiB.
+    pub max_bytes: usize,
+    /// Time to connect. Default: 3 s.
+    pub connect_timeout: Duration,
+    /// Time for the whole fetch, redirects included. Default: 10 s.
+    pub total_timeout: Duration,
+    /// Redirects followed. Default: 3.
+    pub max_redirects: usize,
+    /// Largest width or height of a fetched image, read from its header before decoding.
+    /// Default: 4096.
+    pub max_side: usize,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        FetchLimits {
+            max_bytes: 5 * 1024 * 1024,
+            connect_timeout: Duration::from_secs(3),
+            total_timeout: Duration::from_secs(10),
+            max_redirects: 3,
+            max_side: 4096,
+        }
+    }
+}
+
+/// Why a fetch failed; `Display` is the public message (after the param name).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FetchError {
+    /// The URL (or a redirect target) may not be fetched.
+    #[error("{0}")]
+    Url(#[from] UrlError),
+    /// Connecting or reading failed.
+    #[error("could not fetch the image: {0}")]
+    Failed(String),
+    /// The upstream answered with a status other than 200.
+    #[error("the image server answered {0}")]
+    Status(u16),
+    /// More redirects than allowed.
+    #[error("more than {0} redirects")]
+    TooManyRedirects(usize),
+    /// Past the total timeout.
+    #[error("the image server did not answer within {0} s")]
+    Timeout(u64),
+    /// The body is larger than allowed.
+    #[error("the image is larger than {0} bytes")]
+    TooLarge(usize),
+    /// The body is not PNG, JPEG, WebP or GIF.
+    #[error("not a PNG, JPEG, WebP or GIF image")]
+    NotAnImage,
+    /// The image's declared size is too large.
+    #[error("the image is {0}x{1} pixels; at most {2} per side")]
+    TooManyPixels(usize, usize, usize),
+}
+
+/// A fetched, checked image.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Its MIME type, from its magic bytes.
+    pub mime: &'static str,
+    /// The file.
+    pub bytes: Bytes,
+}
+
+impl Fetched {
+    /// The image as a `data:` URL for an `<image href>`.
+    pub fn data_url(&self) -> String {
+        let encoded =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &self.bytes);
+        format!("data:{};base64,{encoded}", self.mime)
+    }
+}
+
+/// Fetches allow-listed images over http(s), checking every address it connects to.
+pub struct Fetcher {
+    allow: AllowList,
+    limits: FetchLimits,
+    allow_loopback: bool,
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector<PublicResolver>>, Empty<Bytes>>,
+}
+
+impl Fetcher {
+    /// A fetcher for `allow`ed hosts. `allow_loopback` lets 127.0.0.1 and ::1 through, for
+    /// tests and local development only.
+    pub fn new(allow: AllowList, limits: FetchLimits, allow_loopback: bool) -> Fetcher {
+        let mut http = HttpConnector::new_with_resolver(PublicResolver { allow_loopback });
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(limits.connect_timeout));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Fetcher {
+            allow,
+            limits,
+            allow_loopback,
+            client: Client::builder(TokioExecutor::new()).build(https),
+        }
+    }
+
+    /// Fetches `url`, following up to `max_redirects` redirects (each target checked like
+    /// the first URL), within the total timeout.
+    pub async fn fetch(&self, url: &str) -> Result<Fetched, FetchError> {
+        let total = self.limits.total_timeout;
+        tokio::time::timeout(total, self.fetch_inner(url))
+            .await
+            .unwrap_or(Err(FetchError::Timeout(total.as_secs())))
+    }
+
+    async fn fetch_inner(&self, url: &str) -> Result<Fetched, FetchError> {
+        let mut url = self.check(url)?;
+        for _ in 0..=self.limits.max_redirects {
+            let uri: hyper::Uri = url.as_str().parse().map_err(|_| UrlError::Malformed)?;
+            let response = self
+                .client
+                .get(uri)
+                .await
+                .map_err(|e| match forbidden_address(&e) {
+                    Some(ip) => FetchError::Url(UrlError::Forbidden(ip)),
+                    None => FetchError::Failed(error_chain(&e)),
+                })?;
+            let status = response.status();
+            if status.is_redirection() {
+                let location = response
+                    .headers()
+                    .get(hyper::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or(FetchError::Status(status.as_u16()))?;
+                let next = url.join(location).map_err(|_| UrlError::Malformed)?;
+                url = self.check(next.as_str())?;
+                continue;
+            }
+            if status != hyper::StatusCode::OK {
+                return Err(FetchError::Status(status.as_u16()));
+            }
+            let body = Limited::new(response.into_body(), self.limits.max_bytes)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        FetchError::TooLarge(self.limits.max_bytes)
+                    } else {
+                        FetchError::Failed(e.to_string())
+                    }
+                })?
+                .to_bytes();
+            return self.checked_image(body);
+        }
+        Err(FetchError::TooManyRedirects(self.limits.max_redirects))
+    }
+
+    fn check(&self, url: &str) -> Result<url::Url, UrlError> {
+        match check_url(url, &self.allow) {
+            Err(UrlError::Forbidden(ip)) if self.allow_loopback && ip.is_loopback() => {
+                url::Url::parse(url).map_err(|_| UrlError::Malformed)
+            }
+            other => other,
+        }
+    }
+
+    fn checked_image(&self, bytes: Bytes) -> Result<Fetched, FetchError> {
+        let mime = match imagesize::image_type(&bytes) {
+            Ok(imagesize::ImageType::Png) => "image/png",
+            Ok(imagesize::ImageType::Jpeg) => "image/jpeg",
+            Ok(imagesize::ImageType::Webp) => "image/webp",
+            Ok(imagesize::ImageType::Gif) => "image/gif",
+            _ => return Err(FetchError::NotAnImage),
+        };
+        let size = imagesize::blob_size(&bytes).map_err(|_| FetchError::NotAnImage)?;
+        let max = self.limits.max_side;
+        if size.width > max || size.height > max {
+            return Err(FetchError::TooManyPixels(size.width, size.height, max));
+        }
+        Ok(Fetched { mime, bytes })
+    }
+}
+
+/// Resolves names and keeps only public addresses, so a name that points at a private
+/// address (DNS rebinding included: this runs at connect time) is never connected to.
+#[derive(Clone)]
+struct PublicResolver {
+    allow_loopback: bool,
+}
+
+/// A resolved address that was refused; found again in the client's error chain.
+#[derive(Debug, thiserror::Error)]
+#[error("address {0} is not a public address")]
+struct ForbiddenAddress(IpAddr);
+
+impl tower_service::Service<Name> for PublicResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let allow_loopback = self.allow_loopback;
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut refused = None;
+            let public: Vec<SocketAddr> = resolved
+                .into_iter()
+                .filter(|addr| {
+                    let ok =
+                        check_ip(addr.ip()).is_ok() || (allow_loopback && addr.ip().is_loopback());
+                    if !ok {
+                        refused = Some(addr.ip());
+                    }
+                    ok
+                })
+                .collect();
+            match (public.is_empty(), refused) {
+                (true, Some(ip)) => Err(std::io::Error::other(ForbiddenAddress(ip))),
+                _ => Ok(public.into_iter()),
+            }
+        })
+    }
+}
+
+fn forbidden_address(error: &(dyn std::error::Error + 'static)) -> Option<IpAddr> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(ForbiddenAddress(ip)) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<ForbiddenAddress>())
+        {
+            return Some(*ip);
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut current = error.source();
+    while let Some(e) = current {
+        parts.push(e.to_string());
+        current = e.source();
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod support;
 mod adversarial;
 mod assets;
 mod cli;
+mod fetch;
 mod fuzz;
 mod golden;
 mod http;
