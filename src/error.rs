@@ -3,7 +3,7 @@
 //! [`RequestError`] carries the HTTP status and the one-line public message in one place, so
 //! the server, the CLI and the tests all report the same text.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A template set that cannot be loaded: the server refuses to start, the CLI exits 2.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,14 @@ pub enum LoadError {
         /// The fonts directory.
         path: PathBuf,
     },
+}
+
+impl LoadError {
+    /// Wraps an I/O error with the path it happened at, for `map_err`.
+    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LoadError + use<> {
+        let path = path.to_path_buf();
+        move |source| LoadError::Io { path, source }
+    }
 }
 
 /// Why one render request failed. `status()` maps it to HTTP; `Display` is the public message.

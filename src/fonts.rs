@@ -20,10 +20,7 @@ pub fn load(dir: &Path, system: bool) -> Result<Arc<fontdb::Database>, LoadError
     files.sort();
     let mut db = fontdb::Database::new();
     for path in &files {
-        let data = std::fs::read(path).map_err(|source| LoadError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let data = std::fs::read(path).map_err(LoadError::io(path))?;
         db.load_font_data(data);
     }
     if db.is_empty() {
@@ -39,12 +36,8 @@ pub fn load(dir: &Path, system: bool) -> Result<Arc<fontdb::Database>, LoadError
 }
 
 fn collect_font_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let io = |source| LoadError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
+    for entry in std::fs::read_dir(dir).map_err(LoadError::io(dir))? {
+        let path = entry.map_err(LoadError::io(dir))?.path();
         if path.is_dir() {
             collect_font_files(&path, out)?;
         } else if path

@@ -50,10 +50,7 @@ impl TemplateSet {
         measurer: &Arc<TextMeasurer>,
         limits: &Limits,
     ) -> Result<TemplateSet, LoadError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| LoadError::Io { path, source }
-        };
+        let io = LoadError::io;
         let mut manifests = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io(dir))? {
             let path = entry.map_err(io(dir))?.path();
@@ -263,10 +260,7 @@ fn load_assets(dir: &Path) -> Result<Assets, LoadError> {
             hash: hasher.finalize(),
         });
     }
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| LoadError::Io { path, source }
-    };
+    let io = LoadError::io;
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io(dir))? {
         let path = entry.map_err(io(dir))?.path();
