@@ -4,6 +4,7 @@
 //! HTTP or caching: [`Engine::prepare`] checks a request and computes its cache key without
 //! rendering, [`Engine::render`] does the CPU work (call it off async threads).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -13,7 +14,8 @@ use bytes::Bytes;
 use crate::config::Limits;
 use crate::encode::{self, Format};
 use crate::error::{LoadError, RequestError};
-use crate::params::Params;
+use crate::manifest::ParamKind;
+use crate::params::{Params, Value};
 use crate::render::{self, RenderError};
 use crate::template::{Template, TemplateSet};
 use crate::text::TextMeasurer;
@@ -77,6 +79,29 @@ pub struct Job {
     pub format: Format,
     /// Cache key and ETag source.
     pub key: CacheKey,
+    /// Fetched images for the job's image params, by param name, as data URLs.
+    pub images: BTreeMap<String, String>,
+}
+
+impl Job {
+    /// The image params that name a URL, as (param, URL): what must be fetched (into
+    /// [`Job::images`]) before [`Engine::render`].
+    pub fn image_urls(&self) -> Vec<(String, String)> {
+        self.params
+            .values
+            .iter()
+            .filter(|(name, _)| {
+                matches!(
+                    self.template.manifest.params.get(*name).map(|p| &p.kind),
+                    Some(ParamKind::Image)
+                )
+            })
+            .filter_map(|(name, value)| match value {
+                Value::Text(url) if !url.is_empty() => Some((name.clone(), url.clone())),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// A finished image.
@@ -207,13 +232,25 @@ impl Engine {
             params,
             format,
             key: CacheKey::from_bytes(key),
+            images: BTreeMap::new(),
         })
     }
 
     /// Fills the job's template: the SVG text, before parsing.
     pub fn fill(&self, job: &Job) -> Result<String, RequestError> {
+        if let Some((name, _)) = job
+            .image_urls()
+            .into_iter()
+            .find(|(name, _)| !job.images.contains_key(name))
+        {
+            return Err(internal(
+                &job.template.name,
+                "fill",
+                format!("image {name} was not fetched"),
+            ));
+        }
         job.set
-            .fill(&job.template, &job.params.values)
+            .fill(&job.template, &job.params.values, &job.images)
             .map_err(|e| internal(&job.template.name, "fill", e))
     }
 

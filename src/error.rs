@@ -78,6 +78,17 @@ pub enum RequestError {
         /// The configured pixel budget.
         limit: u64,
     },
+    /// An image param names a URL, but this server fetches no remote images.
+    #[error("{0}: remote images are off on this server (it has no --allow-image-host)")]
+    ImagesOff(String),
+    /// An image param's URL could not be fetched or is not allowed.
+    #[error("{param}: {error}")]
+    Image {
+        /// The image param.
+        param: String,
+        /// What went wrong.
+        error: crate::fetch::FetchError,
+    },
     /// Signing is on and the request's signature is missing, wrong or expired.
     #[error("{0}")]
     Signature(#[from] crate::signing::SignatureError),
@@ -97,7 +108,14 @@ impl RequestError {
     pub fn status(&self) -> u16 {
         match self {
             RequestError::UnknownTemplate(_) | RequestError::UnknownFormat(_) => 404,
-            RequestError::BadParam(_) | RequestError::TooManyPixels { .. } => 400,
+            RequestError::BadParam(_)
+            | RequestError::TooManyPixels { .. }
+            | RequestError::ImagesOff(_) => 400,
+            RequestError::Image { error, .. } => match error {
+                crate::fetch::FetchError::Url(_) => 400,
+                crate::fetch::FetchError::Timeout(_) => 504,
+                _ => 502,
+            },
             RequestError::QueryTooLong { .. } => 414,
             RequestError::Signature(_) => 403,
             RequestError::Busy | RequestError::Deadline => 503,

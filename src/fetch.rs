@@ -251,6 +251,15 @@ pub struct Fetcher {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector<PublicResolver>>, Empty<Bytes>>,
 }
 
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("allow", &self.allow)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Fetcher {
     /// A fetcher for `allow`ed hosts. `allow_loopback` lets 127.0.0.1 and ::1 through, for
     /// tests and local development only.
@@ -346,6 +355,29 @@ impl Fetcher {
         }
         Ok(Fetched { mime, bytes })
     }
+}
+
+/// Fetches a job's image params into `job.images`; without a fetcher, a job that names an
+/// image URL is refused.
+pub async fn fetch_images(
+    fetcher: Option<&Fetcher>,
+    mut job: crate::engine::Job,
+) -> Result<crate::engine::Job, crate::error::RequestError> {
+    use crate::error::RequestError;
+    for (param, url) in job.image_urls() {
+        let Some(fetcher) = fetcher else {
+            return Err(RequestError::ImagesOff(param));
+        };
+        let fetched = fetcher
+            .fetch(&url)
+            .await
+            .map_err(|error| RequestError::Image {
+                param: param.clone(),
+                error,
+            })?;
+        job.images.insert(param, fetched.data_url());
+    }
+    Ok(job)
 }
 
 /// Resolves names and keeps only public addresses, so a name that points at a private

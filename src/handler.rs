@@ -43,6 +43,7 @@ pub struct State {
     render_wait: Duration,
     request_deadline: Duration,
     signer: crate::signing::Signer,
+    fetcher: Option<Arc<crate::fetch::Fetcher>>,
     cache_control: String,
     metrics: Metrics,
     next_request_id: AtomicU64,
@@ -61,6 +62,7 @@ impl State {
             render_wait: config.render_wait,
             request_deadline: config.request_deadline,
             signer: config.signer.clone(),
+            fetcher: config.fetcher.clone(),
             cache_control: format!("public, max-age={}, immutable", config.max_age),
             next_request_id: AtomicU64::new(1),
         }
@@ -179,6 +181,7 @@ async fn cached_or_rendered(state: &Arc<State>, job: Job) -> Result<(Image, bool
     }
     let key = job.key;
     let render = async {
+        let job = crate::fetch::fetch_images(state.fetcher.as_deref(), job).await?;
         let permit = tokio::time::timeout(
             state.render_wait,
             state.render_slots.clone().acquire_owned(),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use vellum::fetch::{AllowList, FetchLimits, Fetcher};
 use vellum::server::{Server, ServerConfig};
 use vellum::signing::Signer;
 use vellum::{Engine, EngineConfig, Format, Limits};
@@ -49,6 +50,27 @@ struct SigningArgs {
 impl SigningArgs {
     fn signer(&self) -> Signer {
         Signer::new(self.keys.iter().map(|k| k.as_bytes().to_vec()).collect())
+    }
+}
+
+#[derive(Args)]
+struct ImageArgs {
+    /// Host that `image` params may be fetched from: example.com, example.com:8080 or
+    /// *.example.com (subdomains). Repeat or comma-separate. None: remote images are off.
+    #[arg(
+        long = "allow-image-host",
+        env = "VELLUM_ALLOW_IMAGE_HOSTS",
+        value_delimiter = ','
+    )]
+    hosts: Vec<String>,
+}
+
+impl ImageArgs {
+    fn fetcher(&self) -> Option<Arc<Fetcher>> {
+        (!self.hosts.is_empty()).then(|| {
+            let allow = AllowList::new(self.hosts.iter().cloned());
+            Arc::new(Fetcher::new(allow, FetchLimits::default(), false))
+        })
     }
 }
 
@@ -129,12 +151,16 @@ struct ServeArgs {
     max_age: u64,
     #[command(flatten)]
     signing: SigningArgs,
+    #[command(flatten)]
+    images: ImageArgs,
 }
 
 #[derive(Args)]
 struct RenderArgs {
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    images: ImageArgs,
     /// Template name.
     template: String,
     /// Parameters as key=value (also scale=2, quality=80 for .jpg).
@@ -186,6 +212,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         max_age: args.max_age,
         signer: args.signing.signer(),
+        fetcher: args.images.fetcher(),
         ..defaults
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -257,10 +284,10 @@ fn render(args: RenderArgs) -> ExitCode {
             }
         }
     }
-    let image = match engine
+    let fetched = engine
         .prepare_pairs(&args.template, format, pairs)
-        .and_then(|job| engine.render(&job))
-    {
+        .and_then(|job| fetch_for_cli(args.images.fetcher(), job));
+    let image = match fetched.and_then(|job| engine.render(&job)) {
         Ok(image) => image,
         Err(e) => {
             eprintln!("vellum: {}: {e}", args.template);
@@ -301,6 +328,7 @@ fn list_templates(args: EngineArgs) -> anyhow::Result<()> {
                 ParamKind::Number { min, max } => format!("number {min}..{max}"),
                 ParamKind::Enum { values } => values.join("|"),
                 ParamKind::Bool => "bool".to_string(),
+                ParamKind::Image => "image URL".to_string(),
             };
             let need = match &spec.default {
                 Some(default) => format!("default {:?}", default.canonical()),
@@ -334,4 +362,19 @@ fn sign(args: SignArgs) -> anyhow::Result<()> {
         .context("no signing key: pass --signing-key or set VELLUM_SIGNING_KEYS")?;
     println!("{origin}{signed}");
     Ok(())
+}
+
+/// Fetches a job's remote images on a small runtime (most renders have none).
+fn fetch_for_cli(
+    fetcher: Option<Arc<Fetcher>>,
+    job: vellum::Job,
+) -> Result<vellum::Job, vellum::RequestError> {
+    if job.image_urls().is_empty() {
+        return Ok(job);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| vellum::RequestError::Internal(format!("runtime: {e}")))?;
+    runtime.block_on(vellum::fetch::fetch_images(fetcher.as_deref(), job))
 }

@@ -72,6 +72,9 @@ pub enum ParamKind {
     },
     /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
     Bool,
+    /// An http(s) URL of a PNG, JPEG, WebP or GIF image that the server fetches (from
+    /// allow-listed hosts only) and embeds; empty means none.
+    Image,
 }
 
 /// The manifest as written, before checking.
@@ -167,9 +170,10 @@ fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<Pa
             ParamKind::Enum { values }
         }
         "bool" => ParamKind::Bool,
+        "image" => ParamKind::Image,
         other => {
             return Err(format!(
-                "type: expected one of text, color, number, enum, bool, got {other:?}"
+                "type: expected one of text, color, number, enum, bool, image, got {other:?}"
             ));
         }
     };
@@ -222,7 +226,7 @@ impl ParamKind {
     /// obvious: empty text, `false`, the first enum value. Colours and numbers must say.
     fn zero_value(&self) -> Option<Value> {
         match self {
-            ParamKind::Text { .. } => Some(Value::Text(String::new())),
+            ParamKind::Text { .. } | ParamKind::Image => Some(Value::Text(String::new())),
             ParamKind::Enum { values } => Some(Value::Text(values[0].clone())),
             ParamKind::Bool => Some(Value::Bool(false)),
             ParamKind::Color | ParamKind::Number { .. } => None,

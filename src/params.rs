@@ -22,6 +22,8 @@ pub const RESERVED_KEYS: &[&str] = &["scale", "quality", "sig", "exp"];
 const MIN_SCALE: f32 = 0.1;
 /// JPEG quality when the request gives none.
 pub const DEFAULT_JPEG_QUALITY: u8 = 85;
+/// Longest image URL accepted.
+const MAX_URL_BYTES: usize = 2048;
 /// How much of a bad value an error message quotes.
 const QUOTE_CHARS: usize = 40;
 
@@ -141,9 +143,9 @@ impl Params {
         let mut values = BTreeMap::new();
         for (name, spec) in &manifest.params {
             // An empty non-text value (an empty form field) means "not given".
-            let raw = given
-                .remove(name)
-                .filter(|v| !v.is_empty() || matches!(spec.kind, ParamKind::Text { .. }));
+            let raw = given.remove(name).filter(|v| {
+                !v.is_empty() || matches!(spec.kind, ParamKind::Text { .. } | ParamKind::Image)
+            });
             let value = match (raw, &spec.default) {
                 (Some(raw), _) => parse_value(name, spec, &raw).map_err(RequestError::BadParam)?,
                 (None, Some(default)) => default.clone(),
@@ -237,6 +239,19 @@ pub fn parse_value(name: &str, spec: &ParamSpec, raw: &str) -> Result<Value, Str
                 quote(raw)
             )),
         },
+        ParamKind::Image => {
+            let ok = raw.is_empty()
+                || (raw.len() <= MAX_URL_BYTES
+                    && url::Url::parse(raw).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
+            if ok {
+                Ok(Value::Text(raw.to_string()))
+            } else {
+                Err(format!(
+                    "{name}: expected an http(s) URL of at most {MAX_URL_BYTES} bytes, got {}",
+                    quote(raw)
+                ))
+            }
+        }
         ParamKind::Bool => match raw.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(Value::Bool(true)),
             "false" | "0" | "no" | "off" => Ok(Value::Bool(false)),

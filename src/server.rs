@@ -40,6 +40,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// URL signing keys; with any set, unsigned image requests get 403. Default: none.
     pub signer: crate::signing::Signer,
+    /// Fetches `image` params; `None` (the default) turns remote images off.
+    pub fetcher: Option<Arc<crate::fetch::Fetcher>>,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +56,7 @@ impl Default for ServerConfig {
             max_age: 31_536_000,
             shutdown_grace: Duration::from_secs(10),
             signer: crate::signing::Signer::default(),
+            fetcher: None,
         }
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::config::Limits;
 use crate::error::LoadError;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, ParamKind};
 use crate::params::Value;
 use crate::render;
 use crate::text::{FitRequest, TextMeasurer};
@@ -126,14 +126,22 @@ impl TemplateSet {
 
     /// Fills `template` with checked values; every value is XML-escaped unless the template
     /// says otherwise.
+    /// Image params take their value from `images` (name to data URL), empty when absent.
     pub fn fill(
         &self,
         template: &Template,
         values: &BTreeMap<String, Value>,
+        images: &BTreeMap<String, String>,
     ) -> Result<String, tera::Error> {
         let mut context = tera::Context::new();
         for (key, value) in values {
-            context.insert_value(key.clone(), value.to_tera());
+            let value = match template.manifest.params.get(key).map(|p| &p.kind) {
+                Some(ParamKind::Image) => {
+                    tera::Value::from(images.get(key).map_or("", String::as_str))
+                }
+                _ => value.to_tera(),
+            };
+            context.insert_value(key.clone(), value);
         }
         self.tera.render(&tera_name(&template.name), &context)
     }
@@ -184,7 +192,7 @@ impl TemplateSet {
             values.insert(name.clone(), value);
         }
         let svg = self
-            .fill(template, &values)
+            .fill(template, &values, &BTreeMap::new())
             .map_err(|e| fail(e.to_string()))?;
         let tree = render::parse(&svg, options, limits.max_svg_nodes)
             .map_err(|e| fail(format!("filled with its examples: {e}")))?;

@@ -87,7 +87,7 @@ fn setup_problems_exit_with_code_2_naming_the_file_and_field() {
     assert_eq!(run.status.code(), Some(2));
     let err = stderr(&run);
     assert!(
-        err.contains("post.toml: params.theme: type: expected one of text, color, number, enum, bool, got \"choice\""),
+        err.contains("post.toml: params.theme: type: expected one of text, color, number, enum, bool, image, got \"choice\""),
         "{err}"
     );
 

@@ -10,9 +10,11 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use vellum::EngineConfig;
 use vellum::fetch::{AllowList, FetchError, FetchLimits, Fetcher, UrlError};
+use vellum::server::ServerConfig;
 
-use crate::support;
+use crate::support::{self, TestServer, decode_png};
 
 /// A PNG header declaring a 50000x50000 image (the body is never decoded).
 fn huge_png_header() -> Vec<u8> {
@@ -169,5 +171,115 @@ async fn private_addresses_are_never_connected_to() {
         connections.load(Ordering::SeqCst),
         0,
         "a refused address was connected to"
+    );
+}
+
+async fn server_fetching_from(fixture: SocketAddr) -> TestServer {
+    let fetcher = Fetcher::new(
+        AllowList::new([format!("127.0.0.1:{}", fixture.port())]),
+        FetchLimits {
+            total_timeout: Duration::from_secs(2),
+            ..FetchLimits::default()
+        },
+        true,
+    );
+    let config = ServerConfig {
+        fetcher: Some(Arc::new(fetcher)),
+        ..ServerConfig::default()
+    };
+    TestServer::start_with(EngineConfig::bundled(&support::root()), config).await
+}
+
+#[tokio::test]
+async fn a_product_card_embeds_a_fetched_photo() {
+    let addr = fixture().await;
+    let server = server_fetching_from(addr).await;
+    let photo = format!("http://{addr}/ok.png");
+    let query = serde_urlencoded::to_string([("name", "Boot"), ("price", "89"), ("photo", &photo)])
+        .unwrap();
+    let with = server.get(&format!("/og/product.png?{query}")).await;
+    assert_eq!(
+        with.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&with.body)
+    );
+    let without = server.get("/og/product.png?name=Boot&price=89").await;
+    let (a, b) = (decode_png(&with.body), decode_png(&without.body));
+    // The photo (the post card's dark background) fills the panel where the initial was.
+    let [r, g, b_, _] = a.at(100, 500);
+    assert!(
+        r < 60 && g < 60 && b_ < 90,
+        "panel shows the photo: {:?}",
+        a.at(100, 500)
+    );
+    assert_ne!(a.at(100, 500), b.at(100, 500));
+    let svg = server.get(&format!("/og/product.svg?{query}")).await;
+    assert!(
+        svg.text().contains("href=\"data:image/png;base64,"),
+        "fetched bytes are embedded"
+    );
+    assert!(
+        !svg.text().contains(&photo),
+        "the URL itself never reaches the SVG"
+    );
+}
+
+#[tokio::test]
+async fn image_failures_get_their_status_and_reason() {
+    let addr = fixture().await;
+    let server = server_fetching_from(addr).await;
+    let url = |path: &str| {
+        let photo = format!("http://{addr}{path}");
+        let q = serde_urlencoded::to_string([("name", "Boot"), ("price", "89"), ("photo", &photo)])
+            .unwrap();
+        format!("/og/product.png?{q}")
+    };
+    let cases = [
+        (
+            url("/missing.png"),
+            502,
+            "photo: the image server answered 404".to_string(),
+        ),
+        (
+            url("/page.html"),
+            502,
+            "photo: not a PNG, JPEG, WebP or GIF image".to_string(),
+        ),
+        (
+            url("/slow.png"),
+            504,
+            "photo: the image server did not answer within 2 s".to_string(),
+        ),
+        (
+            url("/to-metadata"),
+            400,
+            "photo: host 169.254.169.254 is not on this server's image allow-list".to_string(),
+        ),
+        (
+            "/og/product.png?name=Boot&price=89&photo=http%3A%2F%2Fevil.example%2Fx.png"
+                .to_string(),
+            400,
+            "photo: host evil.example is not on this server's image allow-list".to_string(),
+        ),
+        (
+            "/og/product.png?name=Boot&price=89&photo=file%3A%2F%2F%2Fetc%2Fpasswd".to_string(),
+            400,
+            "photo: expected an http(s) URL of at most 2048 bytes, got \"file:///etc/passwd\""
+                .to_string(),
+        ),
+    ];
+    for (path, status, message) in cases {
+        let reply = server.get(&path).await;
+        assert_eq!(reply.status.as_u16(), status, "{path}: {}", reply.text());
+        assert_eq!(reply.text(), format!("{message}\n"), "{path}");
+        assert_eq!(reply.header("cache-control"), "no-store");
+    }
+    let off = TestServer::start().await;
+    let reply = off.get(&url("/ok.png")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        reply.text(),
+        "photo: remote images are off on this server (it has no --allow-image-host)\n"
     );
 }
