@@ -1,7 +1,8 @@
-//! The image cache: an LRU bounded by bytes, plus single-flight rendering per key.
+//! The caches: an LRU bounded by bytes ([`ByteCache`]; rendered images and fetched remote
+//! images), plus single-flight rendering per key.
 //!
-//! Entries are [`Image`]s whose bytes are shared (`Bytes`), so a hit copies nothing. An image
-//! larger than the whole budget is served but not stored.
+//! Entries share their bytes (`Bytes`), so a hit copies nothing. An entry larger than the
+//! whole budget is served but not stored.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,7 +16,7 @@ use tokio::sync::OnceCell;
 use crate::engine::{CacheKey, Image};
 use crate::error::RequestError;
 
-/// Bookkeeping cost of one entry beyond its bytes (key, LRU links, `Image` header).
+/// Bookkeeping cost of one entry beyond its bytes (key, LRU links, value header).
 const ENTRY_OVERHEAD: usize = 128;
 
 /// Counters for `/metrics` and tests.
@@ -48,26 +49,41 @@ pub struct CacheCounters {
     pub entries: Gauge,
 }
 
-/// A byte-bounded LRU of finished images.
-pub struct ImageCache {
+/// A value the cache can weigh by the bytes it holds.
+pub trait Weigh {
+    /// The bytes this value keeps alive.
+    fn bytes(&self) -> usize;
+}
+
+impl Weigh for Image {
+    fn bytes(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// A byte-bounded LRU.
+pub struct ByteCache<K, V> {
     budget: usize,
-    inner: Mutex<Inner>,
+    inner: Mutex<Inner<K, V>>,
     counters: CacheCounters,
 }
 
-struct Inner {
-    lru: LruCache<CacheKey, Image>,
+/// The cache of finished images.
+pub type ImageCache = ByteCache<CacheKey, Image>;
+
+struct Inner<K, V> {
+    lru: LruCache<K, V>,
     bytes: usize,
 }
 
-fn cost(image: &Image) -> usize {
-    image.bytes.len() + ENTRY_OVERHEAD
+fn cost(value: &impl Weigh) -> usize {
+    value.bytes() + ENTRY_OVERHEAD
 }
 
-impl ImageCache {
+impl<K: std::hash::Hash + Eq, V: Weigh + Clone> ByteCache<K, V> {
     /// An empty cache that holds at most `budget` bytes.
-    pub fn new(budget: usize) -> ImageCache {
-        ImageCache {
+    pub fn new(budget: usize) -> ByteCache<K, V> {
+        ByteCache {
             budget,
             inner: Mutex::new(Inner {
                 lru: LruCache::unbounded(),
@@ -82,13 +98,13 @@ impl ImageCache {
         self.counters.clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K, V>> {
         // The lock guards plain data; a panic elsewhere cannot leave it half-updated.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The image for `key`, marking it recently used.
-    pub fn get(&self, key: &CacheKey) -> Option<Image> {
+    /// The value for `key`, marking it recently used.
+    pub fn get(&self, key: &K) -> Option<V> {
         let found = self.lock().lru.get(key).cloned();
         let counter = if found.is_some() {
             &self.counters.hits
@@ -99,14 +115,14 @@ impl ImageCache {
         found
     }
 
-    /// Stores an image, evicting the least recently used ones to stay within the budget.
-    pub fn insert(&self, key: CacheKey, image: Image) {
-        let size = cost(&image);
+    /// Stores a value, evicting the least recently used ones to stay within the budget.
+    pub fn insert(&self, key: K, value: V) {
+        let size = cost(&value);
         if size > self.budget {
             return;
         }
         let mut inner = self.lock();
-        if let Some(old) = inner.lru.put(key, image) {
+        if let Some(old) = inner.lru.put(key, value) {
             inner.bytes -= cost(&old);
         }
         inner.bytes += size;

@@ -18,6 +18,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::TokioExecutor;
+use prometheus_client::metrics::counter::Counter;
+
+use crate::cache::ByteCache;
 
 /// Why a URL may not be fetched; `Display` is the public message (after the param name).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -182,6 +185,8 @@ pub struct FetchLimits {
     /// Largest width or height of a fetched image, read from its header before decoding.
     /// Default: 4096.
     pub max_side: usize,
+    /// Bytes of fetched images kept, so a popular avatar is fetched once. Default: 64 MiB.
+    pub cache_bytes: usize,
 }
 
 impl Default for FetchLimits {
@@ -192,6 +197,7 @@ impl Default for FetchLimits {
             total_timeout: Duration::from_secs(10),
             max_redirects: 3,
             max_side: 4096,
+            cache_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -234,6 +240,12 @@ pub struct Fetched {
     pub bytes: Bytes,
 }
 
+impl crate::cache::Weigh for Fetched {
+    fn bytes(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
 impl Fetched {
     /// The image as a `data:` URL for an `<image href>`.
     pub fn data_url(&self) -> String {
@@ -249,6 +261,11 @@ pub struct Fetcher {
     limits: FetchLimits,
     allow_loopback: bool,
     client: Client<hyper_rustls::HttpsConnector<HttpConnector<PublicResolver>>, Empty<Bytes>>,
+    cache: ByteCache<String, Fetched>,
+    /// Fetches made (cache hits excluded).
+    pub fetches: Counter,
+    /// Fetches that failed.
+    pub failures: Counter,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -273,20 +290,35 @@ impl Fetcher {
             .enable_http1()
             .wrap_connector(http);
         Fetcher {
+            cache: ByteCache::new(limits.cache_bytes),
             allow,
             limits,
             allow_loopback,
             client: Client::builder(TokioExecutor::new()).build(https),
+            fetches: Counter::default(),
+            failures: Counter::default(),
         }
     }
 
     /// Fetches `url`, following up to `max_redirects` redirects (each target checked like
     /// the first URL), within the total timeout.
+    /// Successful fetches are cached by URL; failures are not.
     pub async fn fetch(&self, url: &str) -> Result<Fetched, FetchError> {
+        if let Some(hit) = self.cache.get(&url.to_string()) {
+            return Ok(hit);
+        }
+        self.fetches.inc();
         let total = self.limits.total_timeout;
-        tokio::time::timeout(total, self.fetch_inner(url))
+        let fetched = tokio::time::timeout(total, self.fetch_inner(url))
             .await
-            .unwrap_or(Err(FetchError::Timeout(total.as_secs())))
+            .unwrap_or(Err(FetchError::Timeout(total.as_secs())));
+        match &fetched {
+            Ok(image) => self.cache.insert(url.to_string(), image.clone()),
+            Err(_) => {
+                self.failures.inc();
+            }
+        }
+        fetched
     }
 
     async fn fetch_inner(&self, url: &str) -> Result<Fetched, FetchError> {

@@ -55,7 +55,7 @@ impl State {
         let cache = ImageCache::new(config.cache_bytes);
         State {
             engine,
-            metrics: Metrics::new(&cache),
+            metrics: Metrics::new(&cache, config.fetcher.as_deref()),
             cache,
             flights: Flights::default(),
             render_slots: Arc::new(Semaphore::new(config.max_renders.max(1))),

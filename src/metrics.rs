@@ -11,6 +11,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::cache::ImageCache;
+use crate::fetch::Fetcher;
 
 /// Every metric the server exposes.
 pub struct Metrics {
@@ -24,8 +25,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers the server's metrics and the cache's counters.
-    pub fn new(cache: &ImageCache) -> Metrics {
+    /// Registers the server's metrics, the cache's counters and the fetcher's, if any.
+    pub fn new(cache: &ImageCache, fetcher: Option<&Fetcher>) -> Metrics {
         let mut registry = Registry::with_prefix("vellum");
         let responses = Family::<Vec<(String, String)>, Counter>::default();
         registry.register("responses", "Responses by status", responses.clone());
@@ -60,6 +61,18 @@ impl Metrics {
         );
         registry.register("cache_bytes", "Bytes the cache holds", counters.bytes);
         registry.register("cache_entries", "Images the cache holds", counters.entries);
+        if let Some(fetcher) = fetcher {
+            registry.register(
+                "image_fetches",
+                "Remote images fetched (cache hits excluded)",
+                fetcher.fetches.clone(),
+            );
+            registry.register(
+                "image_fetch_failures",
+                "Remote image fetches that failed",
+                fetcher.failures.clone(),
+            );
+        }
         Metrics {
             registry,
             responses,
