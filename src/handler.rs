@@ -194,13 +194,12 @@ async fn cached_or_rendered(state: &Arc<State>, job: Job) -> Result<(Image, bool
         let rendered = tokio::task::spawn_blocking(move || {
             let _permit = permit; // held until the CPU work is done, even if the client left
             let metrics = &state_for_task.metrics;
-            metrics.renders_in_flight.inc();
+            let _in_flight = metrics.render_started();
             let started = Instant::now();
             let rendered = engine.render(&job);
             metrics
                 .render_seconds
                 .observe(started.elapsed().as_secs_f64());
-            metrics.renders_in_flight.dec();
             rendered
         })
         .await

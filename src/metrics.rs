@@ -81,6 +81,12 @@ impl Metrics {
         }
     }
 
+    /// Marks a render as running until the returned guard drops (also when it panics).
+    pub fn render_started(&self) -> InFlight<'_> {
+        self.renders_in_flight.inc();
+        InFlight(&self.renders_in_flight)
+    }
+
     /// Counts one response with `status`.
     pub fn count_response(&self, status: u16) {
         self.responses
@@ -93,5 +99,14 @@ impl Metrics {
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
+    }
+}
+
+/// Keeps a render counted in `renders_in_flight` while alive.
+pub struct InFlight<'a>(&'a Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
