@@ -198,6 +198,7 @@ mod tests {
         Image {
             bytes: Bytes::from(vec![0u8; len]),
             format: Format::Png,
+            fallback_used: false,
         }
     }
 

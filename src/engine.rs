@@ -81,9 +81,21 @@ pub struct Job {
     pub key: CacheKey,
     /// Fetched images for the job's image params, by param name, as data URLs.
     pub images: BTreeMap<String, String>,
+    /// Whether a failed fetch was replaced by the param's fallback asset.
+    pub fallback_used: bool,
 }
 
 impl Job {
+    /// The fallback asset of image param `param`, as a data URL, if it declares one.
+    pub fn fallback_url(&self, param: &str) -> Option<String> {
+        match self.template.manifest.params.get(param).map(|p| &p.kind) {
+            Some(ParamKind::Image {
+                fallback: Some(asset),
+            }) => self.set.asset_url(asset).map(str::to_string),
+            _ => None,
+        }
+    }
+
     /// The image params that name a URL, as (param, URL): what must be fetched (into
     /// [`Job::images`]) before [`Engine::render`].
     pub fn image_urls(&self) -> Vec<(String, String)> {
@@ -93,7 +105,7 @@ impl Job {
             .filter(|(name, _)| {
                 matches!(
                     self.template.manifest.params.get(*name).map(|p| &p.kind),
-                    Some(ParamKind::Image)
+                    Some(ParamKind::Image { .. })
                 )
             })
             .filter_map(|(name, value)| match value {
@@ -111,6 +123,9 @@ pub struct Image {
     pub bytes: Bytes,
     /// Its format.
     pub format: Format,
+    /// Drawn with a fallback for an image that could not be fetched: serve it briefly, never
+    /// cache it for long.
+    pub fallback_used: bool,
 }
 
 /// Templates, fonts and limits, shared by every render.
@@ -233,6 +248,7 @@ impl Engine {
             format,
             key: CacheKey::from_bytes(key),
             images: BTreeMap::new(),
+            fallback_used: false,
         })
     }
 
@@ -283,6 +299,7 @@ impl Engine {
         Ok(Image {
             bytes: Bytes::from(bytes),
             format: job.format,
+            fallback_used: job.fallback_used,
         })
     }
 }

@@ -389,8 +389,8 @@ impl Fetcher {
     }
 }
 
-/// Fetches a job's image params into `job.images`; without a fetcher, a job that names an
-/// image URL is refused.
+/// Fetches a job's image params into `job.images`; a failed fetch uses the param's fallback
+/// asset if it declares one. Without a fetcher, a job that names an image URL is refused.
 pub async fn fetch_images(
     fetcher: Option<&Fetcher>,
     mut job: crate::engine::Job,
@@ -400,14 +400,18 @@ pub async fn fetch_images(
         let Some(fetcher) = fetcher else {
             return Err(RequestError::ImagesOff(param));
         };
-        let fetched = fetcher
-            .fetch(&url)
-            .await
-            .map_err(|error| RequestError::Image {
-                param: param.clone(),
-                error,
-            })?;
-        job.images.insert(param, fetched.data_url());
+        let data_url = match fetcher.fetch(&url).await {
+            Ok(fetched) => fetched.data_url(),
+            Err(error) => match job.fallback_url(&param) {
+                Some(fallback) => {
+                    tracing::warn!(%param, %url, %error, "image fetch failed; drawing the fallback");
+                    job.fallback_used = true;
+                    fallback
+                }
+                None => return Err(RequestError::Image { param, error }),
+            },
+        };
+        job.images.insert(param, data_url);
     }
     Ok(job)
 }

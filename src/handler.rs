@@ -29,6 +29,9 @@ use crate::server::ServerConfig;
 /// The response body type.
 pub type Body = Full<Bytes>;
 
+/// `Cache-Control` for a card drawn with a fallback image.
+const FALLBACK_CACHE_CONTROL: &str = "public, max-age=60";
+
 /// CSP for `.svg` output: nothing may load or run, even when opened directly.
 const SVG_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 
@@ -205,7 +208,9 @@ async fn cached_or_rendered(state: &Arc<State>, job: Job) -> Result<(Image, bool
         .await
         .unwrap_or_else(|e| Err(RequestError::Internal(format!("render task failed: {e}"))));
         if let Ok(image) = &rendered {
-            state.cache.insert(key, image.clone());
+            if !image.fallback_used {
+                state.cache.insert(key, image.clone());
+            }
         }
         rendered
     };
@@ -234,8 +239,17 @@ fn set_image_headers(
     image: Option<&Image>,
 ) {
     let headers = response.headers_mut();
-    headers.insert(header::ETAG, header_value(etag));
-    headers.insert(header::CACHE_CONTROL, header_value(&state.cache_control));
+    if image.is_some_and(|image| image.fallback_used) {
+        // A stand-in for an image that could not be fetched: let caches retry soon, and
+        // claim no identity with the real card.
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(FALLBACK_CACHE_CONTROL),
+        );
+    } else {
+        headers.insert(header::ETAG, header_value(etag));
+        headers.insert(header::CACHE_CONTROL, header_value(&state.cache_control));
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

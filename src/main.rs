@@ -328,7 +328,7 @@ fn list_templates(args: EngineArgs) -> anyhow::Result<()> {
                 ParamKind::Number { min, max } => format!("number {min}..{max}"),
                 ParamKind::Enum { values } => values.join("|"),
                 ParamKind::Bool => "bool".to_string(),
-                ParamKind::Image => "image URL".to_string(),
+                ParamKind::Image { .. } => "image URL".to_string(),
             };
             let need = match &spec.default {
                 Some(default) => format!("default {:?}", default.canonical()),

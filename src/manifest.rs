@@ -74,7 +74,12 @@ pub enum ParamKind {
     Bool,
     /// An http(s) URL of a PNG, JPEG, WebP or GIF image that the server fetches (from
     /// allow-listed hosts only) and embeds; empty means none.
-    Image,
+    Image {
+        /// An asset drawn instead when the fetch fails (the card is then served with a short
+        /// max-age); without one, a failed fetch is an error.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fallback: Option<String>,
+    },
 }
 
 /// The manifest as written, before checking.
@@ -100,6 +105,7 @@ struct RawParam {
     example: Option<String>,
     description: Option<String>,
     max_chars: Option<usize>,
+    fallback: Option<String>,
     min: Option<f64>,
     max: Option<f64>,
     values: Option<Vec<String>>,
@@ -170,7 +176,9 @@ fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<Pa
             ParamKind::Enum { values }
         }
         "bool" => ParamKind::Bool,
-        "image" => ParamKind::Image,
+        "image" => ParamKind::Image {
+            fallback: raw.fallback.clone(),
+        },
         other => {
             return Err(format!(
                 "type: expected one of text, color, number, enum, bool, image, got {other:?}"
@@ -183,6 +191,7 @@ fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<Pa
         ("min", raw.min.is_some(), "number"),
         ("max", raw.max.is_some(), "number"),
         ("values", raw.values.is_some(), "enum"),
+        ("fallback", raw.fallback.is_some(), "image"),
     ];
     for (field, present, owner) in misplaced {
         if present && raw.kind != owner {
@@ -226,7 +235,7 @@ impl ParamKind {
     /// obvious: empty text, `false`, the first enum value. Colours and numbers must say.
     fn zero_value(&self) -> Option<Value> {
         match self {
-            ParamKind::Text { .. } | ParamKind::Image => Some(Value::Text(String::new())),
+            ParamKind::Text { .. } | ParamKind::Image { .. } => Some(Value::Text(String::new())),
             ParamKind::Enum { values } => Some(Value::Text(values[0].clone())),
             ParamKind::Bool => Some(Value::Bool(false)),
             ParamKind::Color | ParamKind::Number { .. } => None,

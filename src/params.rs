@@ -144,7 +144,8 @@ impl Params {
         for (name, spec) in &manifest.params {
             // An empty non-text value (an empty form field) means "not given".
             let raw = given.remove(name).filter(|v| {
-                !v.is_empty() || matches!(spec.kind, ParamKind::Text { .. } | ParamKind::Image)
+                !v.is_empty()
+                    || matches!(spec.kind, ParamKind::Text { .. } | ParamKind::Image { .. })
             });
             let value = match (raw, &spec.default) {
                 (Some(raw), _) => parse_value(name, spec, &raw).map_err(RequestError::BadParam)?,
@@ -239,7 +240,7 @@ pub fn parse_value(name: &str, spec: &ParamSpec, raw: &str) -> Result<Value, Str
                 quote(raw)
             )),
         },
-        ParamKind::Image => {
+        ParamKind::Image { .. } => {
             let ok = raw.is_empty()
                 || (raw.len() <= MAX_URL_BYTES
                     && url::Url::parse(raw).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));

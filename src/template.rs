@@ -40,6 +40,7 @@ pub struct Template {
 pub struct TemplateSet {
     tera: tera::Tera,
     templates: BTreeMap<String, Arc<Template>>,
+    assets: Arc<Assets>,
 }
 
 impl TemplateSet {
@@ -102,7 +103,11 @@ impl TemplateSet {
             };
             templates.insert(name, Arc::new(template));
         }
-        let set = TemplateSet { tera, templates };
+        let set = TemplateSet {
+            tera,
+            templates,
+            assets,
+        };
         for template in set.templates.values() {
             set.check(
                 template,
@@ -112,6 +117,11 @@ impl TemplateSet {
             )?;
         }
         Ok(set)
+    }
+
+    /// The asset called `name` as a data URL, if `assets/` has it.
+    pub fn asset_url(&self, name: &str) -> Option<&str> {
+        self.assets.urls.get(name).map(String::as_str)
     }
 
     /// The template called `name`, if loaded.
@@ -136,7 +146,7 @@ impl TemplateSet {
         let mut context = tera::Context::new();
         for (key, value) in values {
             let value = match template.manifest.params.get(key).map(|p| &p.kind) {
-                Some(ParamKind::Image) => {
+                Some(ParamKind::Image { .. }) => {
                     tera::Value::from(images.get(key).map_or("", String::as_str))
                 }
                 _ => value.to_tera(),
@@ -177,6 +187,18 @@ impl TemplateSet {
             )));
         }
 
+        for (name, spec) in &manifest.params {
+            if let ParamKind::Image {
+                fallback: Some(asset),
+            } = &spec.kind
+            {
+                if self.asset_url(asset).is_none() {
+                    return Err(fail(format!(
+                        "params.{name}: fallback: no file {asset:?} in the templates' assets/"
+                    )));
+                }
+            }
+        }
         let mut values = BTreeMap::new();
         for (name, spec) in &manifest.params {
             let value = match (&spec.example, &spec.default) {

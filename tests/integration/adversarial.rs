@@ -137,7 +137,7 @@ fn cases() -> Vec<(String, u16, String)> {
         err(
             "/og/post.png?title=a&TITLE=b",
             400,
-            "unknown parameter \"TITLE\"; this template takes: author, color, site, subtitle, theme, title",
+            "unknown parameter \"TITLE\"; this template takes: author, avatar, color, site, subtitle, theme, title",
         ),
     ]
 }

@@ -92,6 +92,23 @@ fn unknown_assets_and_disguised_files_stop_the_load() {
         "{err}"
     );
 
+    let dir = support::scratch_dir("asset-fallback");
+    std::fs::write(
+        dir.join("t.toml"),
+        "width = 10\nheight = 10\n[params.photo]\ntype = \"image\"\nfallback = \"gone.png\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("t.svg"),
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>"#,
+    )
+    .unwrap();
+    let err = load_error(&dir);
+    assert!(
+        err.contains("params.photo: fallback: no file \"gone.png\" in the templates' assets/"),
+        "{err}"
+    );
+
     let dir = support::scratch_dir("asset-disguised");
     std::fs::create_dir_all(dir.join("assets")).unwrap();
     std::fs::write(dir.join("assets/logo.png"), "#!/bin/sh\necho not a png\n").unwrap();

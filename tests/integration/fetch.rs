@@ -229,43 +229,49 @@ async fn a_product_card_embeds_a_fetched_photo() {
 async fn image_failures_get_their_status_and_reason() {
     let addr = fixture().await;
     let server = server_fetching_from(addr).await;
+    // The post card's avatar declares no fallback: a failed fetch is the request's error.
     let url = |path: &str| {
-        let photo = format!("http://{addr}{path}");
-        let q = serde_urlencoded::to_string([("name", "Boot"), ("price", "89"), ("photo", &photo)])
-            .unwrap();
-        format!("/og/product.png?{q}")
+        let avatar = format!("http://{addr}{path}");
+        let q =
+            serde_urlencoded::to_string([("title", "Hi"), ("author", "Ada"), ("avatar", &avatar)])
+                .unwrap();
+        format!("/og/post.png?{q}")
     };
     let cases = [
         (
             url("/missing.png"),
             502,
-            "photo: the image server answered 404".to_string(),
+            "avatar: the image server answered 404".to_string(),
         ),
         (
             url("/page.html"),
             502,
-            "photo: not a PNG, JPEG, WebP or GIF image".to_string(),
+            "avatar: not a PNG, JPEG, WebP or GIF image".to_string(),
+        ),
+        (
+            url("/big.png"),
+            502,
+            "avatar: the image is larger than 5242880 bytes".to_string(),
         ),
         (
             url("/slow.png"),
             504,
-            "photo: the image server did not answer within 2 s".to_string(),
+            "avatar: the image server did not answer within 2 s".to_string(),
         ),
         (
             url("/to-metadata"),
             400,
-            "photo: host 169.254.169.254 is not on this server's image allow-list".to_string(),
+            "avatar: host 169.254.169.254 is not on this server's image allow-list".to_string(),
         ),
         (
-            "/og/product.png?name=Boot&price=89&photo=http%3A%2F%2Fevil.example%2Fx.png"
-                .to_string(),
+            "/og/post.png?title=Hi&avatar=http%3A%2F%2Fevil.example%2Fx.png".to_string(),
             400,
-            "photo: host evil.example is not on this server's image allow-list".to_string(),
+            "avatar: host evil.example is not on this server's image allow-list".to_string(),
         ),
         (
-            "/og/product.png?name=Boot&price=89&photo=file%3A%2F%2F%2Fetc%2Fpasswd".to_string(),
+            "/og/post.png?title=Hi&avatar=file%3A%2F%2F%2Fetc%2Fpasswd".to_string(),
             400,
-            "photo: expected an http(s) URL of at most 2048 bytes, got \"file:///etc/passwd\""
+            "avatar: expected an http(s) URL of at most 2048 bytes, got \"file:///etc/passwd\""
                 .to_string(),
         ),
     ];
@@ -280,6 +286,35 @@ async fn image_failures_get_their_status_and_reason() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         reply.text(),
-        "photo: remote images are off on this server (it has no --allow-image-host)\n"
+        "avatar: remote images are off on this server (it has no --allow-image-host)\n"
     );
+}
+
+#[tokio::test]
+async fn a_failed_photo_draws_the_fallback_briefly_and_is_not_cached() {
+    let addr = fixture().await;
+    let server = server_fetching_from(addr).await;
+    let photo = format!("http://{addr}/missing.png");
+    let query = serde_urlencoded::to_string([("name", "Boot"), ("price", "89"), ("photo", &photo)])
+        .unwrap();
+    let first = server.get(&format!("/og/product.png?{query}")).await;
+    assert_eq!(
+        first.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    assert_eq!(first.header("cache-control"), "public, max-age=60");
+    assert!(
+        first.headers.get("etag").is_none(),
+        "a stand-in claims no identity"
+    );
+    // The placeholder's light grey fills the panel.
+    assert_eq!(
+        decode_png(&first.body).at(100, 500),
+        [0xe7, 0xe5, 0xe4, 255]
+    );
+    let second = server.get(&format!("/og/product.png?{query}")).await;
+    assert_eq!(second.status, StatusCode::OK);
+    assert_eq!(server.renders(), 2, "a fallback render is not cached");
 }

@@ -192,7 +192,7 @@ async fn bad_requests_get_a_status_and_a_one_line_reason() {
         (
             "/og/post?title=Hi&font=Comic".into(),
             400,
-            "unknown parameter \"font\"; this template takes: author, color, site, subtitle, theme, title",
+            "unknown parameter \"font\"; this template takes: author, avatar, color, site, subtitle, theme, title",
         ),
         (
             "/og/post?title=a&title=b".into(),
