@@ -249,9 +249,7 @@ impl crate::cache::Weigh for Fetched {
 impl Fetched {
     /// The image as a `data:` URL for an `<image href>`.
     pub fn data_url(&self) -> String {
-        let encoded =
-            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &self.bytes);
-        format!("data:{};base64,{encoded}", self.mime)
+        crate::render::data_url(self.mime, &self.bytes)
     }
 }
 
@@ -373,13 +371,7 @@ impl Fetcher {
     }
 
     fn checked_image(&self, bytes: Bytes) -> Result<Fetched, FetchError> {
-        let mime = match imagesize::image_type(&bytes) {
-            Ok(imagesize::ImageType::Png) => "image/png",
-            Ok(imagesize::ImageType::Jpeg) => "image/jpeg",
-            Ok(imagesize::ImageType::Webp) => "image/webp",
-            Ok(imagesize::ImageType::Gif) => "image/gif",
-            _ => return Err(FetchError::NotAnImage),
-        };
+        let mime = crate::render::raster_mime(&bytes).ok_or(FetchError::NotAnImage)?;
         let size = imagesize::blob_size(&bytes).map_err(|_| FetchError::NotAnImage)?;
         let max = self.limits.max_side;
         if size.width > max || size.height > max {

@@ -327,8 +327,7 @@ fn load_assets(dir: &Path) -> Result<Assets, LoadError> {
         hasher.update(name.as_bytes());
         hasher.update(&(bytes.len() as u64).to_le_bytes());
         hasher.update(&bytes);
-        let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
-        urls.insert(name, format!("data:{mime};base64,{encoded}"));
+        urls.insert(name, render::data_url(mime, &bytes));
     }
     Ok(Assets {
         urls,
@@ -338,21 +337,18 @@ fn load_assets(dir: &Path) -> Result<Assets, LoadError> {
 
 /// The MIME type for an asset, if its bytes are what its extension says.
 fn asset_mime(ext: &str, bytes: &[u8]) -> Option<&'static str> {
-    let (mime, ok) = match ext {
-        "png" => ("image/png", bytes.starts_with(b"\x89PNG\r\n\x1a\n")),
-        "jpg" | "jpeg" => ("image/jpeg", bytes.starts_with(&[0xFF, 0xD8, 0xFF])),
-        "gif" => ("image/gif", bytes.starts_with(b"GIF8")),
-        "webp" => (
-            "image/webp",
-            bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP",
-        ),
-        "svg" => (
-            "image/svg+xml",
-            std::str::from_utf8(bytes).is_ok_and(|t| t.contains("<svg")),
-        ),
+    let expected = match ext {
+        "svg" => {
+            let svg = std::str::from_utf8(bytes).is_ok_and(|t| t.contains("<svg"));
+            return svg.then_some("image/svg+xml");
+        }
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
         _ => return None,
     };
-    ok.then_some(mime)
+    render::raster_mime(bytes).filter(|&mime| mime == expected)
 }
 
 /// `qr(text=..)`: a QR code (medium error correction) as `{path, size}`: `path` is SVG path
