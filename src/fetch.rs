@@ -208,9 +208,21 @@ pub enum FetchError {
     /// The URL (or a redirect target) may not be fetched.
     #[error("{0}")]
     Url(#[from] UrlError),
-    /// Connecting or reading failed.
-    #[error("could not fetch the image: {0}")]
-    Failed(String),
+    /// No connection could be made (refused, unreachable, unknown name, connect timeout).
+    #[error("could not connect to the image server")]
+    Connect,
+    /// The server's TLS certificate was refused (untrusted, expired, wrong name).
+    #[error("the image server's TLS certificate was not accepted")]
+    Certificate,
+    /// TLS failed for another reason.
+    #[error("the TLS handshake with the image server failed")]
+    Tls,
+    /// The connection ended before the whole body arrived.
+    #[error("the connection closed before the whole image arrived")]
+    Truncated,
+    /// Any other broken exchange; the detail goes to the log, not to the client.
+    #[error("the image server's answer could not be read")]
+    Broken,
     /// The upstream answered with a status other than 200.
     #[error("the image server answered {0}")]
     Status(u16),
@@ -257,7 +269,7 @@ impl Fetched {
 pub struct Fetcher {
     allow: AllowList,
     limits: FetchLimits,
-    allow_loopback: bool,
+    trusted: Option<IpAddr>,
     client: Client<hyper_rustls::HttpsConnector<HttpConnector<PublicResolver>>, Empty<Bytes>>,
     cache: ByteCache<String, Fetched>,
     /// Fetches made (cache hits excluded).
@@ -276,10 +288,10 @@ impl std::fmt::Debug for Fetcher {
 }
 
 impl Fetcher {
-    /// A fetcher for `allow`ed hosts. `allow_loopback` lets 127.0.0.1 and ::1 through, for
-    /// tests and local development only.
-    pub fn new(allow: AllowList, limits: FetchLimits, allow_loopback: bool) -> Fetcher {
-        let mut http = HttpConnector::new_with_resolver(PublicResolver { allow_loopback });
+    /// A fetcher for `allow`ed hosts. `trusted` lets one non-public address through (a
+    /// fixture server on a loopback address in tests); `None` in production.
+    pub fn new(allow: AllowList, limits: FetchLimits, trusted: Option<IpAddr>) -> Fetcher {
+        let mut http = HttpConnector::new_with_resolver(PublicResolver { trusted });
         http.enforce_http(false);
         http.set_connect_timeout(Some(limits.connect_timeout));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -291,7 +303,7 @@ impl Fetcher {
             cache: ByteCache::new(limits.cache_bytes),
             allow,
             limits,
-            allow_loopback,
+            trusted,
             client: Client::builder(TokioExecutor::new()).build(https),
             fetches: Counter::default(),
             failures: Counter::default(),
@@ -323,14 +335,13 @@ impl Fetcher {
         let mut url = self.check(url)?;
         for _ in 0..=self.limits.max_redirects {
             let uri: hyper::Uri = url.as_str().parse().map_err(|_| UrlError::Malformed)?;
-            let response = self
-                .client
-                .get(uri)
-                .await
-                .map_err(|e| match forbidden_address(&e) {
-                    Some(ip) => FetchError::Url(UrlError::Forbidden(ip)),
-                    None => FetchError::Failed(error_chain(&e)),
-                })?;
+            let response = self.client.get(uri).await.map_err(|e| {
+                if let Some(ip) = forbidden_address(&e) {
+                    return FetchError::Url(UrlError::Forbidden(ip));
+                }
+                tracing::warn!(%url, error = error_chain(&e), "image request failed");
+                classify(&e, e.is_connect())
+            })?;
             let status = response.status();
             if status.is_redirection() {
                 let location = response
@@ -345,15 +356,22 @@ impl Fetcher {
             if status != hyper::StatusCode::OK {
                 return Err(FetchError::Status(status.as_u16()));
             }
+            let declared = response
+                .headers()
+                .get(hyper::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > self.limits.max_bytes as u64) {
+                return Err(FetchError::TooLarge(self.limits.max_bytes));
+            }
             let body = Limited::new(response.into_body(), self.limits.max_bytes)
                 .collect()
                 .await
                 .map_err(|e| {
                     if e.is::<http_body_util::LengthLimitError>() {
-                        FetchError::TooLarge(self.limits.max_bytes)
-                    } else {
-                        FetchError::Failed(e.to_string())
+                        return FetchError::TooLarge(self.limits.max_bytes);
                     }
+                    tracing::warn!(%url, error = error_chain(&*e), "image body failed");
+                    classify(&*e, false)
                 })?
                 .to_bytes();
             return self.checked_image(body);
@@ -363,7 +381,7 @@ impl Fetcher {
 
     fn check(&self, url: &str) -> Result<url::Url, UrlError> {
         match check_url(url, &self.allow) {
-            Err(UrlError::Forbidden(ip)) if self.allow_loopback && ip.is_loopback() => {
+            Err(UrlError::Forbidden(ip)) if self.trusted == Some(ip) => {
                 url::Url::parse(url).map_err(|_| UrlError::Malformed)
             }
             other => other,
@@ -412,7 +430,7 @@ pub async fn fetch_images(
 /// address (DNS rebinding included: this runs at connect time) is never connected to.
 #[derive(Clone)]
 struct PublicResolver {
-    allow_loopback: bool,
+    trusted: Option<IpAddr>,
 }
 
 /// A resolved address that was refused; found again in the client's error chain.
@@ -430,7 +448,7 @@ impl tower_service::Service<Name> for PublicResolver {
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
-        let allow_loopback = self.allow_loopback;
+        let trusted = self.trusted;
         let host = name.as_str().to_string();
         Box::pin(async move {
             let resolved: Vec<SocketAddr> =
@@ -439,8 +457,7 @@ impl tower_service::Service<Name> for PublicResolver {
             let public: Vec<SocketAddr> = resolved
                 .into_iter()
                 .filter(|addr| {
-                    let ok =
-                        check_ip(addr.ip()).is_ok() || (allow_loopback && addr.ip().is_loopback());
+                    let ok = check_ip(addr.ip()).is_ok() || trusted == Some(addr.ip());
                     if !ok {
                         refused = Some(addr.ip());
                     }
@@ -456,18 +473,49 @@ impl tower_service::Service<Name> for PublicResolver {
 }
 
 fn forbidden_address(error: &(dyn std::error::Error + 'static)) -> Option<IpAddr> {
+    causes(error)
+        .into_iter()
+        .find_map(|e| e.downcast_ref::<ForbiddenAddress>().map(|f| f.0))
+}
+
+/// The public reason for a failed exchange, from the client's error chain.
+fn classify(error: &(dyn std::error::Error + 'static), connecting: bool) -> FetchError {
+    for e in causes(error) {
+        match e.downcast_ref::<rustls::Error>() {
+            Some(rustls::Error::InvalidCertificate(_)) => return FetchError::Certificate,
+            Some(_) => return FetchError::Tls,
+            None => {}
+        }
+        let io = e.downcast_ref::<std::io::Error>();
+        if io.is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof) {
+            return FetchError::Truncated;
+        }
+    }
+    if connecting {
+        FetchError::Connect
+    } else {
+        FetchError::Broken
+    }
+}
+
+/// An error and everything under it. `io::Error::source` skips the error an `io::Error`
+/// wraps (it returns that error's source), so wrapped errors are visited explicitly.
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut all = Vec::new();
     let mut current = Some(error);
     while let Some(e) = current {
-        if let Some(ForbiddenAddress(ip)) = e
+        all.push(e);
+        current = match e
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<ForbiddenAddress>())
         {
-            return Some(*ip);
-        }
-        current = e.source();
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
-    None
+    all
 }
 
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

@@ -17,7 +17,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::cache::{Flights, ImageCache};
 use crate::encode::Format;
@@ -193,20 +193,7 @@ async fn cached_or_rendered(state: &Arc<State>, job: Job) -> Result<(Image, bool
         .map_err(|_| RequestError::Busy)?
         .map_err(|_| RequestError::Internal("render slots closed".into()))?;
         let engine = state.engine.clone();
-        let state_for_task = state.clone();
-        let rendered = tokio::task::spawn_blocking(move || {
-            let _permit = permit; // held until the CPU work is done, even if the client left
-            let metrics = &state_for_task.metrics;
-            let _in_flight = metrics.render_started();
-            let started = Instant::now();
-            let rendered = engine.render(&job);
-            metrics
-                .render_seconds
-                .observe(started.elapsed().as_secs_f64());
-            rendered
-        })
-        .await
-        .unwrap_or_else(|e| Err(RequestError::Internal(format!("render task failed: {e}"))));
+        let rendered = isolated(state, permit, move || engine.render(&job)).await;
         if let Ok(image) = &rendered {
             if !image.fallback_used {
                 state.cache.insert(key, image.clone());
@@ -219,6 +206,30 @@ async fn cached_or_rendered(state: &Arc<State>, job: Job) -> Result<(Image, bool
         .run(key, render)
         .await
         .map(|image| (image, false))
+}
+
+/// Runs `render` on the blocking pool, holding `permit` until the CPU work is done (even if
+/// the client has gone). A panic inside becomes an internal error and the server carries on.
+async fn isolated<F>(
+    state: &Arc<State>,
+    permit: OwnedSemaphorePermit,
+    render: F,
+) -> Result<Image, RequestError>
+where
+    F: FnOnce() -> Result<Image, RequestError> + Send + 'static,
+{
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let _in_flight = state.metrics.render_started();
+        let started = Instant::now();
+        let rendered = render();
+        let seconds = started.elapsed().as_secs_f64();
+        state.metrics.render_seconds.observe(seconds);
+        rendered
+    })
+    .await
+    .unwrap_or_else(|e| Err(RequestError::Internal(format!("render task failed: {e}"))))
 }
 
 /// Whether an `If-None-Match` header matches `etag` (weak comparison, as RFC 9110 asks).
@@ -362,4 +373,51 @@ fn metrics(state: &State) -> Response<Body> {
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> Arc<State> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let engine = Engine::new(crate::EngineConfig::bundled(root)).expect("bundled templates");
+        let config = ServerConfig {
+            max_renders: 1,
+            ..ServerConfig::default()
+        };
+        Arc::new(State::new(Arc::new(engine), &config))
+    }
+
+    #[tokio::test]
+    async fn a_panicking_render_is_an_internal_error_and_frees_its_slot() {
+        let state = state();
+        let permit = state.render_slots.clone().acquire_owned().await.unwrap();
+        let result = isolated(&state, permit, || panic!("a bug in a render")).await;
+        let Err(error) = result else {
+            panic!("a panic became a result")
+        };
+        assert!(matches!(error, RequestError::Internal(_)), "{error:?}");
+        let response = error_response(&state, &error);
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = http_body_util::BodyExt::collect(response.into_body()).await;
+        assert_eq!(
+            body.unwrap().to_bytes(),
+            "internal error (request id 1)\n",
+            "the detail stays in the log"
+        );
+        assert_eq!(state.metrics.renders_in_flight.get(), 0);
+        // The only render slot is free again and the next render works.
+        let permit = state
+            .render_slots
+            .clone()
+            .try_acquire_owned()
+            .expect("slot freed");
+        let engine = state.engine.clone();
+        let job = engine
+            .prepare("post", Format::Png, "title=After%20the%20panic")
+            .unwrap();
+        let image = isolated(&state, permit, move || engine.render(&job)).await;
+        assert_eq!(image.unwrap().format, Format::Png);
+    }
 }

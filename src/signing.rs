@@ -83,7 +83,9 @@ impl Signer {
         }
         let mut sig = None;
         let mut rest = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
+        // Everything but the `sig` pair stays byte for byte as sent (empty pairs included),
+        // which is exactly what `sign` and the README's snippets signed.
+        for pair in query.split('&') {
             match pair.strip_prefix("sig=") {
                 Some(value) if sig.is_none() => sig = Some(value),
                 Some(_) => return Err(SignatureError::Bad), // two signatures: refuse
@@ -156,6 +158,23 @@ mod tests {
             signer.verify("/og/post.png", "title=Hi", 0),
             Err(SignatureError::Missing)
         );
+    }
+
+    #[test]
+    fn odd_but_valid_queries_verify_as_signed() {
+        let signer = Signer::new(vec![b"secret".to_vec()]);
+        for unsigned in [
+            "/og/post.png?title=Hi&",
+            "/og/post.png?",
+            "/og/post.png?&&title=Hi",
+            "/og/post.png",
+        ] {
+            let url = signer.sign(unsigned).unwrap();
+            let (path, query) = split(&url);
+            assert_eq!(signer.verify(path, query, 0), Ok(()), "{url}");
+        }
+        let (path, query) = split("/og/post.png?title=Hi&sig=x&");
+        assert_eq!(signer.verify(path, query, 0), Err(SignatureError::Bad));
     }
 
     #[test]

@@ -1,17 +1,71 @@
-//! Hostile requests against a default server: each gets its exact status and message (or a
-//! harmless image), errors are never cached, and the server keeps answering `/healthz`.
-//! Remote-image cases (SSRF, hostile upstreams) join this suite with image parameters.
+//! The adversarial suite: hostile requests against one server configured as a public
+//! deployment would be (signed URLs with a rotated key, remote images from an allow-list).
+//! Every case asserts its exact status and message (or that it draws a harmless image), that
+//! errors are never cached, that the server still answers `/healthz` afterwards, and that no
+//! connection reached the canary listening on 127.0.0.1 and [::1].
+
+use std::sync::Arc;
 
 use hyper::{Method, StatusCode};
+use vellum::EngineConfig;
+use vellum::server::ServerConfig;
+use vellum::signing::Signer;
 
-use crate::support::TestServer;
+use crate::fetch::test_fetcher;
+use crate::support::{self, TestServer};
+use crate::upstream::{Canary, Upstream};
 
-/// (path and query, status, body for errors; for 200 the content type).
-fn cases() -> Vec<(String, u16, String)> {
-    let err =
-        |path: &str, status: u16, message: &str| (path.to_string(), status, format!("{message}\n"));
-    let ok = |path: &str| (path.to_string(), 200, "image/png".to_string());
+/// One hostile request and what it must get.
+#[derive(Clone)]
+struct Case {
+    url: String,
+    status: u16,
+    /// The error text, or for a 200 the content type.
+    expect: String,
+}
+
+/// Signs `path` with the server's current key, as a legitimate page would.
+fn signed(path: &str) -> String {
+    sign_with("current", path)
+}
+
+fn sign_with(key: &str, path: &str) -> String {
+    Signer::new(vec![key.as_bytes().to_vec()])
+        .sign(path)
+        .unwrap()
+}
+
+fn ok(path: &str) -> Case {
+    Case {
+        url: signed(path),
+        status: 200,
+        expect: "image/png".into(),
+    }
+}
+
+fn err(path: &str, status: u16, message: &str) -> Case {
+    unsigned_err(&signed(path), status, message)
+}
+
+fn unsigned_err(url: &str, status: u16, message: &str) -> Case {
+    Case {
+        url: url.to_string(),
+        status,
+        expect: format!("{message}\n"),
+    }
+}
+
+/// A signed post card whose avatar is `url`.
+fn with_avatar(url: &str) -> String {
+    let query = serde_urlencoded::to_string([("title", "Hi"), ("avatar", url)]).unwrap();
+    format!("/og/post.png?{query}")
+}
+
+/// Query strings, encodings, sizes and paths.
+fn request_cases() -> Vec<Case> {
     let many_params: String = (0..33).map(|i| format!("p{i}=1&")).collect();
+    let long = signed(&format!("/og/post.png?title={}", "q".repeat(9000)));
+    let long_bytes = long.split_once('?').unwrap().1.len();
     vec![
         // Markup and template injection: drawn as text.
         ok("/og/post.png?title=%3C%2Ftext%3E%3Cimage%20href%3D%22%2Fetc%2Fpasswd%22%2F%3E"),
@@ -20,6 +74,7 @@ fn cases() -> Vec<(String, u16, String)> {
         ok("/og/post.png?title=%5D%5D%3E%20%3C!--%20%26amp%3B"),
         ok("/og/post.png?title=file%3A%2F%2F%2Fetc%2Fpasswd"),
         ok("/og/post.png?title=100%"),
+        ok("/og/post.png?title=%3Cimage%20href%3D%22http%3A%2F%2F127.0.0.1%2Fa.png%22%2F%3E"),
         // Characters SVG cannot hold.
         err(
             "/og/post.png?title=a%00b",
@@ -66,15 +121,15 @@ fn cases() -> Vec<(String, u16, String)> {
         ok("/og/post.png?title=%E2%80%AEgnp.exe"),
         ok("/og/post.png?title=a%E2%81%A6%D7%A9%D7%9C%D7%95%D7%9D%E2%81%A9b"),
         // Sizes.
-        err(
-            &format!("/og/post.png?title={}", "q".repeat(9000)),
+        unsigned_err(
+            &long,
             414,
-            "query string too long: 9006 bytes (limit 8192)",
+            &format!("query string too long: {long_bytes} bytes (limit 8192)"),
         ),
         err(
             &format!("/og/post.png?{many_params}"),
             400,
-            "too many parameters: at most 32, got 33",
+            "too many parameters: at most 32, got 34", // the signature counts
         ),
         err(
             &format!("/og/post.png?title={}", "t".repeat(201)),
@@ -142,32 +197,247 @@ fn cases() -> Vec<(String, u16, String)> {
     ]
 }
 
+/// Remote images: forbidden addresses in every spelling, directly and through redirects;
+/// schemes; hostile upstreams.
+fn image_cases(canary: &Canary, upstream: &Upstream) -> Vec<Case> {
+    let port = canary.port;
+    let avatar_err = |url: &str, status: u16, message: &str| {
+        err(&with_avatar(url), status, &format!("avatar: {message}"))
+    };
+    let not_public = |ip: &str| format!("address {ip} is not a public address");
+    let mut cases = vec![
+        ok(&with_avatar(&upstream.url("/ok.png"))),
+        ok(&with_avatar(&upstream.redirect_to("/ok.png"))),
+    ];
+    // Forbidden targets, each allow-listed on purpose so the address check is what refuses.
+    let forbidden = [
+        (format!("http://127.0.0.1:{port}/a.png"), "127.0.0.1"),
+        (format!("http://127.1:{port}/a.png"), "127.0.0.1"),
+        (format!("http://2130706433:{port}/a.png"), "127.0.0.1"),
+        (format!("http://0x7f.0.0.1:{port}/a.png"), "127.0.0.1"),
+        (format!("http://0177.0.0.1:{port}/a.png"), "127.0.0.1"),
+        (format!("http://[::1]:{port}/a.png"), "::1"),
+        (
+            format!("http://[::ffff:127.0.0.1]:{port}/a.png"),
+            "::ffff:127.0.0.1",
+        ),
+        (format!("http://0.0.0.0:{port}/a.png"), "0.0.0.0"),
+        (format!("http://localhost:{port}/a.png"), "127.0.0.1"),
+        (
+            "http://169.254.169.254/latest/meta-data/".to_string(),
+            "169.254.169.254",
+        ),
+        (
+            "http://[::ffff:a9fe:a9fe]/latest/meta-data/".to_string(),
+            "::ffff:169.254.169.254",
+        ),
+    ];
+    for (url, ip) in &forbidden {
+        cases.push(avatar_err(url, 400, &not_public(ip)));
+        cases.push(avatar_err(&upstream.redirect_to(url), 400, &not_public(ip)));
+    }
+    let not_http =
+        |url: &str| format!("expected an http(s) URL of at most 2048 bytes, got \"{url}\"");
+    for url in [
+        "file:///etc/passwd",
+        "/etc/passwd",
+        "gopher://127.0.0.1:70/_GET",
+        "ftp://127.0.0.2/a.png",
+        "data:image/svg+xml,<svg/>",
+        "javascript:alert(1)",
+    ] {
+        cases.push(avatar_err(url, 400, &not_http(url)));
+    }
+    cases.extend([
+        avatar_err(
+            &upstream.redirect_to("file:///etc/passwd"),
+            400,
+            "only http and https URLs are fetched, got file:",
+        ),
+        avatar_err(
+            &upstream.redirect_to(&format!("gopher://127.0.0.1:{port}/_GET")),
+            400,
+            "only http and https URLs are fetched, got gopher:",
+        ),
+        avatar_err(
+            &format!("http://user:pw@{}/ok.png", upstream.http),
+            400,
+            "URLs with a user name or password are not fetched",
+        ),
+        avatar_err(
+            "http://evil.example/a.png",
+            400,
+            "host evil.example is not on this server's image allow-list",
+        ),
+        avatar_err(
+            &upstream.url("/missing.png"),
+            502,
+            "the image server answered 404",
+        ),
+        avatar_err(
+            &upstream.url("/page.html"),
+            502,
+            "not a PNG, JPEG, WebP or GIF image",
+        ),
+        avatar_err(
+            &upstream.url("/image.svg"),
+            502,
+            "not a PNG, JPEG, WebP or GIF image",
+        ),
+        avatar_err(
+            &upstream.url("/big.png"),
+            502,
+            "the image is larger than 5242880 bytes",
+        ),
+        avatar_err(
+            &upstream.url("/claims-huge.png"),
+            502,
+            "the image is larger than 5242880 bytes",
+        ),
+        avatar_err(
+            &upstream.url("/claims-more.png"),
+            502,
+            "the connection closed before the whole image arrived",
+        ),
+        avatar_err(
+            &upstream.url("/huge.png"),
+            502,
+            "the image is 50000x50000 pixels; at most 4096 per side",
+        ),
+        avatar_err(&upstream.url("/loop"), 502, "more than 3 redirects"),
+        avatar_err(
+            &format!("http://{}/a.png", upstream.closed),
+            502,
+            "could not connect to the image server",
+        ),
+        avatar_err(
+            &upstream.url("/trickle.png"),
+            504,
+            "the image server did not answer within 2 s",
+        ),
+        avatar_err(
+            &upstream.url("/hang.png"),
+            504,
+            "the image server did not answer within 2 s",
+        ),
+        avatar_err(
+            &upstream.tls_url("/ok.png"),
+            502,
+            "the image server's TLS certificate was not accepted",
+        ),
+    ]);
+    cases
+}
+
+/// Signatures: missing, tampered, wrong, retired, expired; the rotated-out key still works.
+fn signature_cases() -> Vec<Case> {
+    let path = "/og/post.png?title=Hi";
+    let bad = "bad signature";
+    vec![
+        Case {
+            url: sign_with("previous", path),
+            status: 200,
+            expect: "image/png".into(),
+        },
+        unsigned_err(
+            path,
+            403,
+            "missing signature: this server only serves signed URLs (add sig=...)",
+        ),
+        unsigned_err(&signed(path).replace("Hi", "Ho"), 403, bad),
+        unsigned_err(&signed(path).replace("post.png", "post.jpg"), 403, bad),
+        unsigned_err(&sign_with("retired", path), 403, bad),
+        unsigned_err(&format!("{path}&sig=!!!"), 403, bad),
+        unsigned_err(&format!("{}&sig=again", signed(path)), 403, bad),
+        unsigned_err(
+            &signed(&format!("{path}&exp=1")),
+            403,
+            "signature expired at 1 (unix time)",
+        ),
+        unsigned_err(
+            &signed(&format!("{path}&exp=soon")),
+            403,
+            "exp: expected unix seconds, got \"soon\"",
+        ),
+    ]
+}
+
+/// A server as a public deployment would run it: signed URLs, a rotated key still accepted,
+/// remote images from the fixture upstream and, on purpose, from every spelling of the
+/// canary's address (so that the address checks, not the allow-list, must refuse them).
+async fn public_server(canary: &Canary, upstream: &Upstream) -> TestServer {
+    let port = canary.port;
+    let forbidden_but_listed = [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        format!("[::ffff:127.0.0.1]:{port}"),
+        format!("0.0.0.0:{port}"),
+        "169.254.169.254".to_string(),
+        "[::ffff:169.254.169.254]".to_string(),
+    ];
+    let config = ServerConfig {
+        signer: Signer::new(vec![b"current".to_vec(), b"previous".to_vec()]),
+        fetcher: Some(Arc::new(test_fetcher(upstream, &forbidden_but_listed))),
+        ..ServerConfig::default()
+    };
+    TestServer::start_with(EngineConfig::bundled(&support::root()), config).await
+}
+
 #[tokio::test]
-async fn hostile_requests_get_exact_answers_and_the_server_stays_up() {
-    let server = TestServer::start().await;
-    let cases = cases();
-    assert!(cases.len() >= 30);
-    for (path, status, expected) in cases {
-        let reply = server.get(&path).await;
-        let shown: String = path.chars().take(80).collect();
-        assert_eq!(
-            reply.status.as_u16(),
-            status,
-            "{shown}: {}",
-            String::from_utf8_lossy(&reply.body)
-        );
-        if status == 200 {
-            assert_eq!(reply.header("content-type"), expected, "{shown}");
+async fn hostile_requests_get_exact_answers_and_nothing_escapes() {
+    let canary = Canary::start().await;
+    let upstream = Upstream::start().await;
+    let server = public_server(&canary, &upstream).await;
+    let cases: Vec<Case> = [
+        request_cases(),
+        image_cases(&canary, &upstream),
+        signature_cases(),
+    ]
+    .concat();
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let canary_before = canary.connections();
+        let reply = server.get(&case.url).await;
+        let shown: String = case.url.chars().take(120).collect();
+        let got = if reply.status == StatusCode::OK {
+            reply.header("content-type").to_string()
         } else {
-            assert_eq!(reply.text(), expected, "{shown}");
-            assert_eq!(reply.header("cache-control"), "no-store", "{shown}");
+            String::from_utf8_lossy(&reply.body).into_owned()
+        };
+        let mut problems = Vec::new();
+        if reply.status.as_u16() != case.status || got != case.expect {
+            problems.push(format!(
+                "want {} {:?}, got {} {got:?}",
+                case.status, case.expect, reply.status
+            ));
+        }
+        let cache_control = reply.headers.get("cache-control");
+        if case.status != 200 && cache_control.is_none_or(|v| v != "no-store") {
+            problems.push(format!("error with cache-control {cache_control:?}"));
+        }
+        if canary.connections() != canary_before {
+            problems.push("the canary was connected to".into());
         }
         let health = server.get("/healthz").await;
-        assert_eq!(health.status, StatusCode::OK, "after {shown}");
+        if health.status != StatusCode::OK {
+            problems.push(format!("/healthz answered {} afterwards", health.status));
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{shown}\n  {}", problems.join("\n  ")));
+        }
     }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     for method in [Method::DELETE, Method::PUT, Method::OPTIONS] {
         let reply = server
-            .request(method.clone(), "/og/post.png?title=Hi", &[])
+            .request(method.clone(), &signed("/og/post.png?title=Hi"), &[])
             .await;
         assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
     }

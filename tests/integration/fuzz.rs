@@ -1,6 +1,7 @@
 //! Property test over query strings into the whole check, fill, parse, rasterise and encode
-//! path: whatever arrives, the answer is an image of the declared size or a 4xx error, never
-//! a panic and never an internal error.
+//! path: whatever arrives, the answer is an image in the asked format or a 4xx error, never
+//! a panic and never an internal error. `tests/corpus/queries.txt` keeps inputs worth
+//! replaying on every run; a longer search: `PROPTEST_CASES=20000 cargo test --release fuzz`.
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -73,6 +74,27 @@ fn request() -> impl Strategy<Value = (&'static str, String)> {
         .prop_flat_map(|template| (Just(template), query(template)))
 }
 
+/// Renders `template?query` as `format`: fine if it is an image in that format or a 4xx.
+fn check(template: &str, format: Format, query: &str) -> Result<(), String> {
+    let engine = engine();
+    // Render small: the property is about the path, not the pixels.
+    let query = if query.contains("scale=") {
+        query.to_string()
+    } else {
+        format!("{query}&scale=0.1")
+    };
+    match engine
+        .prepare(template, format, &query)
+        .and_then(|job| engine.render(&job))
+    {
+        Ok(image) if image.format == format => Ok(()),
+        Ok(image) => Err(format!("asked for {format:?}, got {:?}", image.format)),
+        Err(RequestError::Internal(detail)) => Err(format!("internal error: {detail}")),
+        Err(e) if (400..500).contains(&e.status()) => Ok(()),
+        Err(e) => Err(format!("status {}: {e}", e.status())),
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
@@ -81,18 +103,31 @@ proptest! {
         (template, query) in request(),
         format in prop::sample::select(vec![Format::Png, Format::Jpeg, Format::Webp, Format::Svg]),
     ) {
-        let engine = engine();
-        // Render small: the property is about the path, not the pixels.
-        let query = if query.contains("scale=") { query } else { format!("{query}&scale=0.1") };
-        let result = engine.prepare(template, format, &query).and_then(|job| engine.render(&job));
-        match result {
-            Ok(image) => prop_assert_eq!(image.format, format),
-            Err(RequestError::Internal(detail)) => {
-                prop_assert!(false, "internal error for {template}?{query}: {detail}");
-            }
-            Err(e) => prop_assert!((400..500).contains(&e.status()), "{e}"),
+        if let Err(problem) = check(template, format, &query) {
+            prop_assert!(false, "{template}?{query}: {problem}");
         }
     }
+}
+
+#[test]
+fn the_kept_corpus_renders_or_gets_client_errors() {
+    let corpus = std::fs::read_to_string(support::root().join("tests/corpus/queries.txt")).unwrap();
+    let mut replayed = 0;
+    for (n, line) in corpus.lines().enumerate() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [template, ext, query] = fields[..] else {
+            panic!("queries.txt:{}: want template<TAB>format<TAB>query", n + 1)
+        };
+        let format = Format::from_extension(ext).expect("a known format");
+        if let Err(problem) = check(template, format, query) {
+            panic!("queries.txt:{}: {template}?{query}: {problem}", n + 1);
+        }
+        replayed += 1;
+    }
+    assert!(replayed >= 30, "only {replayed} corpus entries");
 }
 
 #[test]

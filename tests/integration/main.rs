@@ -12,3 +12,4 @@ mod http;
 mod injection;
 mod scripts;
 mod signing;
+mod upstream;
