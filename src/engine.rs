@@ -86,6 +86,15 @@ pub struct Job {
 }
 
 impl Job {
+    /// Width and height of the output in pixels (the manifest's canvas times `scale`; an SVG
+    /// declares the canvas size itself).
+    pub fn output_size(&self) -> (u64, u64) {
+        match self.format {
+            Format::Svg => scaled_size(&self.template, 1.0),
+            _ => scaled_size(&self.template, self.params.scale),
+        }
+    }
+
     /// The fallback asset of image param `param`, as a data URL, if it declares one.
     pub fn fallback_url(&self, param: &str) -> Option<String> {
         match self.template.manifest.params.get(param).map(|p| &p.kind) {
@@ -171,6 +180,11 @@ impl Engine {
         self.set.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The directory the templates are loaded from.
+    pub fn templates_dir(&self) -> &std::path::Path {
+        &self.config.templates_dir
+    }
+
     /// The limits this engine enforces.
     pub fn limits(&self) -> &Limits {
         &self.config.limits
@@ -220,11 +234,7 @@ impl Engine {
         format: Format,
     ) -> Result<Job, RequestError> {
         if format != Format::Svg {
-            let side = |v: u32| (v as f32 * params.scale).ceil() as u64;
-            let (width, height) = (
-                side(template.manifest.width),
-                side(template.manifest.height),
-            );
+            let (width, height) = scaled_size(&template, params.scale);
             let limit = self.limits().max_pixels;
             if width * height > limit {
                 return Err(RequestError::TooManyPixels {
@@ -302,6 +312,14 @@ impl Engine {
             fallback_used: job.fallback_used,
         })
     }
+}
+
+fn scaled_size(template: &Template, scale: f32) -> (u64, u64) {
+    let side = |v: u32| (v as f32 * scale).ceil() as u64;
+    (
+        side(template.manifest.width),
+        side(template.manifest.height),
+    )
 }
 
 fn lookup(set: &TemplateSet, name: &str) -> Result<Arc<Template>, RequestError> {

@@ -2,9 +2,11 @@
 //!
 //! The [`Engine`] loads templates (`NAME.svg` with Tera placeholders and a `NAME.toml`
 //! manifest) and fonts once, checks every request against the manifest and renders it with
-//! usvg/resvg. The [`server`] module puts it behind HTTP with a byte-bounded cache.
+//! usvg/resvg. The [`server`] module puts it behind HTTP with a byte-bounded cache; [`batch`]
+//! renders a CSV or JSON Lines file of rows.
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod cache;
 pub mod config;
 pub mod encode;

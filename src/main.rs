@@ -28,6 +28,9 @@ enum Command {
     Serve(ServeArgs),
     /// Render one image: vellum render post title="Hello" -o card.png
     Render(RenderArgs),
+    /// Render one image per row of a CSV or JSON Lines file:
+    /// vellum batch product data.csv -o out --name "{sku}.png"
+    Batch(BatchArgs),
     /// List the templates and their parameters.
     Templates(EngineArgs),
     /// Print a signed URL: vellum sign '/og/post.png?title=Hi' (key from --signing-key)
@@ -69,7 +72,7 @@ impl ImageArgs {
     fn fetcher(&self) -> Option<Arc<Fetcher>> {
         (!self.hosts.is_empty()).then(|| {
             let allow = AllowList::new(self.hosts.iter().cloned());
-            Arc::new(Fetcher::new(allow, FetchLimits::default(), false))
+            Arc::new(Fetcher::new(allow, FetchLimits::default(), None))
         })
     }
 }
@@ -170,6 +173,43 @@ struct RenderArgs {
     output: PathBuf,
 }
 
+#[derive(Args)]
+struct BatchArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(flatten)]
+    images: ImageArgs,
+    /// Template name.
+    template: String,
+    /// Rows: .csv (header row = param names; empty cells take the default) or .jsonl.
+    data: PathBuf,
+    /// Output directory (created if missing).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// File name pattern: {column} is a row's value (made file-safe), {row} its number.
+    /// The extension picks the format unless --format is given.
+    #[arg(long, default_value = "{row}.png")]
+    name: String,
+    /// Output format: png, jpg, webp or svg [default: from --name, else png].
+    #[arg(long)]
+    format: Option<String>,
+    /// Output scale for every row, as the URL's scale (0.1 to 4).
+    #[arg(long)]
+    scale: Option<String>,
+    /// JPEG quality for every row (1 to 100).
+    #[arg(long)]
+    quality: Option<String>,
+    /// Skip rows whose output file exists and is newer than the template.
+    #[arg(long)]
+    resume: bool,
+    /// Render threads [default: number of cores].
+    #[arg(short, long)]
+    jobs: Option<usize>,
+    /// Where to write the manifest of the run (.csv, or .json) [default: OUTPUT/manifest.csv].
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // usvg warns on every font fallback, which bundled fonts make routine.
@@ -188,6 +228,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Render(args) => return render(args),
+        Command::Batch(args) => return batch(args),
         Command::Templates(args) => list_templates(args),
         Command::Sign(args) => sign(args),
     };
@@ -310,6 +351,90 @@ fn render(args: RenderArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Exit codes: 0 every row written or skipped, 1 some rows failed, 2 setup or I/O problems.
+fn batch(args: BatchArgs) -> ExitCode {
+    match run_batch(args) {
+        Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("vellum: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_batch(args: BatchArgs) -> anyhow::Result<vellum::batch::Summary> {
+    use vellum::batch::{self, BatchOptions, NamePattern, Status};
+    let names = NamePattern::parse(&args.name)?;
+    let format = match (args.format.as_deref(), names.extension()) {
+        (Some(f), _) | (None, Some(f)) => Format::from_extension(f)
+            .with_context(|| format!("unknown format {f:?} (expected png, jpg, webp or svg)"))?,
+        (None, None) => Format::Png,
+    };
+    if let Some(ext) = names.extension() {
+        anyhow::ensure!(
+            Format::from_extension(ext) == Some(format),
+            "--name {:?} ends in .{ext} but the format is {}",
+            args.name,
+            format.extension()
+        );
+    }
+    let engine = args.engine.engine()?;
+    anyhow::ensure!(
+        engine.templates().get(&args.template).is_some(),
+        "unknown template {:?}",
+        args.template
+    );
+    let rows = batch::read_rows(&args.data)?;
+    let data_name = args.data.display().to_string();
+    let unused = batch::unused_columns(&engine, &args.template, &rows);
+    if !unused.is_empty() {
+        eprintln!(
+            "{data_name}: not params of {}, used for file names only: {}",
+            args.template,
+            unused.join(", ")
+        );
+    }
+    let mut options = Vec::new();
+    options.extend(args.scale.map(|v| ("scale".to_string(), v)));
+    options.extend(args.quality.map(|v| ("quality".to_string(), v)));
+    let options = BatchOptions {
+        template: args.template,
+        format,
+        options,
+        out_dir: args.output.clone(),
+        names,
+        resume: args.resume,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    };
+    let bar = indicatif::ProgressBar::new(rows.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  ETA {eta}")
+            .expect("a valid progress template"),
+    );
+    let on_done = |outcome: &batch::Outcome| {
+        if let Status::Failed(reason) = &outcome.status {
+            bar.suspend(|| eprintln!("{data_name}:{}: {reason}", outcome.line));
+        }
+        bar.inc(1);
+    };
+    let started = std::time::Instant::now();
+    let fetcher = args.images.fetcher();
+    let outcomes = batch::run(&engine, fetcher.as_deref(), rows, &options, &on_done)
+        .with_context(|| format!("{}", args.output.display()))?;
+    bar.finish_and_clear();
+    let summary = batch::Summary::of(&outcomes, started.elapsed());
+    let manifest = args
+        .manifest
+        .unwrap_or_else(|| args.output.join("manifest.csv"));
+    batch::write_manifest(&manifest, &outcomes)
+        .with_context(|| format!("{}", manifest.display()))?;
+    println!("{summary}");
+    Ok(summary)
 }
 
 fn list_templates(args: EngineArgs) -> anyhow::Result<()> {
