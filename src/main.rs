@@ -187,8 +187,9 @@ struct BatchArgs {
     #[arg(short, long)]
     output: PathBuf,
     /// File name pattern: {column} is a row's value (made file-safe), {row} its number.
-    /// The extension picks the format unless --format is given.
-    #[arg(long, default_value = "{row}.png")]
+    /// Its extension picks the format unless --format is given; without one, the format's
+    /// extension is added.
+    #[arg(long, default_value = "{row}")]
     name: String,
     /// Output format: png, jpg, webp or svg [default: from --name, else png].
     #[arg(long)]
@@ -373,14 +374,18 @@ fn run_batch(args: BatchArgs) -> anyhow::Result<vellum::batch::Summary> {
             .with_context(|| format!("unknown format {f:?} (expected png, jpg, webp or svg)"))?,
         (None, None) => Format::Png,
     };
-    if let Some(ext) = names.extension() {
-        anyhow::ensure!(
-            Format::from_extension(ext) == Some(format),
-            "--name {:?} ends in .{ext} but the format is {}",
-            args.name,
-            format.extension()
-        );
-    }
+    let names = match names.extension() {
+        Some(ext) => {
+            anyhow::ensure!(
+                Format::from_extension(ext) == Some(format),
+                "--name {:?} ends in .{ext} but the format is {}",
+                args.name,
+                format.extension()
+            );
+            names
+        }
+        None => NamePattern::parse(&format!("{}.{}", args.name, format.extension()))?,
+    };
     let engine = args.engine.engine()?;
     anyhow::ensure!(
         engine.templates().get(&args.template).is_some(),

@@ -4,6 +4,7 @@ mod support;
 
 mod adversarial;
 mod assets;
+mod batch;
 mod cli;
 mod fetch;
 mod fuzz;

@@ -1,0 +1,317 @@
+//! `vellum batch`: the real binary over CSV and JSON Lines files in scratch directories.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::{self, decode_png};
+
+fn vellum_batch(templates: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vellum"))
+        .arg("batch")
+        .arg("--templates")
+        .arg(templates)
+        .arg("--fonts")
+        .arg(support::root().join("fonts"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn manifest(dir: &Path) -> Vec<Vec<String>> {
+    let mut reader = csv::Reader::from_path(dir.join("manifest.csv")).unwrap();
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// Every regular file under `dir`, relative to it, sorted.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn two_hundred_rows_make_two_hundred_images() {
+    let dir = support::scratch_dir("batch-200");
+    let mut csv = String::from("sku,name,price,old_price,badge\n");
+    for i in 0..200 {
+        let old = if i % 3 == 0 { "120" } else { "" };
+        csv.push_str(&format!(
+            "SKU-{i:03},\"Boot, model {i}\",{},{old},New\n",
+            50 + i
+        ));
+    }
+    std::fs::write(dir.join("data.csv"), csv).unwrap();
+    let out_dir = dir.join("out");
+    let out = vellum_batch(
+        &support::root().join("templates"),
+        &[
+            "product",
+            dir.join("data.csv").to_str().unwrap(),
+            "-o",
+            out_dir.to_str().unwrap(),
+            "--name",
+            "{sku}.png",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("rendered 200, skipped 0, failed 0 in "),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).trim_end().ends_with("images/s)"));
+    assert!(
+        stderr(&out).contains("not params of product, used for file names only: sku"),
+        "{}",
+        stderr(&out)
+    );
+    for i in 0..200 {
+        let png = std::fs::read(out_dir.join(format!("SKU-{i:03}.png"))).unwrap();
+        let pixels = decode_png(&png);
+        assert_eq!((pixels.width, pixels.height), (1200, 630));
+    }
+    let rows = manifest(&out_dir);
+    assert_eq!(rows.len(), 200);
+    assert_eq!(
+        rows[0],
+        [
+            "2",
+            "SKU-000.png",
+            "rendered",
+            "1200",
+            "630",
+            &std::fs::metadata(out_dir.join("SKU-000.png"))
+                .unwrap()
+                .len()
+                .to_string(),
+            ""
+        ]
+    );
+}
+
+#[test]
+fn bad_rows_are_reported_with_file_and_line_and_the_rest_render() {
+    let dir = support::scratch_dir("batch-errors");
+    // Line 3 holds a quoted value over two lines, so the row after it starts on line 5.
+    let csv = "name,price,badge\n\
+               Boot,89,Sale\n\
+               \"Two\nlines\",10,\n\
+               Hat,-5,\n\
+               ,10,\n\
+               Scarf,12\n\
+               Coat,149,Last one\n";
+    let data = dir.join("shop.csv");
+    std::fs::write(&data, csv).unwrap();
+    let out_dir = dir.join("out");
+    let out = vellum_batch(
+        &support::root().join("templates"),
+        &[
+            "product",
+            data.to_str().unwrap(),
+            "-o",
+            out_dir.to_str().unwrap(),
+            "--format",
+            "webp",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "some rows failed: {}",
+        stderr(&out)
+    );
+    let shown = data.display();
+    let err = stderr(&out);
+    for expected in [
+        format!("{shown}:5: price: expected a number from 0 to 99999999, got \"-5\""),
+        format!("{shown}:6: missing required parameter \"name\""),
+        format!("{shown}:7: expected 3 fields, got 2"),
+    ] {
+        assert!(err.contains(&expected), "{expected}\nnot in:\n{err}");
+    }
+    assert!(stdout(&out).starts_with("rendered 3, skipped 0, failed 3 in "));
+    // {row} numbers data rows, padded to the row count's width.
+    let written = files_under(&out_dir);
+    let names: Vec<&str> = written.iter().map(|p| p.to_str().unwrap()).collect();
+    assert_eq!(names, ["1.webp", "2.webp", "6.webp", "manifest.csv"]);
+    for name in ["1.webp", "2.webp", "6.webp"] {
+        let bytes = std::fs::read(out_dir.join(name)).unwrap();
+        assert_eq!(support::webp_size(&bytes), (1200, 630));
+    }
+    let statuses: Vec<(String, String)> = manifest(&out_dir)
+        .into_iter()
+        .map(|r| (r[0].clone(), r[2].clone()))
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("2", "rendered"),
+        ("3", "rendered"),
+        ("5", "failed"),
+        ("6", "failed"),
+        ("7", "failed"),
+        ("8", "rendered"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(statuses, expected);
+}
+
+#[test]
+fn resume_skips_what_is_done_until_the_template_changes() {
+    let dir = support::scratch_dir("batch-resume");
+    let templates = dir.join("templates");
+    support::copy_templates(&templates);
+    let data = dir.join("posts.jsonl");
+    std::fs::write(
+        &data,
+        "{\"slug\": \"a\", \"title\": \"First\"}\n{\"slug\": \"b\", \"title\": \"Second\"}\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let args = [
+        "post",
+        data.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+        "--name",
+        "{slug}.png",
+        "--resume",
+    ];
+    let first = vellum_batch(&templates, &args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stdout(&first).starts_with("rendered 2, skipped 0, failed 0"));
+    let written_at = std::fs::metadata(out_dir.join("a.png"))
+        .unwrap()
+        .modified()
+        .unwrap();
+
+    let second = vellum_batch(&templates, &args);
+    assert!(second.status.success());
+    assert!(
+        stdout(&second).starts_with("rendered 0, skipped 2, failed 0"),
+        "{}",
+        stdout(&second)
+    );
+    let untouched = std::fs::metadata(out_dir.join("a.png"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(written_at, untouched);
+    let statuses: Vec<String> = manifest(&out_dir)
+        .into_iter()
+        .map(|r| r[2].clone())
+        .collect();
+    assert_eq!(statuses, ["skipped", "skipped"]);
+
+    // An edited template is newer than the files: everything renders again.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let svg = templates.join("post.svg");
+    std::fs::write(&svg, std::fs::read(&svg).unwrap()).unwrap();
+    let third = vellum_batch(&templates, &args);
+    assert!(
+        stdout(&third).starts_with("rendered 2, skipped 0"),
+        "{}",
+        stdout(&third)
+    );
+}
+
+#[test]
+fn file_names_cannot_leave_the_output_directory() {
+    let dir = support::scratch_dir("batch-names");
+    let data = dir.join("data.jsonl");
+    let rows = [
+        r#"{"slug": "../../escaped", "title": "a"}"#,
+        r#"{"slug": "/etc/passwd", "title": "b"}"#,
+        r#"{"slug": "..", "title": "c"}"#,
+        r#"{"slug": "a\\..\\..\\win", "title": "d"}"#,
+        r#"{"slug": "nul\u0000byte", "title": "e"}"#,
+        r#"{"slug": "", "title": "f"}"#,
+    ];
+    std::fs::write(&data, rows.join("\n")).unwrap();
+    let out_dir = dir.join("deep").join("out");
+    let out = vellum_batch(
+        &support::root().join("templates"),
+        &[
+            "post",
+            data.to_str().unwrap(),
+            "-o",
+            out_dir.to_str().unwrap(),
+            "--name",
+            "cards/{slug}.svg",
+        ],
+    );
+    // ".." and "" both become "_": the second one fails instead of overwriting.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(":6: file name \"cards/_.svg\" is already line 3's"),
+        "{}",
+        stderr(&out)
+    );
+    // Nothing outside out/, and every value became one file inside out/cards/.
+    let everything = files_under(&dir);
+    assert!(
+        everything
+            .iter()
+            .all(|p| p.starts_with("deep/out") || p == Path::new("data.jsonl")),
+        "{everything:?}"
+    );
+    let cards = files_under(&out_dir.join("cards"));
+    let names: Vec<&str> = cards.iter().map(|p| p.to_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "_.._escaped.svg",
+            "_.svg",
+            "_etc_passwd.svg",
+            "a_.._.._win.svg",
+            "nul_byte.svg"
+        ]
+    );
+
+    for pattern in [
+        "../{slug}.png",
+        "/tmp/{slug}.png",
+        "a/../../{slug}.png",
+        "plain.png",
+    ] {
+        let out = vellum_batch(
+            &support::root().join("templates"),
+            &[
+                "post",
+                data.to_str().unwrap(),
+                "-o",
+                out_dir.to_str().unwrap(),
+                "--name",
+                pattern,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{pattern}");
+        assert!(
+            stderr(&out).contains("file name pattern"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
