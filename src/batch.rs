@@ -132,7 +132,7 @@ fn json_rows(text: &str) -> Vec<RowResult> {
                     line: line_no,
                     reason: format!("invalid JSON: {e}"),
                 })?;
-            let pairs = json_pairs(object).map_err(|reason| BadRow {
+            let pairs = crate::params::json_pairs(object).map_err(|reason| BadRow {
                 line: line_no,
                 reason,
             })?;
@@ -142,28 +142,6 @@ fn json_rows(text: &str) -> Vec<RowResult> {
             })
         })
         .collect()
-}
-
-/// A JSON object's members as `key=value` pairs: strings, numbers and booleans; `null`
-/// leaves the param to its default.
-pub fn json_pairs(
-    object: serde_json::Map<String, serde_json::Value>,
-) -> Result<Vec<(String, String)>, String> {
-    use serde_json::Value;
-    let mut pairs = Vec::with_capacity(object.len());
-    for (key, value) in object {
-        let text = match value {
-            Value::Null => continue,
-            Value::String(s) => s,
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::Array(_) | Value::Object(_) => {
-                return Err(format!("{key}: expected a string, number or boolean"));
-            }
-        };
-        pairs.push((key, text));
-    }
-    Ok(pairs)
 }
 
 /// An output file name pattern such as `{sku}.png` or `cards/{row}.webp`: literal text and

@@ -92,6 +92,15 @@ pub enum RequestError {
     /// Signing is on and the request's signature is missing, wrong or expired.
     #[error("{0}")]
     Signature(#[from] crate::signing::SignatureError),
+    /// A `POST /render` body that is not declared as JSON.
+    #[error("expected a JSON body (Content-Type: application/json)")]
+    MediaType,
+    /// A request body over the limit.
+    #[error("request body too large: at most {0} bytes")]
+    BodyTooLarge(usize),
+    /// Signing is on and a `POST /render` carries no signing key as its bearer token.
+    #[error("this server signs its URLs: POST /render needs Authorization: Bearer <signing key>")]
+    Unauthorized,
     /// Every render slot stayed busy past the wait deadline.
     #[error("server busy, try again shortly")]
     Busy,
@@ -117,6 +126,9 @@ impl RequestError {
                 _ => 502,
             },
             RequestError::QueryTooLong { .. } => 414,
+            RequestError::MediaType => 415,
+            RequestError::BodyTooLarge(_) => 413,
+            RequestError::Unauthorized => 401,
             RequestError::Signature(_) => 403,
             RequestError::Busy | RequestError::Deadline => 503,
             RequestError::Internal(_) => 500,

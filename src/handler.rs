@@ -3,6 +3,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET`/`HEAD /og/{name}[.png\|.jpg\|.webp\|.svg]` | the image (PNG without an extension) |
+//! | `POST /render` | the image (or its URL as JSON) for a JSON body; see [`crate::post`] |
 //! | `GET /templates` | JSON: every template and its params |
 //! | `GET /healthz` | `ok`, never queued behind renders |
 //! | `GET /metrics` | Prometheus text |
@@ -45,8 +46,10 @@ pub struct State {
     render_slots: Arc<Semaphore>,
     render_wait: Duration,
     request_deadline: Duration,
-    signer: crate::signing::Signer,
+    pub(crate) signer: crate::signing::Signer,
     fetcher: Option<Arc<crate::fetch::Fetcher>>,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) public_url: Option<String>,
     cache_control: String,
     metrics: Metrics,
     next_request_id: AtomicU64,
@@ -66,6 +69,8 @@ impl State {
             request_deadline: config.request_deadline,
             signer: config.signer.clone(),
             fetcher: config.fetcher.clone(),
+            max_body_bytes: config.max_body_bytes,
+            public_url: config.public_url.clone(),
             cache_control: format!("public, max-age={}, immutable", config.max_age),
             next_request_id: AtomicU64::new(1),
         }
@@ -81,12 +86,12 @@ pub async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let mut outcome = Outcome::default();
-    let mut response =
-        match tokio::time::timeout(state.request_deadline, route(&state, &req, &mut outcome)).await
-        {
-            Ok(response) => response,
-            Err(_) => error_response(&state, &RequestError::Deadline),
-        };
+    let deadline = state.request_deadline;
+    let mut response = match tokio::time::timeout(deadline, route(&state, req, &mut outcome)).await
+    {
+        Ok(response) => response,
+        Err(_) => error_response(&state, &RequestError::Deadline),
+    };
     if method == Method::HEAD {
         *response.body_mut() = Body::default();
     }
@@ -105,18 +110,36 @@ pub async fn handle(
 
 /// What the log line reports beyond method, path and status.
 #[derive(Default)]
-struct Outcome {
-    cache: &'static str,
+pub struct Outcome {
+    /// `hit`, `miss` or `revalidated` for image requests.
+    pub cache: &'static str,
 }
 
 async fn route(
     state: &Arc<State>,
-    req: &Request<Incoming>,
+    req: Request<Incoming>,
     outcome: &mut Outcome,
 ) -> Response<Body> {
     let path = req.uri().path();
     let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
     match path {
+        "/render" if req.method() != Method::POST => {
+            let mut response = text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed: use POST\n",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            response
+        }
+        "/render" => {
+            let json = crate::post::wants_json(&req);
+            match crate::post::render(state, req, outcome).await {
+                Ok(response) => response,
+                Err(e) => error_response_as(state, &e, json),
+            }
+        }
         "/healthz" | "/templates" | "/metrics" if !is_read => method_not_allowed(),
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/templates" => templates_json(state),
@@ -178,7 +201,10 @@ async fn image(
 }
 
 /// The image for `job` from the cache, or rendered once however many requests want it.
-async fn cached_or_rendered(state: &Arc<State>, job: Job) -> Result<(Image, bool), RequestError> {
+pub(crate) async fn cached_or_rendered(
+    state: &Arc<State>,
+    job: Job,
+) -> Result<(Image, bool), RequestError> {
     if let Some(image) = state.cache.get(&job.key) {
         return Ok((image, true));
     }
@@ -243,7 +269,7 @@ fn if_none_match(headers: &hyper::HeaderMap, etag: &str) -> bool {
         .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
-fn set_image_headers(
+pub(crate) fn set_image_headers(
     state: &State,
     response: &mut Response<Body>,
     etag: &str,
@@ -285,20 +311,34 @@ fn header_value(s: &str) -> HeaderValue {
 }
 
 fn error_response(state: &State, error: &RequestError) -> Response<Body> {
+    error_response_as(state, error, false)
+}
+
+/// An error as one line of text, or as `{"error": ..., "status": ...}` when `json`.
+fn error_response_as(state: &State, error: &RequestError, json: bool) -> Response<Body> {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = match error {
+    let message = match error {
         RequestError::Internal(detail) => {
             let id = state.next_request_id.fetch_add(1, Ordering::Relaxed);
             tracing::error!(request_id = id, detail, "internal error");
-            format!("internal error (request id {id})\n")
+            format!("internal error (request id {id})")
         }
-        other => format!("{other}\n"),
+        other => other.to_string(),
     };
-    let mut response = text(status, &body);
+    let mut response = if json {
+        crate::post::json_error(status, &message)
+    } else {
+        text(status, &format!("{message}\n"))
+    };
     if matches!(error, RequestError::Busy | RequestError::Deadline) {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if matches!(error, RequestError::Unauthorized) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     response
 }

@@ -18,6 +18,7 @@ pub mod handler;
 pub mod manifest;
 pub mod metrics;
 pub mod params;
+pub mod post;
 pub mod render;
 pub mod server;
 pub mod signing;

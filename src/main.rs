@@ -152,6 +152,13 @@ struct ServeArgs {
     /// Cache-Control max-age for images, in seconds.
     #[arg(long, env = "VELLUM_MAX_AGE", default_value_t = 31_536_000)]
     max_age: u64,
+    /// Largest POST /render body in bytes (larger gets 413).
+    #[arg(long, env = "VELLUM_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    max_body_bytes: usize,
+    /// Origin put in front of the image URLs POST /render returns, e.g.
+    /// https://img.example.com [default: http:// and the request's Host].
+    #[arg(long, env = "VELLUM_PUBLIC_URL")]
+    public_url: Option<String>,
     #[command(flatten)]
     signing: SigningArgs,
     #[command(flatten)]
@@ -255,6 +262,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_age: args.max_age,
         signer: args.signing.signer(),
         fetcher: args.images.fetcher(),
+        max_body_bytes: args.max_body_bytes,
+        public_url: args.public_url,
         ..defaults
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -182,6 +182,28 @@ impl Params {
     }
 }
 
+/// A JSON object's members as `key=value` pairs: strings, numbers and booleans; `null`
+/// leaves the param to its default.
+pub fn json_pairs(
+    object: serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<(String, String)>, String> {
+    use serde_json::Value;
+    let mut pairs = Vec::with_capacity(object.len());
+    for (key, value) in object {
+        let text = match value {
+            Value::Null => continue,
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Array(_) | Value::Object(_) => {
+                return Err(format!("{key}: expected a string, number or boolean"));
+            }
+        };
+        pairs.push((key, text));
+    }
+    Ok(pairs)
+}
+
 /// Refuses percent-escapes that decode to invalid UTF-8, which form decoding would otherwise
 /// turn silently into U+FFFD.
 fn check_utf8(query: &str) -> Result<(), RequestError> {

@@ -42,6 +42,11 @@ pub struct ServerConfig {
     pub signer: crate::signing::Signer,
     /// Fetches `image` params; `None` (the default) turns remote images off.
     pub fetcher: Option<Arc<crate::fetch::Fetcher>>,
+    /// Largest `POST /render` body. Default: 64 KiB.
+    pub max_body_bytes: usize,
+    /// Origin the JSON answers of `POST /render` put in front of image URLs
+    /// (`https://img.example.com`). Default: none, `http://` + the request's `Host`.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +62,8 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(10),
             signer: crate::signing::Signer::default(),
             fetcher: None,
+            max_body_bytes: 64 * 1024,
+            public_url: None,
         }
     }
 }

@@ -61,6 +61,15 @@ impl Signer {
         !self.keys.is_empty()
     }
 
+    /// Whether `candidate` is one of the keys (compared in constant time).
+    pub fn holds_key(&self, candidate: &[u8]) -> bool {
+        let probe = b"vellum bearer token";
+        let tag = mac(candidate, probe).finalize().into_bytes();
+        self.keys
+            .iter()
+            .any(|key| mac(key, probe).verify_slice(&tag).is_ok())
+    }
+
     /// `path_and_query` with `&sig=...` (or `?sig=...`) appended, signed with the first key.
     /// Returns `None` when no key is configured.
     pub fn sign(&self, path_and_query: &str) -> Option<String> {

@@ -11,6 +11,7 @@ mod fuzz;
 mod golden;
 mod http;
 mod injection;
+mod post;
 mod scripts;
 mod signing;
 mod upstream;

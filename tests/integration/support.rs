@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -29,7 +29,7 @@ pub fn bundled_engine() -> Engine {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: Arc<State>,
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: Client<HttpConnector, Full<Bytes>>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -94,6 +94,26 @@ impl TestServer {
     }
 
     pub async fn request(&self, method: Method, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send(method, path, headers, Bytes::new()).await
+    }
+
+    /// `POST` with `body`.
+    pub async fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Reply {
+        self.send(Method::POST, path, headers, body.into()).await
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Reply {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("http://{}{}", self.addr, path));
@@ -102,7 +122,7 @@ impl TestServer {
         }
         let response = tokio::time::timeout(
             Duration::from_secs(60),
-            self.client.request(req.body(Empty::new()).unwrap()),
+            self.client.request(req.body(Full::new(body)).unwrap()),
         )
         .await
         .expect("request finished within 60 s")
