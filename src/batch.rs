@@ -128,9 +128,14 @@ fn json_rows(text: &str) -> Vec<RowResult> {
         .map(|(i, line)| {
             let line_no = i as u64 + 1;
             let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line)
-                .map_err(|e| BadRow {
-                    line: line_no,
-                    reason: format!("invalid JSON: {e}"),
+                .map_err(|e| {
+                    // Each line is its own document: its "line 1" is noise.
+                    let message = e.to_string();
+                    let message = message.rsplit_once(" at line ").map_or(&*message, |m| m.0);
+                    BadRow {
+                        line: line_no,
+                        reason: format!("invalid JSON: {message} (column {})", e.column()),
+                    }
                 })?;
             let pairs = crate::params::json_pairs(object).map_err(|reason| BadRow {
                 line: line_no,

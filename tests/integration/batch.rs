@@ -315,3 +315,53 @@ fn file_names_cannot_leave_the_output_directory() {
         );
     }
 }
+
+#[test]
+fn json_lines_report_bad_lines_the_same_way() {
+    let dir = support::scratch_dir("batch-jsonl");
+    let data = dir.join("posts.jsonl");
+    let lines = [
+        r#"{"title": "One", "theme": "light"}"#,
+        r#"{"title": "Two", "#,
+        "",
+        r#"{"title": ["not", "text"]}"#,
+        r#"{"title": "Five", "subtitle": null, "scale": 0.5}"#,
+        r#"{"title": "Six", "theme": "blue"}"#,
+    ];
+    std::fs::write(&data, lines.join("\n")).unwrap();
+    let out_dir = dir.join("out");
+    let out = vellum_batch(
+        &support::root().join("templates"),
+        &[
+            "post",
+            data.to_str().unwrap(),
+            "-o",
+            out_dir.to_str().unwrap(),
+            "--manifest",
+            dir.join("run.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let shown = data.display();
+    let err = stderr(&out);
+    for expected in [
+        format!("{shown}:2: invalid JSON: EOF while parsing a value (column 17)"),
+        format!("{shown}:4: title: expected a string, number or boolean"),
+        format!("{shown}:6: theme: expected one of dark, light, got \"blue\""),
+    ] {
+        assert!(err.contains(&expected), "{expected}\nnot in:\n{err}");
+    }
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
+    let rows = run.as_array().unwrap();
+    assert_eq!(rows.len(), 5, "blank lines are not rows");
+    assert_eq!(rows[0]["file"], "1.png");
+    assert_eq!(rows[0]["status"], "rendered");
+    assert_eq!(rows[3]["line"], 5);
+    assert_eq!(
+        (rows[3]["width"].as_u64(), rows[3]["height"].as_u64()),
+        (Some(600), Some(315))
+    );
+    let small = decode_png(&std::fs::read(out_dir.join("4.png")).unwrap());
+    assert_eq!((small.width, small.height), (600, 315));
+}
