@@ -10,6 +10,7 @@ use std::path::Path;
 
 use criterion::Criterion;
 use vellum::cache::ImageCache;
+use vellum::encode::EncodeOptions;
 use vellum::text::FitRequest;
 use vellum::{Engine, EngineConfig, Format, encode, render};
 
@@ -75,20 +76,28 @@ fn stages(c: &mut Criterion, engine: &Engine) {
         b.iter(|| render::rasterize(black_box(&tree), 1.0, limits.max_pixels).unwrap())
     });
     group.bench_function("encode png (ours)", |b| {
-        b.iter(|| encode::encode(black_box(&pixmap), Format::Png, 85).unwrap())
+        b.iter(|| {
+            encode::encode(black_box(&pixmap), Format::Png, EncodeOptions::default()).unwrap()
+        })
     });
     group.bench_function("encode png (tiny-skia encode_png)", |b| {
         b.iter(|| black_box(&pixmap).encode_png().unwrap())
     });
     group.bench_function("encode jpg q85", |b| {
-        b.iter(|| encode::encode(black_box(&pixmap), Format::Jpeg, 85).unwrap())
+        b.iter(|| {
+            encode::encode(black_box(&pixmap), Format::Jpeg, EncodeOptions::default()).unwrap()
+        })
     });
     group.bench_function("encode webp (lossless)", |b| {
-        b.iter(|| encode::encode(black_box(&pixmap), Format::Webp, 85).unwrap())
+        b.iter(|| {
+            encode::encode(black_box(&pixmap), Format::Webp, EncodeOptions::default()).unwrap()
+        })
     });
     group.finish();
 
-    let ours = encode::encode(&pixmap, Format::Png, 85).unwrap().len();
+    let ours = encode::encode(&pixmap, Format::Png, EncodeOptions::default())
+        .unwrap()
+        .len();
     let theirs = pixmap.encode_png().unwrap().len();
     println!("\npng size: ours {ours} bytes, tiny-skia encode_png {theirs} bytes");
 }

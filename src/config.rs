@@ -18,6 +18,11 @@ pub struct Limits {
     pub max_scale: f32,
     /// Most XML nodes in a filled template. Default: 100,000.
     pub max_svg_nodes: u32,
+    /// PNG compression level when a request gives no `compression`: 1 (fastest, largest)
+    /// to 9. Default: 2.
+    pub png_compression: u8,
+    /// Highest `compression` a request may ask for (level 9 costs ~20x level 2). Default: 6.
+    pub max_png_compression: u8,
 }
 
 impl Default for Limits {
@@ -29,6 +34,8 @@ impl Default for Limits {
             max_pixels: 16_000_000,
             max_scale: 4.0,
             max_svg_nodes: 100_000,
+            png_compression: 2,
+            max_png_compression: 6,
         }
     }
 }

@@ -303,7 +303,7 @@ impl Engine {
                     },
                     other => internal(name, "rasterize", other),
                 })?;
-            encode::encode(&pixmap, job.format, job.params.quality)
+            encode::encode(&pixmap, job.format, job.params.encode_options())
                 .map_err(|e| internal(name, "encode", e))?
         };
         Ok(Image {

@@ -105,6 +105,23 @@ struct EngineArgs {
     /// Most parameters in one request.
     #[arg(long, env = "VELLUM_MAX_PARAMS", default_value_t = Limits::default().max_params)]
     max_params: usize,
+    /// PNG compression level when a request gives no `compression`: 1 (fastest, largest) to
+    /// 9 (slowest, smallest).
+    #[arg(
+        long,
+        env = "VELLUM_PNG_COMPRESSION",
+        default_value_t = Limits::default().png_compression,
+        value_parser = clap::value_parser!(u8).range(1..=9)
+    )]
+    png_compression: u8,
+    /// Highest `compression` a request may ask for.
+    #[arg(
+        long,
+        env = "VELLUM_MAX_PNG_COMPRESSION",
+        default_value_t = Limits::default().max_png_compression,
+        value_parser = clap::value_parser!(u8).range(1..=9)
+    )]
+    max_png_compression: u8,
 }
 
 impl EngineArgs {
@@ -117,6 +134,8 @@ impl EngineArgs {
                 max_pixels: self.max_pixels,
                 max_query_bytes: self.max_query_bytes,
                 max_params: self.max_params,
+                png_compression: self.png_compression,
+                max_png_compression: self.max_png_compression,
                 ..Limits::default()
             },
         };

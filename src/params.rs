@@ -2,7 +2,7 @@
 //!
 //! Everything a request can say passes through here once, so every error names the
 //! parameter, what is allowed and what was received, and the canonical form that the cache
-//! key hashes is built in one place. Output options (`scale`, `quality`) are the
+//! key hashes is built in one place. Output options (`scale`, `quality`, `compression`) are the
 //! [`RESERVED_KEYS`]; a manifest may not declare params with those names.
 
 use std::collections::BTreeMap;
@@ -16,7 +16,7 @@ use crate::manifest::{Manifest, ParamKind, ParamSpec};
 
 /// Query keys that are not template values: output options, and the URL signature with its
 /// expiry (checked by [`crate::signing`], never part of the canonical form).
-pub const RESERVED_KEYS: &[&str] = &["scale", "quality", "sig", "exp"];
+pub const RESERVED_KEYS: &[&str] = &["scale", "quality", "compression", "sig", "exp"];
 
 /// Smallest accepted `scale`.
 const MIN_SCALE: f32 = 0.1;
@@ -69,6 +69,8 @@ pub struct Params {
     pub scale: f32,
     /// JPEG quality, 1 to 100 (only meaningful for `.jpg`).
     pub quality: u8,
+    /// PNG compression level, 1 to 9 (only meaningful for `.png`).
+    pub compression: u8,
 }
 
 impl Params {
@@ -139,6 +141,15 @@ impl Params {
             Some(raw) => parse_quality(&raw)?,
             None => DEFAULT_JPEG_QUALITY,
         };
+        let compression = match given.remove("compression") {
+            Some(_) if format != Format::Png => {
+                return Err(RequestError::param(
+                    "compression: only applies to .png output".to_string(),
+                ));
+            }
+            Some(raw) => parse_compression(&raw, limits.max_png_compression)?,
+            None => limits.png_compression,
+        };
 
         let mut values = BTreeMap::new();
         for (name, spec) in &manifest.params {
@@ -163,7 +174,16 @@ impl Params {
             values,
             scale,
             quality,
+            compression,
         })
+    }
+
+    /// The encoder settings these params ask for.
+    pub fn encode_options(&self) -> crate::encode::EncodeOptions {
+        crate::encode::EncodeOptions {
+            jpeg_quality: self.quality,
+            png_compression: self.compression,
+        }
     }
 
     /// The canonical query string: every param in name order, then the output options.
@@ -175,8 +195,10 @@ impl Params {
             .map(|(k, v)| (k.as_str(), v.canonical()))
             .collect();
         pairs.push(("scale", self.scale.to_string()));
-        if format == Format::Jpeg {
-            pairs.push(("quality", self.quality.to_string()));
+        match format {
+            Format::Jpeg => pairs.push(("quality", self.quality.to_string())),
+            Format::Png => pairs.push(("compression", self.compression.to_string())),
+            Format::Webp | Format::Svg => {}
         }
         serde_urlencoded::to_string(pairs).expect("string pairs always serialise")
     }
@@ -301,6 +323,16 @@ fn parse_quality(raw: &str) -> Result<u8, RequestError> {
         Ok(q @ 1..=100) => Ok(q),
         _ => Err(RequestError::param(format!(
             "quality: expected a whole number from 1 to 100, got {}",
+            quote(raw)
+        ))),
+    }
+}
+
+fn parse_compression(raw: &str, max: u8) -> Result<u8, RequestError> {
+    match raw.trim().parse::<u8>() {
+        Ok(level) if (1..=max).contains(&level) => Ok(level),
+        _ => Err(RequestError::param(format!(
+            "compression: expected a whole number from 1 to {max}, got {}",
             quote(raw)
         ))),
     }

@@ -156,6 +156,11 @@ fn request_cases() -> Vec<Case> {
             "scale: expected a number from 0.1 to 4, got \"-2\"",
         ),
         err(
+            "/og/post.png?title=Hi&compression=9",
+            400,
+            "compression: expected a whole number from 1 to 6, got \"9\"",
+        ),
+        err(
             "/og/certificate.png?recipient=A&achievement=B&scale=4",
             400,
             "output too large: 4800x3392 pixels exceeds the budget of 16000000 pixels",

@@ -215,3 +215,16 @@ fn golden_certificate() {
         ],
     );
 }
+
+#[test]
+fn golden_card_a() {
+    // The peer benchmark's card, as ../shared/peers/README.md specifies it.
+    check(
+        "card-a",
+        "card-a",
+        &[(
+            "title",
+            "How we rendered a million social cards without a browser, and what it cost us",
+        )],
+    );
+}

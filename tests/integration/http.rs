@@ -380,8 +380,8 @@ async fn templates_are_listed_as_json_with_their_params() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["certificate", "post", "product"]);
-    let post = &json["templates"][1];
+    assert_eq!(names, ["card-a", "certificate", "post", "product"]);
+    let post = &json["templates"][2];
     assert_eq!(post["width"], 1200);
     assert_eq!(post["params"]["theme"]["type"], "enum");
     assert_eq!(
@@ -495,4 +495,45 @@ async fn connections_past_the_limit_wait_for_a_free_slot() {
     drop(idle);
     let reply = server.get("/healthz").await;
     assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn png_compression_trades_time_for_size_with_the_same_pixels() {
+    let server = TestServer::start().await;
+    let title = "title=How%20we%20rendered%20a%20million%20social%20cards";
+    let default = server.get(&format!("/og/card-a.png?{title}")).await;
+    let smallest = server
+        .get(&format!("/og/card-a.png?{title}&compression=6"))
+        .await;
+    let fastest = server
+        .get(&format!("/og/card-a.png?{title}&compression=1"))
+        .await;
+    for reply in [&default, &smallest, &fastest] {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    }
+    assert!(
+        smallest.body.len() < default.body.len() && default.body.len() < fastest.body.len(),
+        "sizes: level 6 {}, default {}, level 1 {}",
+        smallest.body.len(),
+        default.body.len(),
+        fastest.body.len()
+    );
+    let pixels = decode_png(&default.body).rgba;
+    assert_eq!(decode_png(&smallest.body).rgba, pixels);
+    assert_eq!(decode_png(&fastest.body).rgba, pixels);
+    assert_ne!(default.header("etag"), smallest.header("etag"));
+    let explicit = server
+        .get(&format!("/og/card-a.png?{title}&compression=2"))
+        .await;
+    assert_eq!(
+        default.header("etag"),
+        explicit.header("etag"),
+        "2 is the default"
+    );
+
+    let jpg = server
+        .get(&format!("/og/card-a.jpg?{title}&compression=6"))
+        .await;
+    assert_eq!(jpg.status, StatusCode::BAD_REQUEST);
+    assert_eq!(jpg.text(), "compression: only applies to .png output\n");
 }
