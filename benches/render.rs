@@ -1,9 +1,11 @@
-//! Render-stage benchmarks for the `post` card, reported as ratios to a full cold render
-//! measured in the same run (absolute times drift on a shared machine; ratios do not).
+//! Render-stage benchmarks for `card-a` (the peer benchmark's card), reported as ratios to a
+//! full cold render measured in the same run (absolute times drift on a shared machine;
+//! ratios do not).
 //!
 //! Run: `cargo bench --bench render`. After criterion's own output, a table prints each
-//! stage's mean as a fraction of the `cold render (png)` baseline, and `fit_text` (run on
-//! every cache miss) as a fraction of the rasterize stage.
+//! stage's mean as a fraction of the `cold render (png)` baseline, the PNG compression
+//! levels with their sizes, and `fit_text` (run on every cache miss) as a fraction of the
+//! rasterize stage.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -14,15 +16,23 @@ use vellum::encode::EncodeOptions;
 use vellum::text::FitRequest;
 use vellum::{Engine, EngineConfig, Format, encode, render};
 
-const GROUP: &str = "post";
+const GROUP: &str = "card-a";
 const BASELINE: &str = "cold render (png)";
 const FIT_TEXT: &str = "fit_text (long title)";
-const RASTERIZE: &str = "rasterize (resvg)";
-const QUERY: &str = "title=How%20we%20render%20a%20million%20social%20cards\
-                     &subtitle=Engineering%20blog&author=Ada%20Lovelace";
+const RASTERIZE: &str = "rasterize (4 bands, parallel)";
+const RASTERIZE_ONE: &str = "rasterize (one pass)";
+const SEQUENTIAL: &str = "cold render, encode after drawing";
+const QUERY: &str = "title=How%20we%20rendered%20a%20million%20social%20cards%20without%20a\
+                     %20browser%2C%20and%20what%20it%20cost%20us";
+/// PNG compression levels shown in the report (2 is the default).
+const PNG_LEVELS: [u8; 5] = [1, 2, 3, 4, 6];
+
+fn png_name(level: u8) -> String {
+    format!("encode png level {level}")
+}
 
 fn stages(c: &mut Criterion, engine: &Engine) {
-    let job = engine.prepare("post", Format::Png, QUERY).unwrap();
+    let job = engine.prepare(GROUP, Format::Png, QUERY).unwrap();
     let svg = engine.fill(&job).unwrap();
     let options = engine.usvg_options();
     let limits = engine.limits();
@@ -35,17 +45,25 @@ fn stages(c: &mut Criterion, engine: &Engine) {
     group.bench_function(BASELINE, |b| {
         b.iter(|| engine.render(black_box(&job)).unwrap())
     });
+    group.bench_function(SEQUENTIAL, |b| {
+        b.iter(|| {
+            let svg = engine.fill(black_box(&job)).unwrap();
+            let tree = render::parse(&svg, options, limits.max_svg_nodes).unwrap();
+            let pixmap = render::rasterize(&tree, 1.0, limits.max_pixels).unwrap();
+            encode::encode(&pixmap, Format::Png, EncodeOptions::default()).unwrap()
+        })
+    });
     group.bench_function("validate + cache key", |b| {
         b.iter(|| {
             engine
-                .prepare("post", Format::Png, black_box(QUERY))
+                .prepare(GROUP, Format::Png, black_box(QUERY))
                 .unwrap()
         })
     });
     group.bench_function("cache hit (validate + lookup)", |b| {
         b.iter(|| {
             let job = engine
-                .prepare("post", Format::Png, black_box(QUERY))
+                .prepare(GROUP, Format::Png, black_box(QUERY))
                 .unwrap();
             cache.get(&job.key).unwrap()
         })
@@ -75,11 +93,18 @@ fn stages(c: &mut Criterion, engine: &Engine) {
     group.bench_function(RASTERIZE, |b| {
         b.iter(|| render::rasterize(black_box(&tree), 1.0, limits.max_pixels).unwrap())
     });
-    group.bench_function("encode png (ours)", |b| {
-        b.iter(|| {
-            encode::encode(black_box(&pixmap), Format::Png, EncodeOptions::default()).unwrap()
-        })
+    group.bench_function(RASTERIZE_ONE, |b| {
+        b.iter(|| render::rasterize_in_bands(black_box(&tree), 1.0, limits.max_pixels, 1).unwrap())
     });
+    for level in PNG_LEVELS {
+        let options = EncodeOptions {
+            png_compression: level,
+            ..EncodeOptions::default()
+        };
+        group.bench_function(png_name(level), |b| {
+            b.iter(|| encode::encode(black_box(&pixmap), Format::Png, options).unwrap())
+        });
+    }
     group.bench_function("encode png (tiny-skia encode_png)", |b| {
         b.iter(|| black_box(&pixmap).encode_png().unwrap())
     });
@@ -94,12 +119,30 @@ fn stages(c: &mut Criterion, engine: &Engine) {
         })
     });
     group.finish();
+}
 
-    let ours = encode::encode(&pixmap, Format::Png, EncodeOptions::default())
-        .unwrap()
-        .len();
-    let theirs = pixmap.encode_png().unwrap().len();
-    println!("\npng size: ours {ours} bytes, tiny-skia encode_png {theirs} bytes");
+/// PNG size at each level, and tiny-skia's.
+fn png_sizes(engine: &Engine) -> Vec<(String, usize)> {
+    let job = engine.prepare(GROUP, Format::Png, QUERY).unwrap();
+    let svg = engine.fill(&job).unwrap();
+    let tree = render::parse(&svg, engine.usvg_options(), 100_000).unwrap();
+    let pixmap = render::rasterize(&tree, 1.0, u64::MAX).unwrap();
+    let mut sizes: Vec<(String, usize)> = PNG_LEVELS
+        .iter()
+        .map(|&level| {
+            let options = EncodeOptions {
+                png_compression: level,
+                ..EncodeOptions::default()
+            };
+            let bytes = encode::encode(&pixmap, Format::Png, options).unwrap();
+            (png_name(level), bytes.len())
+        })
+        .collect();
+    sizes.push((
+        "encode png (tiny-skia encode_png)".into(),
+        pixmap.encode_png().unwrap().len(),
+    ));
+    sizes
 }
 
 /// Reads criterion's mean estimate (ns) for one benchmark of this run.
@@ -113,27 +156,36 @@ fn mean_ns(name: &str) -> Option<f64> {
     json["mean"]["point_estimate"].as_f64()
 }
 
-fn report() {
+fn report(sizes: &[(String, usize)]) {
     let Some(baseline) = mean_ns(BASELINE) else {
         println!("(no estimates found under target/criterion; ratios skipped)");
         return;
     };
     println!("\nstage means as a share of `{BASELINE}` in this run:");
     for name in [
+        SEQUENTIAL,
         "validate + cache key",
         "cache hit (validate + lookup)",
         "fill (tera)",
         FIT_TEXT,
         "parse (usvg + text layout)",
         RASTERIZE,
-        "encode png (ours)",
-        "encode png (tiny-skia encode_png)",
+        RASTERIZE_ONE,
         "encode jpg q85",
         "encode webp (lossless)",
     ] {
         if let Some(ns) = mean_ns(name) {
             println!("  {name:<36} {:>8.4}x", ns / baseline);
         }
+    }
+    println!("\npng encoders: time as a share of `{BASELINE}`, and file size:");
+    for (name, size) in sizes {
+        if let Some(ns) = mean_ns(name) {
+            println!("  {name:<36} {:>8.4}x {:>8} bytes", ns / baseline, size);
+        }
+    }
+    if let (Some(banded), Some(one)) = (mean_ns(RASTERIZE), mean_ns(RASTERIZE_ONE)) {
+        println!("\n`{RASTERIZE}` / `{RASTERIZE_ONE}`: {:.3}x", banded / one);
     }
     if let (Some(fit), Some(raster)) = (mean_ns(FIT_TEXT), mean_ns(RASTERIZE)) {
         println!("\n`{FIT_TEXT}` / `{RASTERIZE}`: {:.4}x", fit / raster);
@@ -146,5 +198,5 @@ fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     stages(&mut criterion, &engine);
     criterion.final_summary();
-    report();
+    report(&png_sizes(&engine));
 }

@@ -290,21 +290,39 @@ impl Engine {
             let name = &job.template.name;
             let tree = render::parse(&svg, &self.options, self.limits().max_svg_nodes)
                 .map_err(|e| internal(name, "parse", e))?;
-            let pixmap = render::rasterize(&tree, job.params.scale, self.limits().max_pixels)
-                .map_err(|e| match e {
-                    RenderError::TooManyPixels {
-                        width,
-                        height,
-                        limit,
-                    } => RequestError::TooManyPixels {
-                        width,
-                        height,
-                        limit,
+            let scale = job.params.scale;
+            let max_pixels = self.limits().max_pixels;
+            let pixels_error = |e: RenderError| match e {
+                RenderError::TooManyPixels {
+                    width,
+                    height,
+                    limit,
+                } => RequestError::TooManyPixels {
+                    width,
+                    height,
+                    limit,
+                },
+                other => internal(name, "rasterize", other),
+            };
+            if job.format == Format::Png {
+                // Encoding runs alongside drawing: each band is compressed as soon as it and
+                // the bands above it are drawn.
+                let (width, height) = render::output_size(&tree, scale);
+                let size = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+                encode::png_while_drawing(
+                    size(width),
+                    size(height),
+                    job.params.encode_options(),
+                    |consume| {
+                        render::rasterize_streaming(&tree, scale, max_pixels, consume)
+                            .map_err(pixels_error)
                     },
-                    other => internal(name, "rasterize", other),
-                })?;
-            encode::encode(&pixmap, job.format, job.params.encode_options())
-                .map_err(|e| internal(name, "encode", e))?
+                )?
+            } else {
+                let pixmap = render::rasterize(&tree, scale, max_pixels).map_err(pixels_error)?;
+                encode::encode(&pixmap, job.format, job.params.encode_options())
+                    .map_err(|e| internal(name, "encode", e))?
+            }
         };
         Ok(Image {
             bytes: Bytes::from(bytes),
