@@ -19,9 +19,7 @@ use vellum::{Engine, EngineConfig, Format, encode, render};
 const GROUP: &str = "card-a";
 const BASELINE: &str = "cold render (png)";
 const FIT_TEXT: &str = "fit_text (long title)";
-const RASTERIZE: &str = "rasterize (4 bands, parallel)";
-const RASTERIZE_ONE: &str = "rasterize (one pass)";
-const SEQUENTIAL: &str = "cold render, encode after drawing";
+const RASTERIZE: &str = "rasterize (resvg)";
 const QUERY: &str = "title=How%20we%20rendered%20a%20million%20social%20cards%20without%20a\
                      %20browser%2C%20and%20what%20it%20cost%20us";
 /// PNG compression levels shown in the report (2 is the default).
@@ -37,21 +35,14 @@ fn stages(c: &mut Criterion, engine: &Engine) {
     let options = engine.usvg_options();
     let limits = engine.limits();
     let tree = render::parse(&svg, options, limits.max_svg_nodes).unwrap();
-    let pixmap = render::rasterize(&tree, 1.0, limits.max_pixels).unwrap();
+    let background = job.template.background.as_deref();
+    let pixmap = render::rasterize(&tree, 1.0, limits.max_pixels, background).unwrap();
     let cache = ImageCache::new(64 << 20);
     cache.insert(job.key, engine.render(&job).unwrap());
 
     let mut group = c.benchmark_group(GROUP);
     group.bench_function(BASELINE, |b| {
         b.iter(|| engine.render(black_box(&job)).unwrap())
-    });
-    group.bench_function(SEQUENTIAL, |b| {
-        b.iter(|| {
-            let svg = engine.fill(black_box(&job)).unwrap();
-            let tree = render::parse(&svg, options, limits.max_svg_nodes).unwrap();
-            let pixmap = render::rasterize(&tree, 1.0, limits.max_pixels).unwrap();
-            encode::encode(&pixmap, Format::Png, EncodeOptions::default()).unwrap()
-        })
     });
     group.bench_function("validate + cache key", |b| {
         b.iter(|| {
@@ -91,10 +82,7 @@ fn stages(c: &mut Criterion, engine: &Engine) {
         b.iter(|| render::parse(black_box(&svg), options, limits.max_svg_nodes).unwrap())
     });
     group.bench_function(RASTERIZE, |b| {
-        b.iter(|| render::rasterize(black_box(&tree), 1.0, limits.max_pixels).unwrap())
-    });
-    group.bench_function(RASTERIZE_ONE, |b| {
-        b.iter(|| render::rasterize_in_bands(black_box(&tree), 1.0, limits.max_pixels, 1).unwrap())
+        b.iter(|| render::rasterize(black_box(&tree), 1.0, limits.max_pixels, background).unwrap())
     });
     for level in PNG_LEVELS {
         let options = EncodeOptions {
@@ -126,7 +114,8 @@ fn png_sizes(engine: &Engine) -> Vec<(String, usize)> {
     let job = engine.prepare(GROUP, Format::Png, QUERY).unwrap();
     let svg = engine.fill(&job).unwrap();
     let tree = render::parse(&svg, engine.usvg_options(), 100_000).unwrap();
-    let pixmap = render::rasterize(&tree, 1.0, u64::MAX).unwrap();
+    let background = job.template.background.as_deref();
+    let pixmap = render::rasterize(&tree, 1.0, u64::MAX, background).unwrap();
     let mut sizes: Vec<(String, usize)> = PNG_LEVELS
         .iter()
         .map(|&level| {
@@ -163,14 +152,12 @@ fn report(sizes: &[(String, usize)]) {
     };
     println!("\nstage means as a share of `{BASELINE}` in this run:");
     for name in [
-        SEQUENTIAL,
         "validate + cache key",
         "cache hit (validate + lookup)",
         "fill (tera)",
         FIT_TEXT,
         "parse (usvg + text layout)",
         RASTERIZE,
-        RASTERIZE_ONE,
         "encode jpg q85",
         "encode webp (lossless)",
     ] {
@@ -183,9 +170,6 @@ fn report(sizes: &[(String, usize)]) {
         if let Some(ns) = mean_ns(name) {
             println!("  {name:<36} {:>8.4}x {:>8} bytes", ns / baseline, size);
         }
-    }
-    if let (Some(banded), Some(one)) = (mean_ns(RASTERIZE), mean_ns(RASTERIZE_ONE)) {
-        println!("\n`{RASTERIZE}` / `{RASTERIZE_ONE}`: {:.3}x", banded / one);
     }
     if let (Some(fit), Some(raster)) = (mean_ns(FIT_TEXT), mean_ns(RASTERIZE)) {
         println!("\n`{FIT_TEXT}` / `{RASTERIZE}`: {:.4}x", fit / raster);

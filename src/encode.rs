@@ -141,79 +141,49 @@ fn png_encoder<W: std::io::Write>(
         Channels::Rgba => png::ColorType::Rgba,
     });
     encoder.set_depth(png::BitDepth::Eight);
-    // Measured on card A (benches/render.rs): level 2 with adaptive filters is about 1.6x
-    // fdeflate's time for 0.75x its size, and stays under Satori's file size.
-    encoder.set_deflate_compression(match options.png_compression {
-        0 | 1 => png::DeflateCompression::FdeflateUltraFast,
-        level => png::DeflateCompression::Level(level.min(9)),
-    });
-    encoder.set_filter(png::Filter::Adaptive);
-    encoder
-}
-
-/// Compressed bytes per IDAT chunk when streaming (each chunk costs 12 bytes of framing).
-const IDAT_BYTES: usize = 256 * 1024;
-
-/// Encodes a PNG while `draw` is still drawing it: `draw` gets a function to hand each band
-/// of rows to (premultiplied RGBA, top to bottom; see
-/// [`crate::render::rasterize_streaming`]) and returns the finished pixmap.
-///
-/// The stream is RGB, as cards are opaque; if a band turns out to have transparency, the
-/// stream is dropped and the finished pixmap is encoded whole (RGBA) with [`encode`]. The
-/// pixels are the same as [`encode`]'s, and the bytes do not depend on the bands' sizes.
-pub fn png_while_drawing<E: From<EncodeError>>(
-    width: u32,
-    height: u32,
-    options: EncodeOptions,
-    draw: impl FnOnce(&mut dyn FnMut(&[u8])) -> Result<Pixmap, E>,
-) -> Result<Vec<u8>, E> {
-    let fail = |message: String| EncodeError {
-        format: Format::Png,
-        message,
+    // Levels as measured on the bundled cards (benches/render.rs): 1 is fdeflate's single
+    // pass with Paeth filters, fastest and largest; 2, the default, is zlib level 2 without
+    // filters, which suits flat colour, gradients and text (card A: 113 KB, faster and
+    // smaller than with filters); 3 to 9 add adaptive filters, better for photos.
+    let (deflate, filter) = match options.png_compression {
+        0 | 1 => (
+            png::DeflateCompression::FdeflateUltraFast,
+            png::Filter::Paeth,
+        ),
+        2 => (png::DeflateCompression::Level(2), png::Filter::NoFilter),
+        level => (
+            png::DeflateCompression::Level(level.min(9)),
+            png::Filter::Adaptive,
+        ),
     };
-    let mut out = Vec::new();
-    let mut writer = png_encoder(&mut out, width, height, Channels::Rgb, options)
-        .write_header()
-        .map_err(|e| fail(e.to_string()))?;
-    let mut stream = writer
-        .stream_writer_with_size(IDAT_BYTES)
-        .map_err(|e| fail(e.to_string()))?;
-    let mut rgb = Vec::new();
-    let mut failure: Option<String> = None;
-    let mut opaque = true;
-    let pixmap = draw(&mut |rows: &[u8]| {
-        if failure.is_some() || !opaque {
-            return;
-        }
-        if !rows.chunks_exact(4).all(|p| p[3] == 255) {
-            opaque = false;
-            return;
-        }
-        rgb.clear();
-        rgb_into(rows, &mut rgb);
-        if let Err(e) = std::io::Write::write_all(&mut stream, &rgb) {
-            failure = Some(e.to_string());
-        }
-    })?;
-    if let Some(message) = failure {
-        return Err(fail(message).into());
-    }
-    if !opaque {
-        drop(stream);
-        drop(writer);
-        return Ok(encode(&pixmap, Format::Png, options)?);
-    }
-    stream.finish().map_err(|e| fail(e.to_string()))?;
-    writer.finish().map_err(|e| fail(e.to_string()))?;
-    Ok(out)
+    encoder.set_deflate_compression(deflate);
+    encoder.set_filter(filter);
+    encoder
 }
 
 /// Appends the RGB of premultiplied RGBA pixels known to be opaque.
 fn rgb_into(rgba: &[u8], out: &mut Vec<u8>) {
-    out.reserve(rgba.len() / 4 * 3);
-    for p in rgba.chunks_exact(4) {
-        out.extend_from_slice(&p[..3]);
+    let start = out.len();
+    out.resize(start + rgba.len() / 4 * 3, 0);
+    for (rgb, pixel) in out[start..].chunks_exact_mut(3).zip(rgba.chunks_exact(4)) {
+        rgb.copy_from_slice(&pixel[..3]);
     }
+}
+
+/// Whether every pixel of premultiplied RGBA data is opaque.
+fn is_opaque(rgba: &[u8]) -> bool {
+    // Eight pixels at a time, with no early exit inside a block: this vectorises.
+    let mut blocks = rgba.chunks_exact(32);
+    let blocks_opaque = blocks
+        .by_ref()
+        .all(|block| block.iter().skip(3).step_by(4).fold(255, |a, &b| a & b) == 255);
+    blocks_opaque
+        && blocks
+            .remainder()
+            .iter()
+            .skip(3)
+            .step_by(4)
+            .all(|&a| a == 255)
 }
 
 /// Appends premultiplied RGBA pixels as straight RGBA.
@@ -231,7 +201,7 @@ fn straight_rgba_into(rgba: &[u8], out: &mut Vec<u8>) {
 fn straight_pixels(pixmap: &Pixmap) -> (Vec<u8>, Channels) {
     let data = pixmap.data();
     let mut out = Vec::new();
-    if data.chunks_exact(4).all(|p| p[3] == 255) {
+    if is_opaque(data) {
         rgb_into(data, &mut out);
         (out, Channels::Rgb)
     } else {
@@ -260,66 +230,30 @@ fn over_white(pixmap: &Pixmap) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// A pixmap with a gradient, opaque or with a transparent lower half.
-    fn picture(transparent_bottom: bool) -> Pixmap {
-        let mut pixmap = Pixmap::new(300, 200).unwrap();
-        for (i, p) in pixmap.pixels_mut().iter_mut().enumerate() {
-            let (x, y) = ((i % 300) as u8, (i / 300) as u8);
-            let alpha = if transparent_bottom && y >= 150 {
-                128
-            } else {
-                255
-            };
-            let c = tiny_skia::ColorU8::from_rgba(x, y, x ^ y, alpha);
-            *p = c.premultiply();
-        }
-        pixmap
-    }
-
-    fn streamed(pixmap: &Pixmap, band_rows: usize) -> Vec<u8> {
-        png_while_drawing::<EncodeError>(300, 200, EncodeOptions::default(), |consume| {
-            for band in pixmap.data().chunks(band_rows * 300 * 4) {
-                consume(band);
-            }
-            Ok(pixmap.clone())
-        })
-        .unwrap()
-    }
-
-    fn decoded(png: &[u8]) -> (png::ColorType, Vec<u8>) {
-        let mut reader = png::Decoder::new(std::io::Cursor::new(png))
-            .read_info()
-            .unwrap();
-        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
-        let info = reader.next_frame(&mut pixels).unwrap();
-        (info.color_type, pixels)
-    }
-
     #[test]
-    fn a_png_streamed_in_bands_is_the_png_encoded_whole() {
-        for transparent in [false, true] {
-            let pixmap = picture(transparent);
-            let whole = encode(&pixmap, Format::Png, EncodeOptions::default()).unwrap();
-            let first = streamed(&pixmap, 1);
-            assert_eq!(
-                decoded(&first),
-                decoded(&whole),
-                "transparent: {transparent}"
-            );
-            for band_rows in [7, 50, 200] {
-                assert!(
-                    streamed(&pixmap, band_rows) == first,
-                    "transparent: {transparent}, bands of {band_rows} rows"
-                );
+    fn one_translucent_pixel_anywhere_makes_the_png_rgba() {
+        // 9 pixels a row: the check reads 8 at a time, so the last one is in the remainder.
+        for at in [None, Some(0), Some(7), Some(8), Some(80)] {
+            let mut pixmap = Pixmap::new(9, 9).unwrap();
+            pixmap.fill(tiny_skia::Color::from_rgba8(10, 20, 30, 255));
+            if let Some(i) = at {
+                pixmap.pixels_mut()[i] =
+                    tiny_skia::ColorU8::from_rgba(10, 20, 30, 254).premultiply();
             }
+            let png = encode(&pixmap, Format::Png, EncodeOptions::default()).unwrap();
+            let reader = png::Decoder::new(std::io::Cursor::new(png))
+                .read_info()
+                .unwrap();
+            let expected = if at.is_some() {
+                png::ColorType::Rgba
+            } else {
+                png::ColorType::Rgb
+            };
+            assert_eq!(
+                reader.info().color_type,
+                expected,
+                "translucent pixel at {at:?}"
+            );
         }
-        assert_eq!(
-            decoded(&streamed(&picture(false), 9)).0,
-            png::ColorType::Rgb
-        );
-        assert_eq!(
-            decoded(&streamed(&picture(true), 9)).0,
-            png::ColorType::Rgba
-        );
     }
 }

@@ -284,15 +284,31 @@ impl Engine {
     pub fn render(&self, job: &Job) -> Result<Image, RequestError> {
         let svg = self.fill(job)?;
         self.renders.fetch_add(1, Ordering::Relaxed);
+        let template = &job.template;
         let bytes = if job.format == Format::Svg {
-            svg.into_bytes()
+            let background = template.manifest.background.as_deref();
+            match background.and_then(|asset| job.set.asset_url(asset)) {
+                Some(url) => render::with_background_image(
+                    &svg,
+                    url,
+                    template.manifest.width,
+                    template.manifest.height,
+                )
+                .into_bytes(),
+                None => svg.into_bytes(),
+            }
         } else {
-            let name = &job.template.name;
+            let name = &template.name;
             let tree = render::parse(&svg, &self.options, self.limits().max_svg_nodes)
                 .map_err(|e| internal(name, "parse", e))?;
-            let scale = job.params.scale;
-            let max_pixels = self.limits().max_pixels;
-            let pixels_error = |e: RenderError| match e {
+            let background = template.background.as_deref();
+            let pixmap = render::rasterize(
+                &tree,
+                job.params.scale,
+                self.limits().max_pixels,
+                background,
+            )
+            .map_err(|e| match e {
                 RenderError::TooManyPixels {
                     width,
                     height,
@@ -303,26 +319,9 @@ impl Engine {
                     limit,
                 },
                 other => internal(name, "rasterize", other),
-            };
-            if job.format == Format::Png {
-                // Encoding runs alongside drawing: each band is compressed as soon as it and
-                // the bands above it are drawn.
-                let (width, height) = render::output_size(&tree, scale);
-                let size = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
-                encode::png_while_drawing(
-                    size(width),
-                    size(height),
-                    job.params.encode_options(),
-                    |consume| {
-                        render::rasterize_streaming(&tree, scale, max_pixels, consume)
-                            .map_err(pixels_error)
-                    },
-                )?
-            } else {
-                let pixmap = render::rasterize(&tree, scale, max_pixels).map_err(pixels_error)?;
-                encode::encode(&pixmap, job.format, job.params.encode_options())
-                    .map_err(|e| internal(name, "encode", e))?
-            }
+            })?;
+            encode::encode(&pixmap, job.format, job.params.encode_options())
+                .map_err(|e| internal(name, "encode", e))?
         };
         Ok(Image {
             bytes: Bytes::from(bytes),

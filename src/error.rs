@@ -112,12 +112,6 @@ pub enum RequestError {
     Internal(String),
 }
 
-impl From<crate::encode::EncodeError> for RequestError {
-    fn from(e: crate::encode::EncodeError) -> Self {
-        RequestError::Internal(format!("encode: {e}"))
-    }
-}
-
 impl RequestError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> u16 {

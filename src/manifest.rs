@@ -24,6 +24,10 @@ pub struct Manifest {
     pub width: u32,
     /// Canvas height in pixels at `scale=1`.
     pub height: u32,
+    /// An asset drawn under the template at its full canvas size: the parts of a card that
+    /// no parameter changes (a gradient, a frame, a logo), rasterised once when templates load.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub background: Option<String>,
     /// The parameters, by name, in name order.
     pub params: BTreeMap<String, ParamSpec>,
 }
@@ -90,6 +94,7 @@ struct RawManifest {
     description: String,
     width: u32,
     height: u32,
+    background: Option<String>,
     #[serde(default)]
     params: BTreeMap<String, RawParam>,
 }
@@ -137,6 +142,7 @@ impl Manifest {
             description: raw.description,
             width: raw.width,
             height: raw.height,
+            background: raw.background,
             params,
         })
     }

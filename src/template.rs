@@ -34,6 +34,8 @@ pub struct Template {
     pub manifest: Manifest,
     /// Hash of the SVG and manifest bytes: part of every cache key and ETag.
     pub content_hash: blake3::Hash,
+    /// The manifest's `background`, drawn once at load.
+    pub background: Option<Arc<render::Background>>,
 }
 
 /// Every template in a directory, compiled once.
@@ -96,10 +98,27 @@ impl TemplateSet {
             }
             // Any template may embed any asset, so every asset is part of every hash.
             hasher.update(assets.hash.as_bytes());
+            let background = match &manifest.background {
+                None => None,
+                Some(asset) => {
+                    let fail = |message: String| LoadError::Manifest {
+                        path: toml_path.clone(),
+                        message: format!("background: {message}"),
+                    };
+                    let url = assets.urls.get(asset).ok_or_else(|| {
+                        fail(format!("no file {asset:?} in the templates' assets/"))
+                    })?;
+                    let background =
+                        render::Background::new(url, manifest.width, manifest.height, options)
+                            .map_err(|e| fail(e.to_string()))?;
+                    Some(Arc::new(background))
+                }
+            };
             let template = Template {
                 name: name.clone(),
                 manifest,
                 content_hash: hasher.finalize(),
+                background,
             };
             templates.insert(name, Arc::new(template));
         }
@@ -225,8 +244,37 @@ impl TemplateSet {
                 size.0, size.1, manifest.width, manifest.height
             )));
         }
+        if template.background.is_some() && !unscaled_view_box(&svg, manifest) {
+            return Err(fail(format!(
+                "has a background, so its viewBox must be 0 0 {} {} (or none)",
+                manifest.width, manifest.height
+            )));
+        }
         Ok(())
     }
+}
+
+/// Whether the root `<svg>` has no `viewBox`, or `0 0 width height`: user units are pixels,
+/// so a background drawn over the canvas lines up with what the template draws.
+fn unscaled_view_box(svg: &str, manifest: &Manifest) -> bool {
+    let Ok(doc) = roxmltree::Document::parse(svg) else {
+        return false;
+    };
+    let Some(view_box) = doc.root_element().attribute("viewBox") else {
+        return true;
+    };
+    let numbers: Vec<f64> = view_box
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    numbers
+        == [
+            0.0,
+            0.0,
+            f64::from(manifest.width),
+            f64::from(manifest.height),
+        ]
 }
 
 /// `{{ price | fixed(digits=2) }}`: a number with exactly `digits` decimals (0 to 6).

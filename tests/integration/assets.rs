@@ -118,3 +118,85 @@ fn unknown_assets_and_disguised_files_stop_the_load() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_background_is_under_the_card_at_every_scale_and_in_svg_output() {
+    let server = TestServer::start().await;
+    let q = "title=Backgrounds";
+    let one = decode_png(&server.get(&format!("/og/card-a.png?{q}")).await.body);
+    let two = decode_png(
+        &server
+            .get(&format!("/og/card-a.png?{q}&scale=2"))
+            .await
+            .body,
+    );
+    assert_eq!((two.width, two.height), (2400, 1260));
+    // The circle at (1080, 110) and the gradient's dark top-left corner, at both scales.
+    let circle = [0x38, 0xbd, 0xf8, 255];
+    assert_eq!(one.at(1080, 110), circle);
+    assert_eq!(two.at(2160, 220), circle);
+    let [r, g, b, _] = one.at(2, 2);
+    assert!(
+        r < 20 && g < 30 && b < 50,
+        "gradient start: {:?}",
+        one.at(2, 2)
+    );
+    assert_eq!(one.at(2, 2), two.at(4, 4));
+
+    // SVG output carries the background as its first element, so it looks the same.
+    let svg = server.get(&format!("/og/card-a.svg?{q}")).await;
+    let text = svg.text();
+    let body = &text[text.find("<svg").unwrap()..];
+    let first = &body[body.find('>').unwrap() + 1..].trim_start();
+    assert!(
+        first.starts_with("<image href=\"data:image/svg+xml;base64,"),
+        "{}",
+        &first[..80]
+    );
+    let engine = support::bundled_engine();
+    let tree = vellum::render::parse(text, engine.usvg_options(), 100_000).unwrap();
+    let pixmap = vellum::render::rasterize(&tree, 1.0, u64::MAX, None).unwrap();
+    let pixel = pixmap.pixel(1080, 110).unwrap();
+    assert_eq!(
+        [pixel.red(), pixel.green(), pixel.blue(), pixel.alpha()],
+        circle
+    );
+}
+
+#[test]
+fn a_missing_background_or_a_scaled_viewbox_fails_at_load() {
+    let dir = support::scratch_dir("background-errors");
+    support::copy_templates(&dir);
+    let toml = dir.join("card-a.toml");
+    let original = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        original.replace("card-a-background.svg", "missing.svg"),
+    )
+    .unwrap();
+    let mut config = EngineConfig::bundled(&support::root());
+    config.templates_dir = dir.clone();
+    let error = Engine::new(config.clone()).err().expect("a load error");
+    assert!(
+        error
+            .to_string()
+            .ends_with("background: no file \"missing.svg\" in the templates' assets/"),
+        "{error}"
+    );
+
+    std::fs::write(&toml, &original).unwrap();
+    let svg = dir.join("card-a.svg");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    std::fs::write(
+        &svg,
+        text.replace("viewBox=\"0 0 1200 630\"", "viewBox=\"0 0 600 315\""),
+    )
+    .unwrap();
+    let error = Engine::new(config).err().expect("a load error");
+    assert!(
+        error
+            .to_string()
+            .ends_with("has a background, so its viewBox must be 0 0 1200 630 (or none)"),
+        "{error}"
+    );
+}
