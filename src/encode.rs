@@ -77,23 +77,65 @@ impl Default for EncodeOptions {
     }
 }
 
+/// Compressed bytes per PNG IDAT chunk (each chunk costs 12 bytes of framing).
+const IDAT_BYTES: usize = 64 * 1024;
+
+/// Working memory an encoder reuses from one image to the next: the converted pixels and
+/// the file. A server keeps one per render thread, so that multi-megabyte buffers are not
+/// allocated and freed beside the long-lived cache on every render (which fragments the
+/// heap until the process holds far more than the cache's budget).
+#[derive(Debug, Default)]
+pub struct Buffers {
+    pixels: Vec<u8>,
+    file: Vec<u8>,
+}
+
+impl Buffers {
+    /// Frees buffers grown past `max_bytes` (by a rare huge render), keeping the rest.
+    pub fn trim(&mut self, max_bytes: usize) {
+        for buffer in [&mut self.pixels, &mut self.file] {
+            if buffer.capacity() > max_bytes {
+                *buffer = Vec::new();
+            }
+        }
+    }
+}
+
 /// Encodes a rendered pixmap as PNG, JPEG or WebP.
 pub fn encode(
     pixmap: &Pixmap,
     format: Format,
     options: EncodeOptions,
 ) -> Result<Vec<u8>, EncodeError> {
+    let mut buffers = Buffers::default();
+    encode_with(pixmap, format, options, &mut buffers)?;
+    Ok(buffers.file)
+}
+
+/// [`encode`] into `buffers`; returns the file, which stays valid until their next use.
+pub fn encode_with<'a>(
+    pixmap: &Pixmap,
+    format: Format,
+    options: EncodeOptions,
+    buffers: &'a mut Buffers,
+) -> Result<&'a [u8], EncodeError> {
     let fail = |message: String| EncodeError { format, message };
     let (width, height) = (pixmap.width(), pixmap.height());
-    let mut out = Vec::new();
+    let Buffers { pixels, file } = buffers;
+    pixels.clear();
+    file.clear();
     match format {
         Format::Png => {
-            let (data, channels) = straight_pixels(pixmap);
-            let encoder = png_encoder(&mut out, width, height, channels, options);
+            let channels = straight_pixels(pixmap, pixels);
+            let encoder = png_encoder(&mut *file, width, height, channels, options);
+            // Streamed row by row: unlike `write_image_data`, no whole-image filter buffer
+            // and no separate compressed copy are allocated.
             let mut writer = encoder.write_header().map_err(|e| fail(e.to_string()))?;
-            writer
-                .write_image_data(&data)
+            let mut stream = writer
+                .stream_writer_with_size(IDAT_BYTES)
                 .map_err(|e| fail(e.to_string()))?;
+            std::io::Write::write_all(&mut stream, pixels).map_err(|e| fail(e.to_string()))?;
+            stream.finish().map_err(|e| fail(e.to_string()))?;
             writer.finish().map_err(|e| fail(e.to_string()))?;
         }
         Format::Jpeg => {
@@ -101,25 +143,23 @@ pub fn encode(
                 u16::try_from(width).map_err(|_| fail("too wide for JPEG".into()))?,
                 u16::try_from(height).map_err(|_| fail("too tall for JPEG".into()))?,
             );
-            let rgb = over_white(pixmap);
-            jpeg_encoder::Encoder::new(&mut out, options.jpeg_quality)
-                .encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
+            over_white(pixmap, pixels);
+            jpeg_encoder::Encoder::new(&mut *file, options.jpeg_quality)
+                .encode(pixels, w, h, jpeg_encoder::ColorType::Rgb)
                 .map_err(|e| fail(e.to_string()))?;
         }
         Format::Webp => {
-            let (data, color) = straight_pixels(pixmap);
-            let color = if color == Channels::Rgb {
-                image_webp::ColorType::Rgb8
-            } else {
-                image_webp::ColorType::Rgba8
+            let color = match straight_pixels(pixmap, pixels) {
+                Channels::Rgb => image_webp::ColorType::Rgb8,
+                Channels::Rgba => image_webp::ColorType::Rgba8,
             };
-            image_webp::WebPEncoder::new(&mut out)
-                .encode(&data, width, height, color)
+            image_webp::WebPEncoder::new(&mut *file)
+                .encode(pixels, width, height, color)
                 .map_err(|e| fail(e.to_string()))?;
         }
         Format::Svg => return Err(fail("SVG output is not rasterised".into())),
     }
-    Ok(out)
+    Ok(file)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -197,33 +237,29 @@ fn straight_rgba_into(rgba: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Straight (non-premultiplied) pixels: RGB when every pixel is opaque, else RGBA.
-fn straight_pixels(pixmap: &Pixmap) -> (Vec<u8>, Channels) {
+/// Straight (non-premultiplied) pixels into `out`: RGB when every pixel is opaque, else RGBA.
+fn straight_pixels(pixmap: &Pixmap, out: &mut Vec<u8>) -> Channels {
     let data = pixmap.data();
-    let mut out = Vec::new();
     if is_opaque(data) {
-        rgb_into(data, &mut out);
-        (out, Channels::Rgb)
+        rgb_into(data, out);
+        Channels::Rgb
     } else {
-        straight_rgba_into(data, &mut out);
-        (out, Channels::Rgba)
+        straight_rgba_into(data, out);
+        Channels::Rgba
     }
 }
 
-/// RGB pixels composited over white (premultiplied `c + (255 - a)`).
-fn over_white(pixmap: &Pixmap) -> Vec<u8> {
-    pixmap
-        .data()
-        .chunks_exact(4)
-        .flat_map(|p| {
-            let cover = 255 - p[3];
-            [
-                p[0].saturating_add(cover),
-                p[1].saturating_add(cover),
-                p[2].saturating_add(cover),
-            ]
-        })
-        .collect()
+/// RGB pixels composited over white (premultiplied `c + (255 - a)`), into `out`.
+fn over_white(pixmap: &Pixmap, out: &mut Vec<u8>) {
+    let data = pixmap.data();
+    let start = out.len();
+    out.resize(start + data.len() / 4 * 3, 0);
+    for (rgb, p) in out[start..].chunks_exact_mut(3).zip(data.chunks_exact(4)) {
+        let cover = 255 - p[3];
+        rgb[0] = p[0].saturating_add(cover);
+        rgb[1] = p[1].saturating_add(cover);
+        rgb[2] = p[2].saturating_add(cover);
+    }
 }
 
 #[cfg(test)]

@@ -285,7 +285,7 @@ impl Engine {
         let svg = self.fill(job)?;
         self.renders.fetch_add(1, Ordering::Relaxed);
         let template = &job.template;
-        let bytes = if job.format == Format::Svg {
+        let bytes: Bytes = if job.format == Format::Svg {
             let background = template.manifest.background.as_deref();
             match background.and_then(|asset| job.set.asset_url(asset)) {
                 Some(url) => render::with_background_image(
@@ -294,41 +294,63 @@ impl Engine {
                     template.manifest.width,
                     template.manifest.height,
                 )
-                .into_bytes(),
-                None => svg.into_bytes(),
+                .into(),
+                None => svg.into(),
             }
         } else {
             let name = &template.name;
             let tree = render::parse(&svg, &self.options, self.limits().max_svg_nodes)
                 .map_err(|e| internal(name, "parse", e))?;
             let background = template.background.as_deref();
-            let pixmap = render::rasterize(
-                &tree,
-                job.params.scale,
-                self.limits().max_pixels,
-                background,
-            )
-            .map_err(|e| match e {
-                RenderError::TooManyPixels {
-                    width,
-                    height,
-                    limit,
-                } => RequestError::TooManyPixels {
-                    width,
-                    height,
-                    limit,
-                },
-                other => internal(name, "rasterize", other),
-            })?;
-            encode::encode(&pixmap, job.format, job.params.encode_options())
-                .map_err(|e| internal(name, "encode", e))?
+            SCRATCH.with_borrow_mut(|(kept, buffers)| {
+                let pixmap = render::rasterize_reusing(
+                    &tree,
+                    job.params.scale,
+                    self.limits().max_pixels,
+                    background,
+                    kept.take(),
+                )
+                .map_err(|e| match e {
+                    RenderError::TooManyPixels {
+                        width,
+                        height,
+                        limit,
+                    } => RequestError::TooManyPixels {
+                        width,
+                        height,
+                        limit,
+                    },
+                    other => internal(name, "rasterize", other),
+                })?;
+                let file =
+                    encode::encode_with(&pixmap, job.format, job.params.encode_options(), buffers)
+                        .map_err(|e| internal(name, "encode", e))?;
+                // An exact-size copy for the cache; the working buffers stay with the thread.
+                let bytes = Bytes::copy_from_slice(file);
+                if pixmap.data().len() <= SCRATCH_KEEP_BYTES {
+                    *kept = Some(pixmap);
+                }
+                buffers.trim(SCRATCH_KEEP_BYTES);
+                Ok::<Bytes, RequestError>(bytes)
+            })?
         };
         Ok(Image {
-            bytes: Bytes::from(bytes),
+            bytes,
             format: job.format,
             fallback_used: job.fallback_used,
         })
     }
+}
+
+/// Largest pixmap or buffer a render thread keeps for the next render (a 2400x1260 card at
+/// scale 2 is 12 MB); anything larger is freed after use.
+const SCRATCH_KEEP_BYTES: usize = 16 * 1024 * 1024;
+
+thread_local! {
+    /// This thread's pixmap and encoder buffers from its last render, reused by the next:
+    /// renders then allocate little beyond the image they return (see [`encode::Buffers`]).
+    static SCRATCH: std::cell::RefCell<(Option<tiny_skia::Pixmap>, encode::Buffers)> =
+        std::cell::RefCell::default();
 }
 
 fn scaled_size(template: &Template, scale: f32) -> (u64, u64) {

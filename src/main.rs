@@ -251,6 +251,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
@@ -268,7 +269,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// Makes glibc serve allocations of 64 KiB and more (cached images, encoder state) with their
+/// own mappings, which go back to the system when freed. With the default, the evictions of
+/// a full cache leave holes in the heap and RSS after 10,000 distinct cards grew to about
+/// 170 MiB over the cache budget; with this, about 70 MiB, for ~8% more CPU per render
+/// (benches/http/run.sh).
+fn return_freed_images_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+    }
+}
+
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    return_freed_images_to_the_system();
     let engine = Arc::new(args.engine.engine()?);
     let defaults = ServerConfig::default();
     let config = ServerConfig {

@@ -142,6 +142,18 @@ pub fn rasterize(
     max_pixels: u64,
     background: Option<&Background>,
 ) -> Result<Pixmap, RenderError> {
+    rasterize_reusing(tree, scale, max_pixels, background, None)
+}
+
+/// [`rasterize`] into `reuse` when it has the output's size (its pixels are overwritten),
+/// sparing the allocation.
+pub fn rasterize_reusing(
+    tree: &usvg::Tree,
+    scale: f32,
+    max_pixels: u64,
+    background: Option<&Background>,
+    reuse: Option<Pixmap>,
+) -> Result<Pixmap, RenderError> {
     let (width, height) = output_size(tree, scale);
     if width.saturating_mul(height) > max_pixels {
         return Err(RenderError::TooManyPixels {
@@ -160,17 +172,20 @@ pub fn rasterize(
         u32::try_from(height).map_err(|_| too_big())?,
     );
     let transform = Transform::from_scale(scale, scale);
-    let mut pixmap = match background {
+    let mut pixmap = match reuse {
+        Some(pixmap) if pixmap.width() == width && pixmap.height() == height => pixmap,
+        _ => Pixmap::new(width, height).ok_or_else(too_big)?,
+    };
+    match background {
         Some(bg) if bg.at_scale_one.width() == width && bg.at_scale_one.height() == height => {
-            bg.at_scale_one.clone()
+            pixmap.data_mut().copy_from_slice(bg.at_scale_one.data());
         }
         Some(bg) => {
-            let mut pixmap = Pixmap::new(width, height).ok_or_else(too_big)?;
+            pixmap.fill(tiny_skia::Color::TRANSPARENT);
             resvg::render(&bg.tree, transform, &mut pixmap.as_mut());
-            pixmap
         }
-        None => Pixmap::new(width, height).ok_or_else(too_big)?,
-    };
+        None => pixmap.fill(tiny_skia::Color::TRANSPARENT),
+    }
     resvg::render(tree, transform, &mut pixmap.as_mut());
     Ok(pixmap)
 }
