@@ -127,11 +127,6 @@ impl Background {
         resvg::render(&tree, Transform::identity(), &mut at_scale_one.as_mut());
         Ok(Background { tree, at_scale_one })
     }
-
-    /// The bytes of the drawn background, for tests and checks.
-    pub fn pixels(&self) -> &Pixmap {
-        &self.at_scale_one
-    }
 }
 
 /// Rasterises `tree` at `scale` over `background` (if any), after checking the output
