@@ -4,7 +4,8 @@
 //!
 //! Run: `cargo bench --bench render`. After criterion's own output, a table prints each
 //! stage's mean as a fraction of the `cold render (png)` baseline, the PNG compression
-//! levels with their sizes, and `fit_text` (run on every cache miss) as a fraction of the
+//! levels with their sizes (each level compressing the whole image, and the default path that
+//! copies the background's compressed rows where the card left them untouched), and `fit_text` (run on every cache miss) as a fraction of the
 //! rasterize stage.
 
 use std::hint::black_box;
@@ -20,6 +21,9 @@ const GROUP: &str = "card-a";
 const BASELINE: &str = "cold render (png)";
 const FIT_TEXT: &str = "fit_text (long title)";
 const RASTERIZE: &str = "rasterize (resvg)";
+/// PNG levels over the background, as card-a renders them: untouched rows copied from the
+/// background's compressed rows (levels 3+ also try the whole image with filters).
+const BACKDROP_LEVELS: [u8; 5] = [1, 2, 4, 6, 9];
 const QUERY: &str = "title=How%20we%20rendered%20a%20million%20social%20cards%20without%20a\
                      %20browser%2C%20and%20what%20it%20cost%20us";
 /// PNG compression levels shown in the report (2 is the default).
@@ -27,6 +31,10 @@ const PNG_LEVELS: [u8; 5] = [1, 2, 3, 4, 6];
 
 fn png_name(level: u8) -> String {
     format!("encode png level {level}")
+}
+
+fn backdrop_name(level: u8) -> String {
+    format!("encode png level {level} over the background")
 }
 
 fn stages(c: &mut Criterion, engine: &Engine) {
@@ -93,6 +101,22 @@ fn stages(c: &mut Criterion, engine: &Engine) {
             b.iter(|| encode::encode(black_box(&pixmap), Format::Png, options).unwrap())
         });
     }
+    let backdrop = background.map(render::Background::backdrop);
+    let mut buffers = encode::Buffers::default();
+    for level in BACKDROP_LEVELS {
+        let options = EncodeOptions {
+            png_compression: level,
+            ..EncodeOptions::default()
+        };
+        group.bench_function(backdrop_name(level), |b| {
+            b.iter(|| {
+                let pixmap = black_box(&pixmap);
+                let file =
+                    encode::encode_with(pixmap, Format::Png, options, backdrop, &mut buffers);
+                file.unwrap().len()
+            })
+        });
+    }
     group.bench_function("encode png (tiny-skia encode_png)", |b| {
         b.iter(|| black_box(&pixmap).encode_png().unwrap())
     });
@@ -127,6 +151,16 @@ fn png_sizes(engine: &Engine) -> Vec<(String, usize)> {
             (png_name(level), bytes.len())
         })
         .collect();
+    let backdrop = background.map(render::Background::backdrop);
+    let mut buffers = encode::Buffers::default();
+    for level in BACKDROP_LEVELS {
+        let options = EncodeOptions {
+            png_compression: level,
+            ..EncodeOptions::default()
+        };
+        let file = encode::encode_with(&pixmap, Format::Png, options, backdrop, &mut buffers);
+        sizes.push((backdrop_name(level), file.unwrap().len()));
+    }
     sizes.push((
         "encode png (tiny-skia encode_png)".into(),
         pixmap.encode_png().unwrap().len(),

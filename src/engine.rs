@@ -322,9 +322,14 @@ impl Engine {
                     },
                     other => internal(name, "rasterize", other),
                 })?;
-                let file =
-                    encode::encode_with(&pixmap, job.format, job.params.encode_options(), buffers)
-                        .map_err(|e| internal(name, "encode", e))?;
+                let file = encode::encode_with(
+                    &pixmap,
+                    job.format,
+                    job.params.encode_options(),
+                    background.map(render::Background::backdrop),
+                    buffers,
+                )
+                .map_err(|e| internal(name, "encode", e))?;
                 // An exact-size copy for the cache; the working buffers stay with the thread.
                 let bytes = Bytes::copy_from_slice(file);
                 if pixmap.data().len() <= SCRATCH_KEEP_BYTES {

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use tiny_skia::{Pixmap, Transform};
 
+use crate::encode::Backdrop;
+
 /// Why an SVG could not be turned into pixels.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -92,16 +94,16 @@ pub fn output_size(tree: &usvg::Tree, scale: f32) -> (u64, u64) {
 }
 
 /// A template's background: an asset covering the canvas, kept as a tree for any scale and
-/// drawn once at scale 1, so that a render at scale 1 starts from a copy of its pixels.
+/// drawn once at scale 1, so that a render at scale 1 starts from a copy of its pixels (and
+/// its PNG reuses the backdrop's compressed rows).
 pub struct Background {
     tree: usvg::Tree,
-    at_scale_one: Pixmap,
+    at_scale_one: Backdrop,
 }
 
 impl std::fmt::Debug for Background {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (w, h) = (self.at_scale_one.width(), self.at_scale_one.height());
-        write!(f, "Background({w}x{h})")
+        write!(f, "Background({:?})", self.at_scale_one)
     }
 }
 
@@ -125,7 +127,15 @@ impl Background {
             limit: u64::from(width) * u64::from(height),
         })?;
         resvg::render(&tree, Transform::identity(), &mut at_scale_one.as_mut());
-        Ok(Background { tree, at_scale_one })
+        Ok(Background {
+            tree,
+            at_scale_one: Backdrop::new(at_scale_one),
+        })
+    }
+
+    /// The background drawn at scale 1, for the encoder.
+    pub fn backdrop(&self) -> &Backdrop {
+        &self.at_scale_one
     }
 }
 
@@ -171,11 +181,11 @@ pub fn rasterize_reusing(
         Some(pixmap) if pixmap.width() == width && pixmap.height() == height => pixmap,
         _ => Pixmap::new(width, height).ok_or_else(too_big)?,
     };
-    match background {
-        Some(bg) if bg.at_scale_one.width() == width && bg.at_scale_one.height() == height => {
-            pixmap.data_mut().copy_from_slice(bg.at_scale_one.data());
+    match background.map(|bg| (bg, bg.at_scale_one.pixmap())) {
+        Some((_, drawn)) if drawn.width() == width && drawn.height() == height => {
+            pixmap.data_mut().copy_from_slice(drawn.data());
         }
-        Some(bg) => {
+        Some((bg, _)) => {
             pixmap.fill(tiny_skia::Color::TRANSPARENT);
             resvg::render(&bg.tree, transform, &mut pixmap.as_mut());
         }
