@@ -368,10 +368,14 @@ fn png_over_backdrop(
     // not be referenced: reset it (a 128 KiB clear) before it next compresses.
     let mut stale = true;
     let block_bytes = row_bytes(pixmap) * BLOCK_ROWS;
-    let drawn = pixmap.data().chunks(block_bytes);
-    let under = backdrop.pixmap.data().chunks(block_bytes);
-    for ((drawn, under), block) in drawn.zip(under).zip(&backdrop.blocks) {
-        if drawn == under {
+    let drawn: Vec<&[u8]> = pixmap.data().chunks(block_bytes).collect();
+    let touched: Vec<bool> = (drawn.iter())
+        .zip(backdrop.pixmap.data().chunks(block_bytes))
+        .map(|(drawn, under)| *drawn != under)
+        .collect();
+    let mut finished = false;
+    for (i, (drawn, block)) in drawn.iter().zip(&backdrop.blocks).enumerate() {
+        if !touched[i] {
             deflated.extend_from_slice(&block.deflated);
             adler = zlib_rs::adler32::adler32_combine(adler, block.adler, block.len);
             stale = true;
@@ -385,14 +389,23 @@ fn png_over_backdrop(
         if std::mem::take(&mut stale) {
             compress.reset();
         }
-        deflate(compress, pixels, deflated, FlushCompress::Sync).map_err(|e| e.to_string())?;
+        // One deflate stream through a run of touched blocks, byte-aligned where it ends.
+        let flush = match touched.get(i + 1) {
+            Some(true) => FlushCompress::None,
+            Some(false) => FlushCompress::Sync,
+            None => FlushCompress::Finish,
+        };
+        finished = flush == FlushCompress::Finish;
+        deflate(compress, pixels, deflated, flush).map_err(|e| e.to_string())?;
         adler = zlib_rs::adler32::adler32(adler, pixels);
     }
-    if stale {
-        compress.reset();
+    if !finished {
+        if stale {
+            compress.reset();
+        }
+        // The last block was copied: end the stream with an empty final block.
+        deflate(compress, &[], deflated, FlushCompress::Finish).map_err(|e| e.to_string())?;
     }
-    // The final block, empty.
-    deflate(compress, &[], deflated, FlushCompress::Finish).map_err(|e| e.to_string())?;
     deflated.extend_from_slice(&adler.to_be_bytes());
 
     file.clear();
