@@ -110,6 +110,13 @@ impl std::fmt::Debug for Buffers {
 }
 
 impl Buffers {
+    /// The pixel and file buffers, emptied.
+    fn cleared(&mut self) -> (&mut Vec<u8>, &mut Vec<u8>) {
+        self.pixels.clear();
+        self.file.clear();
+        (&mut self.pixels, &mut self.file)
+    }
+
     /// Frees buffers grown past `max_bytes` (by a rare huge render), keeping the rest.
     pub fn trim(&mut self, max_bytes: usize) {
         for buffer in [
@@ -148,37 +155,32 @@ pub fn encode_with<'a>(
 ) -> Result<&'a [u8], EncodeError> {
     let fail = |message: String| EncodeError { format, message };
     let (width, height) = (pixmap.width(), pixmap.height());
-    if format == Format::Png {
-        png_into(pixmap, options, backdrop, buffers).map_err(fail)?;
-        return Ok(&buffers.file);
-    }
-    let Buffers { pixels, file, .. } = buffers;
-    pixels.clear();
-    file.clear();
     match format {
+        Format::Png => png_into(pixmap, options, backdrop, buffers).map_err(fail)?,
         Format::Jpeg => {
             let (w, h) = (
                 u16::try_from(width).map_err(|_| fail("too wide for JPEG".into()))?,
                 u16::try_from(height).map_err(|_| fail("too tall for JPEG".into()))?,
             );
+            let (pixels, file) = buffers.cleared();
             over_white(pixmap, pixels);
-            jpeg_encoder::Encoder::new(&mut *file, options.jpeg_quality)
+            jpeg_encoder::Encoder::new(file, options.jpeg_quality)
                 .encode(pixels, w, h, jpeg_encoder::ColorType::Rgb)
                 .map_err(|e| fail(e.to_string()))?;
         }
         Format::Webp => {
+            let (pixels, file) = buffers.cleared();
             let color = match straight_pixels(pixmap, pixels) {
                 Channels::Rgb => image_webp::ColorType::Rgb8,
                 Channels::Rgba => image_webp::ColorType::Rgba8,
             };
-            image_webp::WebPEncoder::new(&mut *file)
+            image_webp::WebPEncoder::new(file)
                 .encode(pixels, width, height, color)
                 .map_err(|e| fail(e.to_string()))?;
         }
-        Format::Png => unreachable!("encoded above"),
         Format::Svg => return Err(fail("SVG output is not rasterised".into())),
     }
-    Ok(file)
+    Ok(&buffers.file)
 }
 
 /// PNG into `buffers.file`. Over a backdrop, untouched rows come from its compressed blocks
