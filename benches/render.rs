@@ -93,10 +93,7 @@ fn stages(c: &mut Criterion, engine: &Engine) {
         b.iter(|| render::rasterize(black_box(&tree), 1.0, limits.max_pixels, background).unwrap())
     });
     for level in PNG_LEVELS {
-        let options = EncodeOptions {
-            png_compression: level,
-            ..EncodeOptions::default()
-        };
+        let options = EncodeOptions::png(level);
         group.bench_function(png_name(level), |b| {
             b.iter(|| encode::encode(black_box(&pixmap), Format::Png, options).unwrap())
         });
@@ -104,10 +101,7 @@ fn stages(c: &mut Criterion, engine: &Engine) {
     let backdrop = background.map(render::Background::backdrop);
     let mut buffers = encode::Buffers::default();
     for level in BACKDROP_LEVELS {
-        let options = EncodeOptions {
-            png_compression: level,
-            ..EncodeOptions::default()
-        };
+        let options = EncodeOptions::png(level);
         group.bench_function(backdrop_name(level), |b| {
             b.iter(|| {
                 let pixmap = black_box(&pixmap);
@@ -143,10 +137,7 @@ fn png_sizes(engine: &Engine) -> Vec<(String, usize)> {
     let mut sizes: Vec<(String, usize)> = PNG_LEVELS
         .iter()
         .map(|&level| {
-            let options = EncodeOptions {
-                png_compression: level,
-                ..EncodeOptions::default()
-            };
+            let options = EncodeOptions::png(level);
             let bytes = encode::encode(&pixmap, Format::Png, options).unwrap();
             (png_name(level), bytes.len())
         })
@@ -154,10 +145,7 @@ fn png_sizes(engine: &Engine) -> Vec<(String, usize)> {
     let backdrop = background.map(render::Background::backdrop);
     let mut buffers = encode::Buffers::default();
     for level in BACKDROP_LEVELS {
-        let options = EncodeOptions {
-            png_compression: level,
-            ..EncodeOptions::default()
-        };
+        let options = EncodeOptions::png(level);
         let file = encode::encode_with(&pixmap, Format::Png, options, backdrop, &mut buffers);
         sizes.push((backdrop_name(level), file.unwrap().len()));
     }

@@ -71,6 +71,16 @@ pub struct EncodeOptions {
     pub png_compression: u8,
 }
 
+impl EncodeOptions {
+    /// The default options with PNG compression `level`.
+    pub fn png(level: u8) -> EncodeOptions {
+        EncodeOptions {
+            png_compression: level,
+            ..EncodeOptions::default()
+        }
+    }
+}
+
 impl Default for EncodeOptions {
     fn default() -> Self {
         EncodeOptions {
@@ -370,13 +380,11 @@ fn png_over_backdrop(
     // not be referenced: reset it (a 128 KiB clear) before it next compresses.
     let mut stale = true;
     let block_bytes = row_bytes(pixmap) * BLOCK_ROWS;
-    let drawn: Vec<&[u8]> = pixmap.data().chunks(block_bytes).collect();
-    let touched: Vec<bool> = (drawn.iter())
-        .zip(backdrop.pixmap.data().chunks(block_bytes))
-        .map(|(drawn, under)| *drawn != under)
+    let drawn = || pixmap.data().chunks(block_bytes);
+    let touched: Vec<bool> = (drawn().zip(backdrop.pixmap.data().chunks(block_bytes)))
+        .map(|(drawn, under)| drawn != under)
         .collect();
-    let mut finished = false;
-    for (i, (drawn, block)) in drawn.iter().zip(&backdrop.blocks).enumerate() {
+    for (i, (drawn, block)) in drawn().zip(&backdrop.blocks).enumerate() {
         if !touched[i] {
             deflated.extend_from_slice(&block.deflated);
             adler = zlib_rs::adler32::adler32_combine(adler, block.adler, block.len);
@@ -397,15 +405,13 @@ fn png_over_backdrop(
             Some(false) => FlushCompress::Sync,
             None => FlushCompress::Finish,
         };
-        finished = flush == FlushCompress::Finish;
         deflate(compress, pixels, deflated, flush).map_err(|e| e.to_string())?;
         adler = zlib_rs::adler32::adler32(adler, pixels);
     }
-    if !finished {
-        if stale {
-            compress.reset();
-        }
-        // The last block was copied: end the stream with an empty final block.
+    if touched.last() == Some(&false) {
+        // The last block was copied (so the compressor is stale): end the stream with an
+        // empty final block.
+        compress.reset();
         deflate(compress, &[], deflated, FlushCompress::Finish).map_err(|e| e.to_string())?;
     }
     deflated.extend_from_slice(&adler.to_be_bytes());
@@ -611,10 +617,7 @@ mod tests {
             for &i in drawn.iter() {
                 pixmap.pixels_mut()[i] = red;
             }
-            let options = EncodeOptions {
-                png_compression: level,
-                ..EncodeOptions::default()
-            };
+            let options = EncodeOptions::png(level);
             let whole = encode(&pixmap, Format::Png, options).unwrap();
             let applied = png_over_backdrop(&pixmap, &backdrop, options, &mut buffers);
             assert_eq!(applied, Ok(true), "level {level}, drawn at {drawn:?}");
@@ -652,10 +655,7 @@ mod tests {
         let mut pixmap = backdrop_pixmap();
         pixmap.pixels_mut()[700] = tiny_skia::ColorU8::from_rgba(0, 0, 255, 255).premultiply();
         for level in 3..=9 {
-            let options = EncodeOptions {
-                png_compression: level,
-                ..EncodeOptions::default()
-            };
+            let options = EncodeOptions::png(level);
             let filtered = encode(&pixmap, Format::Png, options).unwrap();
             let applied = png_over_backdrop(&pixmap, &backdrop, options, &mut buffers);
             assert_eq!(applied, Ok(true), "level {level}");
