@@ -12,10 +12,11 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::Criterion;
-use vellum::cache::ImageCache;
+use vellum::background::Background;
 use vellum::encode::EncodeOptions;
+use vellum::state::ImageCache;
 use vellum::text::FitRequest;
-use vellum::{Engine, EngineConfig, Format, encode, render};
+use vellum::{Engine, EngineConfig, Format, encode, raster};
 
 const GROUP: &str = "card-a";
 const BASELINE: &str = "cold render (png)";
@@ -42,11 +43,17 @@ fn stages(c: &mut Criterion, engine: &Engine) {
     let svg = engine.fill(&job).unwrap();
     let options = engine.usvg_options();
     let limits = engine.limits();
-    let tree = render::parse(&svg, options, limits.max_svg_nodes).unwrap();
-    let background = job.template.background.as_deref();
-    let pixmap = render::rasterize(&tree, 1.0, limits.max_pixels, background).unwrap();
+    let tree = raster::parse(&svg, options, limits.max_svg_nodes).unwrap();
+    let background = job.template().background.as_deref();
+    let pixmap = raster::rasterize(
+        &tree,
+        1.0,
+        limits.max_pixels,
+        background.map(Background::under),
+    )
+    .unwrap();
     let cache = ImageCache::new(64 << 20);
-    cache.insert(job.key, engine.render(&job).unwrap());
+    cache.insert(job.key(), engine.render(&job).unwrap());
 
     let mut group = c.benchmark_group(GROUP);
     group.bench_function(BASELINE, |b| {
@@ -64,7 +71,7 @@ fn stages(c: &mut Criterion, engine: &Engine) {
             let job = engine
                 .prepare(GROUP, Format::Png, black_box(QUERY))
                 .unwrap();
-            cache.get(&job.key).unwrap()
+            cache.get(&job.key()).unwrap()
         })
     });
     group.bench_function("fill (tera)", |b| {
@@ -87,10 +94,11 @@ fn stages(c: &mut Criterion, engine: &Engine) {
         b.iter(|| engine.text_measurer().fit(black_box(&fit)))
     });
     group.bench_function("parse (usvg + text layout)", |b| {
-        b.iter(|| render::parse(black_box(&svg), options, limits.max_svg_nodes).unwrap())
+        b.iter(|| raster::parse(black_box(&svg), options, limits.max_svg_nodes).unwrap())
     });
+    let under = background.map(Background::under);
     group.bench_function(RASTERIZE, |b| {
-        b.iter(|| render::rasterize(black_box(&tree), 1.0, limits.max_pixels, background).unwrap())
+        b.iter(|| raster::rasterize(black_box(&tree), 1.0, limits.max_pixels, under).unwrap())
     });
     for level in PNG_LEVELS {
         let options = EncodeOptions::png(level);
@@ -98,7 +106,7 @@ fn stages(c: &mut Criterion, engine: &Engine) {
             b.iter(|| encode::encode(black_box(&pixmap), Format::Png, options).unwrap())
         });
     }
-    let backdrop = background.map(render::Background::backdrop);
+    let backdrop = background.map(Background::backdrop);
     let mut buffers = encode::Buffers::default();
     for level in BACKDROP_LEVELS {
         let options = EncodeOptions::png(level);
@@ -131,9 +139,10 @@ fn stages(c: &mut Criterion, engine: &Engine) {
 fn png_sizes(engine: &Engine) -> Vec<(String, usize)> {
     let job = engine.prepare(GROUP, Format::Png, QUERY).unwrap();
     let svg = engine.fill(&job).unwrap();
-    let tree = render::parse(&svg, engine.usvg_options(), 100_000).unwrap();
-    let background = job.template.background.as_deref();
-    let pixmap = render::rasterize(&tree, 1.0, u64::MAX, background).unwrap();
+    let tree = raster::parse(&svg, engine.usvg_options(), 100_000).unwrap();
+    let background = job.template().background.as_deref();
+    let pixmap =
+        raster::rasterize(&tree, 1.0, u64::MAX, background.map(Background::under)).unwrap();
     let mut sizes: Vec<(String, usize)> = PNG_LEVELS
         .iter()
         .map(|&level| {
@@ -142,7 +151,7 @@ fn png_sizes(engine: &Engine) -> Vec<(String, usize)> {
             (png_name(level), bytes.len())
         })
         .collect();
-    let backdrop = background.map(render::Background::backdrop);
+    let backdrop = background.map(Background::backdrop);
     let mut buffers = encode::Buffers::default();
     for level in BACKDROP_LEVELS {
         let options = EncodeOptions::png(level);

@@ -1,8 +1,9 @@
-//! The caches: an LRU bounded by bytes ([`ByteCache`]; rendered images and fetched remote
-//! images), plus single-flight rendering per key.
+//! An LRU bounded by bytes ([`ByteCache`]: rendered images, fetched remote images) and
+//! single-flight work per key ([`Flights`]).
 //!
-//! Entries share their bytes (`Bytes`), so a hit copies nothing. An entry larger than the
-//! whole budget is served but not stored.
+//! Both are generic over what they hold, so that this module knows nothing of the engine.
+//! Entries should share their bytes (`Bytes`), so that a hit copies nothing. An entry larger
+//! than the whole budget is not stored.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -12,9 +13,6 @@ use lru::LruCache;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::OnceCell;
-
-use crate::engine::{CacheKey, Image};
-use crate::error::RequestError;
 
 /// Bookkeeping cost of one entry beyond its bytes (key, LRU links, value header).
 const ENTRY_OVERHEAD: usize = 128;
@@ -55,9 +53,9 @@ pub trait Weigh {
     fn bytes(&self) -> usize;
 }
 
-impl Weigh for Image {
+impl Weigh for bytes::Bytes {
     fn bytes(&self) -> usize {
-        self.bytes.len()
+        self.len()
     }
 }
 
@@ -67,9 +65,6 @@ pub struct ByteCache<K, V> {
     inner: Mutex<Inner<K, V>>,
     counters: CacheCounters,
 }
-
-/// The cache of finished images.
-pub type ImageCache = ByteCache<CacheKey, Image>;
 
 struct Inner<K, V> {
     lru: LruCache<K, V>,
@@ -150,27 +145,34 @@ impl<K: std::hash::Hash + Eq, V: Weigh + Clone> ByteCache<K, V> {
     }
 }
 
-type Flight = Arc<OnceCell<Result<Image, RequestError>>>;
+type Flight<T> = Arc<OnceCell<T>>;
 
-/// Renders in progress, by key: concurrent misses for one key share one render.
-#[derive(Default)]
-pub struct Flights {
-    running: Mutex<HashMap<CacheKey, Flight>>,
+/// Work in progress, by key: concurrent misses for one key share one piece of work.
+pub struct Flights<K, T> {
+    running: Mutex<HashMap<K, Flight<T>>>,
 }
 
-impl Flights {
-    /// Runs `render` for `key` unless a render for it is already running, in which case
-    /// this waits for that one and returns its result.
-    pub async fn run<F>(&self, key: CacheKey, render: F) -> Result<Image, RequestError>
+impl<K, T> Default for Flights<K, T> {
+    fn default() -> Self {
+        Flights {
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, T: Clone> Flights<K, T> {
+    /// Runs `work` for `key` unless work for it is already running, in which case this waits
+    /// for that one and returns its result.
+    pub async fn run<F>(&self, key: K, work: F) -> T
     where
-        F: Future<Output = Result<Image, RequestError>>,
+        F: Future<Output = T>,
     {
         let flight = self
             .lock()
-            .entry(key)
+            .entry(key.clone())
             .or_insert_with(|| Arc::new(OnceCell::new()))
             .clone();
-        let result = flight.get_or_init(|| render).await.clone();
+        let result = flight.get_or_init(|| work).await.clone();
         let mut running = self.lock();
         if running.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
             running.remove(&key);
@@ -178,7 +180,7 @@ impl Flights {
         result
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, Flight>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Flight<T>>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -186,20 +188,17 @@ impl Flights {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::Format;
     use bytes::Bytes;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    fn key(n: u8) -> CacheKey {
-        CacheKey::from_bytes([n; 16])
+    type ImageCache = ByteCache<u8, Bytes>;
+
+    fn key(n: u8) -> u8 {
+        n
     }
 
-    fn image(len: usize) -> Image {
-        Image {
-            bytes: Bytes::from(vec![0u8; len]),
-            format: Format::Png,
-            fallback_used: false,
-        }
+    fn image(len: usize) -> Bytes {
+        Bytes::from(vec![0u8; len])
     }
 
     #[test]
@@ -231,7 +230,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_runs_for_one_key_render_once() {
-        let flights = Arc::new(Flights::default());
+        let flights = Arc::new(Flights::<u8, Bytes>::default());
         let calls = Arc::new(AtomicU64::new(0));
         let mut tasks = Vec::new();
         for _ in 0..8 {
@@ -241,13 +240,13 @@ mod tests {
                     .run(key(7), async {
                         calls.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        Ok(image(10))
+                        image(10)
                     })
                     .await
             }));
         }
         for task in tasks {
-            assert_eq!(task.await.unwrap().unwrap().bytes.len(), 10);
+            assert_eq!(task.await.unwrap().len(), 10);
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert!(flights.lock().is_empty(), "finished flights are forgotten");

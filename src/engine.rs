@@ -1,10 +1,10 @@
 //! The engine: templates, fonts and limits, and the one path from a request to image bytes.
 //!
 //! The server, the CLI, the tests and the benches all drive this type. It knows nothing of
-//! HTTP or caching: [`Engine::prepare`] checks a request and computes its cache key without
-//! rendering, [`Engine::render`] does the CPU work (call it off async threads).
+//! HTTP or caching: [`Engine::prepare`] checks a request into a [`Job`] with its cache key
+//! without rendering, [`Engine::render`] does the CPU work (call it off async threads):
+//! fill (Tera) -> parse (usvg) -> rasterize (resvg) -> encode.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -12,11 +12,12 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 
 use crate::config::Limits;
-use crate::encode::{self, Format};
-use crate::error::{LoadError, RequestError};
-use crate::manifest::ParamKind;
-use crate::params::{Params, Value};
-use crate::render::{self, RenderError};
+use crate::encode;
+use crate::error::{LoadError, RequestError, TooManyPixels};
+use crate::format::Format;
+use crate::job::{Image, Job};
+use crate::params::Params;
+use crate::raster::{self, RasterError};
 use crate::template::{Template, TemplateSet};
 use crate::text::TextMeasurer;
 
@@ -45,98 +46,6 @@ impl EngineConfig {
     }
 }
 
-/// Identifies one output image: template content, canonical params, format and scale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CacheKey([u8; 16]);
-
-impl CacheKey {
-    /// A key from raw bytes (the engine derives real keys by hashing).
-    pub fn from_bytes(bytes: [u8; 16]) -> CacheKey {
-        CacheKey(bytes)
-    }
-
-    /// The strong ETag for this image, quotes included.
-    pub fn etag(&self) -> String {
-        let mut tag = String::with_capacity(34);
-        tag.push('"');
-        for byte in self.0 {
-            tag.push_str(&format!("{byte:02x}"));
-        }
-        tag.push('"');
-        tag
-    }
-}
-
-/// A checked request, ready to render.
-pub struct Job {
-    /// The template set the job was checked against (a reload does not disturb it).
-    set: Arc<TemplateSet>,
-    /// The template to fill.
-    pub template: Arc<Template>,
-    /// The checked values and output options.
-    pub params: Params,
-    /// The output format.
-    pub format: Format,
-    /// Cache key and ETag source.
-    pub key: CacheKey,
-    /// Fetched images for the job's image params, by param name, as data URLs.
-    pub images: BTreeMap<String, String>,
-    /// Whether a failed fetch was replaced by the param's fallback asset.
-    pub fallback_used: bool,
-}
-
-impl Job {
-    /// Width and height of the output in pixels (the manifest's canvas times `scale`; an SVG
-    /// declares the canvas size itself).
-    pub fn output_size(&self) -> (u64, u64) {
-        match self.format {
-            Format::Svg => scaled_size(&self.template, 1.0),
-            _ => scaled_size(&self.template, self.params.scale),
-        }
-    }
-
-    /// The fallback asset of image param `param`, as a data URL, if it declares one.
-    pub fn fallback_url(&self, param: &str) -> Option<String> {
-        match self.template.manifest.params.get(param).map(|p| &p.kind) {
-            Some(ParamKind::Image {
-                fallback: Some(asset),
-            }) => self.set.asset_url(asset).map(str::to_string),
-            _ => None,
-        }
-    }
-
-    /// The image params that name a URL, as (param, URL): what must be fetched (into
-    /// [`Job::images`]) before [`Engine::render`].
-    pub fn image_urls(&self) -> Vec<(String, String)> {
-        self.params
-            .values
-            .iter()
-            .filter(|(name, _)| {
-                matches!(
-                    self.template.manifest.params.get(*name).map(|p| &p.kind),
-                    Some(ParamKind::Image { .. })
-                )
-            })
-            .filter_map(|(name, value)| match value {
-                Value::Text(url) if !url.is_empty() => Some((name.clone(), url.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-/// A finished image.
-#[derive(Debug, Clone)]
-pub struct Image {
-    /// The encoded file.
-    pub bytes: Bytes,
-    /// Its format.
-    pub format: Format,
-    /// Drawn with a fallback for an image that could not be fetched: serve it briefly, never
-    /// cache it for long.
-    pub fallback_used: bool,
-}
-
 /// Templates, fonts and limits, shared by every render.
 pub struct Engine {
     config: EngineConfig,
@@ -152,7 +61,7 @@ impl Engine {
         let fontdb = crate::fonts::load(&config.fonts_dir, config.system_fonts)?;
         let fallback = Arc::new(crate::fonts::Fallback::new(fontdb.clone()));
         let measurer = Arc::new(TextMeasurer::new(fontdb.clone(), fallback.clone()));
-        let options = render::usvg_options(fontdb, fallback);
+        let options = raster::usvg_options(fontdb, fallback);
         let set = TemplateSet::load(&config.templates_dir, &options, &measurer, &config.limits)?;
         Ok(Engine {
             config,
@@ -234,99 +143,58 @@ impl Engine {
         format: Format,
     ) -> Result<Job, RequestError> {
         if format != Format::Svg {
-            let (width, height) = scaled_size(&template, params.scale);
+            let (width, height) = template.scaled_size(params.scale());
             let limit = self.limits().max_pixels;
             if width * height > limit {
-                return Err(RequestError::TooManyPixels {
+                return Err(TooManyPixels {
                     width,
                     height,
                     limit,
-                });
+                }
+                .into());
             }
         }
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(template.content_hash.as_bytes());
-        hasher.update(format.extension().as_bytes());
-        hasher.update(b"?");
-        hasher.update(params.canonical(format).as_bytes());
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
-        Ok(Job {
-            set,
-            template,
-            params,
-            format,
-            key: CacheKey::from_bytes(key),
-            images: BTreeMap::new(),
-            fallback_used: false,
-        })
+        Ok(Job::new(set, template, params, format))
     }
 
     /// Fills the job's template: the SVG text, before parsing.
     pub fn fill(&self, job: &Job) -> Result<String, RequestError> {
-        if let Some((name, _)) = job
-            .image_urls()
-            .into_iter()
-            .find(|(name, _)| !job.images.contains_key(name))
-        {
-            return Err(internal(
-                &job.template.name,
-                "fill",
-                format!("image {name} was not fetched"),
-            ));
-        }
-        job.set
-            .fill(&job.template, &job.params.values, &job.images)
-            .map_err(|e| internal(&job.template.name, "fill", e))
+        job.fill()
+            .map_err(|e| internal(&job.template().name, "fill", e))
     }
 
     /// Renders a checked job to image bytes. CPU-bound: keep it off async threads.
     pub fn render(&self, job: &Job) -> Result<Image, RequestError> {
         let svg = self.fill(job)?;
         self.renders.fetch_add(1, Ordering::Relaxed);
-        let template = &job.template;
-        let bytes: Bytes = if job.format == Format::Svg {
-            let background = template.manifest.background.as_deref();
-            match background.and_then(|asset| job.set.asset_url(asset)) {
-                Some(url) => render::with_background_image(
-                    &svg,
-                    url,
-                    template.manifest.width,
-                    template.manifest.height,
-                )
-                .into(),
+        let template = job.template();
+        let background = template.background.as_deref();
+        let bytes: Bytes = if job.format() == Format::Svg {
+            match background {
+                Some(background) => background.under_svg(&svg).into(),
                 None => svg.into(),
             }
         } else {
             let name = &template.name;
-            let tree = render::parse(&svg, &self.options, self.limits().max_svg_nodes)
+            let tree = raster::parse(&svg, &self.options, self.limits().max_svg_nodes)
                 .map_err(|e| internal(name, "parse", e))?;
-            let background = template.background.as_deref();
             SCRATCH.with_borrow_mut(|(kept, buffers)| {
-                let pixmap = render::rasterize_reusing(
+                let pixmap = raster::rasterize_reusing(
                     &tree,
-                    job.params.scale,
+                    job.params().scale(),
                     self.limits().max_pixels,
-                    background,
+                    background.map(|b| b.under()),
                     kept.take(),
                 )
                 .map_err(|e| match e {
-                    RenderError::TooManyPixels {
-                        width,
-                        height,
-                        limit,
-                    } => RequestError::TooManyPixels {
-                        width,
-                        height,
-                        limit,
-                    },
+                    RasterError::TooManyPixels(too_many) => RequestError::TooManyPixels(too_many),
                     other => internal(name, "rasterize", other),
                 })?;
                 let file = encode::encode_with(
                     &pixmap,
-                    job.format,
-                    job.params.encode_options(),
-                    background.map(render::Background::backdrop),
+                    job.format(),
+                    job.params().encode_options(),
+                    background.map(|b| b.backdrop()),
                     buffers,
                 )
                 .map_err(|e| internal(name, "encode", e))?;
@@ -341,8 +209,8 @@ impl Engine {
         };
         Ok(Image {
             bytes,
-            format: job.format,
-            fallback_used: job.fallback_used,
+            format: job.format(),
+            fallback_used: job.fallback_used(),
         })
     }
 }
@@ -356,14 +224,6 @@ thread_local! {
     /// renders then allocate little beyond the image they return (see [`encode::Buffers`]).
     static SCRATCH: std::cell::RefCell<(Option<tiny_skia::Pixmap>, encode::Buffers)> =
         std::cell::RefCell::default();
-}
-
-fn scaled_size(template: &Template, scale: f32) -> (u64, u64) {
-    let side = |v: u32| (v as f32 * scale).ceil() as u64;
-    (
-        side(template.manifest.width),
-        side(template.manifest.height),
-    )
 }
 
 fn lookup(set: &TemplateSet, name: &str) -> Result<Arc<Template>, RequestError> {

@@ -1,9 +1,13 @@
 //! Error types: what went wrong while loading templates, and what went wrong with a request.
 //!
-//! [`RequestError`] carries the HTTP status and the one-line public message in one place, so
-//! the server, the CLI and the tests all report the same text.
+//! [`RequestError`] carries the HTTP status, a stable machine-readable code and the one-line
+//! public message in one place each, so the server, the CLI and the tests all report the same.
+//! [`LoadError`] names the file that is wrong: a manifest problem points at the `.toml`, an
+//! SVG problem at the `.svg`, an asset problem at the asset.
 
 use std::path::{Path, PathBuf};
+
+use crate::fetch::FetchError;
 
 /// A template set that cannot be loaded: the server refuses to start, the CLI exits 2.
 #[derive(Debug, thiserror::Error)]
@@ -16,20 +20,30 @@ pub enum LoadError {
         /// What the OS said.
         source: std::io::Error,
     },
-    /// A manifest is malformed or inconsistent with its SVG.
+    /// A manifest (`NAME.toml`) is malformed, or names an example, default or asset that
+    /// does not hold.
     #[error("{path}: {message}")]
     Manifest {
-        /// The manifest or template file.
+        /// The manifest file.
         path: PathBuf,
         /// Which field is wrong and why.
         message: String,
     },
-    /// The SVG template does not compile as a Tera template.
+    /// An SVG template does not compile, uses undeclared params, or does not render to the
+    /// size its manifest declares.
     #[error("{path}: {message}")]
     Template {
         /// The SVG file.
         path: PathBuf,
-        /// Tera's explanation.
+        /// What is wrong.
+        message: String,
+    },
+    /// A file in `assets/` is too large or not the image its extension says.
+    #[error("{path}: {message}")]
+    Asset {
+        /// The asset file.
+        path: PathBuf,
+        /// What is wrong.
         message: String,
     },
     /// The fonts directory holds no usable font.
@@ -48,6 +62,18 @@ impl LoadError {
     }
 }
 
+/// An output larger than the pixel budget: refused before any pixel is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("output too large: {width}x{height} pixels exceeds the budget of {limit} pixels")]
+pub struct TooManyPixels {
+    /// Output width in pixels.
+    pub width: u64,
+    /// Output height in pixels.
+    pub height: u64,
+    /// The budget.
+    pub limit: u64,
+}
+
 /// Why one render request failed. `status()` maps it to HTTP; `Display` is the public message.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RequestError {
@@ -55,7 +81,7 @@ pub enum RequestError {
     #[error("unknown template: {0:?}")]
     UnknownTemplate(String),
     /// The path asked for an output format we do not produce.
-    #[error("unknown format: {0:?} (expected png, jpg, webp or svg)")]
+    #[error("unknown format: {0:?} (expected {expected})", expected = crate::format::EXPECTED)]
     UnknownFormat(String),
     /// A parameter is missing, unknown, repeated or out of range; the text names it.
     #[error("{0}")]
@@ -69,15 +95,8 @@ pub enum RequestError {
         limit: usize,
     },
     /// The output would exceed the pixel budget.
-    #[error("output too large: {width}x{height} pixels exceeds the budget of {limit} pixels")]
-    TooManyPixels {
-        /// Requested output width.
-        width: u64,
-        /// Requested output height.
-        height: u64,
-        /// The configured pixel budget.
-        limit: u64,
-    },
+    #[error(transparent)]
+    TooManyPixels(#[from] TooManyPixels),
     /// An image param names a URL, but this server fetches no remote images.
     #[error("{0}: remote images are off on this server (it has no --allow-image-host)")]
     ImagesOff(String),
@@ -87,7 +106,7 @@ pub enum RequestError {
         /// The image param.
         param: String,
         /// What went wrong.
-        error: crate::fetch::FetchError,
+        error: FetchError,
     },
     /// Signing is on and the request's signature is missing, wrong or expired.
     #[error("{0}")]
@@ -118,11 +137,11 @@ impl RequestError {
         match self {
             RequestError::UnknownTemplate(_) | RequestError::UnknownFormat(_) => 404,
             RequestError::BadParam(_)
-            | RequestError::TooManyPixels { .. }
+            | RequestError::TooManyPixels(_)
             | RequestError::ImagesOff(_) => 400,
             RequestError::Image { error, .. } => match error {
-                crate::fetch::FetchError::Url(_) => 400,
-                crate::fetch::FetchError::Timeout(_) => 504,
+                FetchError::Url(_) => 400,
+                FetchError::Timeout(_) => 504,
                 _ => 502,
             },
             RequestError::QueryTooLong { .. } => 414,
@@ -132,6 +151,31 @@ impl RequestError {
             RequestError::Signature(_) => 403,
             RequestError::Busy | RequestError::Deadline => 503,
             RequestError::Internal(_) => 500,
+        }
+    }
+
+    /// A stable, machine-readable name for the kind of error (`bad_param`, `busy`, ...), for
+    /// JSON clients that branch on it; the message may be reworded, the code is not.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RequestError::UnknownTemplate(_) => "unknown_template",
+            RequestError::UnknownFormat(_) => "unknown_format",
+            RequestError::BadParam(_) => "bad_param",
+            RequestError::QueryTooLong { .. } => "query_too_long",
+            RequestError::TooManyPixels(_) => "too_many_pixels",
+            RequestError::ImagesOff(_) => "images_off",
+            RequestError::Image { error, .. } => match error {
+                FetchError::Url(_) => "image_refused",
+                FetchError::Timeout(_) => "image_timeout",
+                _ => "image_failed",
+            },
+            RequestError::Signature(_) => "bad_signature",
+            RequestError::MediaType => "unsupported_media_type",
+            RequestError::BodyTooLarge(_) => "body_too_large",
+            RequestError::Unauthorized => "unauthorized",
+            RequestError::Busy => "busy",
+            RequestError::Deadline => "deadline",
+            RequestError::Internal(_) => "internal",
         }
     }
 

@@ -1,31 +1,44 @@
 //! vellum: SVG templates with typed parameters, rendered to images from a URL or the command line.
 //!
 //! The [`Engine`] loads templates (`NAME.svg` with Tera placeholders and a `NAME.toml`
-//! manifest) and fonts once, checks every request against the manifest and renders it with
-//! usvg/resvg. The [`server`] module puts it behind HTTP with a byte-bounded cache; [`batch`]
-//! renders a CSV or JSON Lines file of rows.
+//! manifest) and fonts once, checks every request against the manifest into a [`Job`] and
+//! renders it with usvg/resvg. The [`server`] module puts it behind HTTP with a byte-bounded
+//! cache; [`batch`] renders a CSV or JSON Lines file of rows. `ARCHITECTURE.md` maps the
+//! modules and the rules between them.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
+// The order follows the flow of a request, from the words it may use to the server.
+mod api;
+mod assets;
+pub mod background;
 pub mod batch;
+mod body;
 pub mod cache;
 pub mod config;
 pub mod encode;
 pub mod engine;
 pub mod error;
 pub mod fetch;
-pub mod fonts;
-pub mod handler;
+mod fonts;
+pub mod format;
+mod handler;
+pub mod job;
 pub mod manifest;
-pub mod metrics;
+mod media;
+mod metrics;
 pub mod params;
-pub mod post;
-pub mod render;
+pub mod raster;
+mod response;
 pub mod server;
 pub mod signing;
+pub mod state;
 pub mod template;
 pub mod text;
+pub mod value;
 
-pub use config::Limits;
-pub use encode::Format;
-pub use engine::{CacheKey, Engine, EngineConfig, Image, Job};
+pub use config::{Limits, ServerConfig};
+pub use engine::{Engine, EngineConfig};
 pub use error::{LoadError, RequestError};
+pub use format::Format;
+pub use job::{CacheKey, Image, Job};

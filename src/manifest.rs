@@ -1,8 +1,8 @@
 //! Template manifests (`NAME.toml`): the canvas size and the typed parameters a template takes.
 //!
 //! A manifest is parsed once into [`Manifest`], which cannot hold an invalid spec: every
-//! default already passed the same checks a request value passes. Checking request values
-//! against a manifest is [`crate::params`]'s job.
+//! default already passed the same checks a request value passes ([`ParamKind::check`]).
+//! Checking a whole request against a manifest is [`crate::params`]'s job.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,7 +10,12 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::LoadError;
-use crate::params::{self, Value};
+use crate::value::{ParamKind, Value};
+
+/// Query keys that are not template values, so no manifest may declare them: the output
+/// options (`scale`, `quality`, `compression`) and the URL signature with its expiry
+/// (checked by [`crate::signing`], never part of the canonical form).
+pub const RESERVED_KEYS: &[&str] = &["scale", "quality", "compression", "sig", "exp"];
 
 /// Largest canvas side a manifest may declare, in pixels.
 const MAX_CANVAS_SIDE: u32 = 10_000;
@@ -49,41 +54,6 @@ pub struct ParamSpec {
     /// What the parameter means.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-}
-
-/// The type of a parameter with its limits.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum ParamKind {
-    /// Free text, at most `max_chars` characters.
-    Text {
-        /// Longest accepted value, in characters.
-        max_chars: usize,
-    },
-    /// A hex colour, `#rgb` or `#rrggbb` (the `#` optional in requests).
-    Color,
-    /// A finite number within `[min, max]`.
-    Number {
-        /// Smallest accepted value.
-        min: f64,
-        /// Largest accepted value.
-        max: f64,
-    },
-    /// One of a fixed list of strings.
-    Enum {
-        /// The accepted values.
-        values: Vec<String>,
-    },
-    /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
-    Bool,
-    /// An http(s) URL of a PNG, JPEG, WebP or GIF image that the server fetches (from
-    /// allow-listed hosts only) and embeds; empty means none.
-    Image {
-        /// An asset drawn instead when the fetch fails (the card is then served with a short
-        /// max-age); without one, a failed fetch is an error.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        fallback: Option<String>,
-    },
 }
 
 /// The manifest as written, before checking.
@@ -148,6 +118,30 @@ impl Manifest {
     }
 }
 
+impl Manifest {
+    /// Every param's example (or else its default) as a checked value: what templates are
+    /// test-filled with at load, and what previews show.
+    pub fn example_values(&self) -> Result<BTreeMap<String, Value>, String> {
+        let mut values = BTreeMap::new();
+        for (name, spec) in &self.params {
+            let value = match (&spec.example, &spec.default) {
+                (Some(example), _) => spec
+                    .kind
+                    .check(name, example)
+                    .map_err(|e| format!("example: {e}"))?,
+                (None, Some(default)) => default.clone(),
+                (None, None) => {
+                    return Err(format!(
+                        "params.{name}: a required parameter needs an example"
+                    ));
+                }
+            };
+            values.insert(name.clone(), value);
+        }
+        Ok(values)
+    }
+}
+
 fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<ParamSpec, String> {
     let valid_name = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
         && name
@@ -156,10 +150,10 @@ fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<Pa
     if !valid_name {
         return Err("names must be lowercase letters, digits and _, starting with a letter".into());
     }
-    if params::RESERVED_KEYS.contains(&name) {
+    if RESERVED_KEYS.contains(&name) {
         return Err(format!(
             "{name:?} is reserved for output options ({})",
-            params::RESERVED_KEYS.join(", ")
+            RESERVED_KEYS.join(", ")
         ));
     }
     let kind = match raw.kind.as_str() {
@@ -222,7 +216,10 @@ fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<Pa
             toml::Value::Boolean(b) => b.to_string(),
             other => return Err(format!("default: expected a plain value, got {other}")),
         };
-        let value = params::parse_value(name, &spec, &text).map_err(|e| format!("default: {e}"))?;
+        let value = spec
+            .kind
+            .check(name, &text)
+            .map_err(|e| format!("default: {e}"))?;
         spec.default = Some(value);
     } else if !spec.required {
         let value = spec.kind.zero_value().ok_or_else(|| {
@@ -234,17 +231,4 @@ fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<Pa
         spec.default = Some(value);
     }
     Ok(spec)
-}
-
-impl ParamKind {
-    /// The value an optional parameter without a declared default takes, where one is
-    /// obvious: empty text, `false`, the first enum value. Colours and numbers must say.
-    fn zero_value(&self) -> Option<Value> {
-        match self {
-            ParamKind::Text { .. } | ParamKind::Image { .. } => Some(Value::Text(String::new())),
-            ParamKind::Enum { values } => Some(Value::Text(values[0].clone())),
-            ParamKind::Bool => Some(Value::Bool(false)),
-            ParamKind::Color | ParamKind::Number { .. } => None,
-        }
-    }
 }

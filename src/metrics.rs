@@ -3,14 +3,14 @@
 //! The cache keeps its own counters (they are prometheus-client atomics too), registered here
 //! so one scrape shows everything; the handler records responses and render times.
 
-use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::text::encode as encode_text;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::cache::ImageCache;
+use crate::cache::CacheCounters;
 use crate::fetch::Fetcher;
 
 /// Every metric the server exposes.
@@ -26,7 +26,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Registers the server's metrics, the cache's counters and the fetcher's, if any.
-    pub fn new(cache: &ImageCache, fetcher: Option<&Fetcher>) -> Metrics {
+    pub fn new(counters: CacheCounters, fetcher: Option<&Fetcher>) -> Metrics {
         let mut registry = Registry::with_prefix("vellum");
         let responses = Family::<Vec<(String, String)>, Counter>::default();
         registry.register("responses", "Responses by status", responses.clone());
@@ -43,7 +43,6 @@ impl Metrics {
             "Renders running now",
             renders_in_flight.clone(),
         );
-        let counters = cache.counters();
         registry.register(
             "cache_hits",
             "Cache look-ups that found the image",
@@ -95,9 +94,9 @@ impl Metrics {
     }
 
     /// The OpenMetrics text exposition.
-    pub fn render(&self) -> String {
+    pub fn encode(&self) -> String {
         let mut out = String::new();
-        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        encode_text(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
     }
 }

@@ -2,75 +2,32 @@
 //!
 //! Everything a request can say passes through here once, so every error names the
 //! parameter, what is allowed and what was received, and the canonical form that the cache
-//! key hashes is built in one place. Output options (`scale`, `quality`, `compression`) are the
-//! [`RESERVED_KEYS`]; a manifest may not declare params with those names.
+//! key hashes is built in one place. Output options (`scale`, `quality`, `compression`) are
+//! among the [`RESERVED_KEYS`], which a manifest may not declare as params.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use crate::config::Limits;
-use crate::encode::Format;
+use crate::encode::{DEFAULT_JPEG_QUALITY, EncodeOptions};
 use crate::error::RequestError;
-use crate::manifest::{Manifest, ParamKind, ParamSpec};
-
-/// Query keys that are not template values: output options, and the URL signature with its
-/// expiry (checked by [`crate::signing`], never part of the canonical form).
-pub const RESERVED_KEYS: &[&str] = &["scale", "quality", "compression", "sig", "exp"];
+use crate::format::Format;
+use crate::manifest::{Manifest, RESERVED_KEYS};
+use crate::value::{Value, quote};
 
 /// Smallest accepted `scale`.
 const MIN_SCALE: f32 = 0.1;
-/// JPEG quality when the request gives none.
-pub const DEFAULT_JPEG_QUALITY: u8 = 85;
-/// Longest image URL accepted.
-const MAX_URL_BYTES: usize = 2048;
-/// How much of a bad value an error message quotes.
-const QUOTE_CHARS: usize = 40;
-
-/// A checked, normalised parameter value.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Value {
-    /// Text, enum and colour values (colours normalised to `#rrggbb`).
-    Text(String),
-    /// A finite number.
-    Number(f64),
-    /// A boolean.
-    Bool(bool),
-}
-
-impl Value {
-    /// The value as it appears in canonical query strings.
-    pub fn canonical(&self) -> String {
-        match self {
-            Value::Text(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
-        }
-    }
-
-    /// The value as Tera sees it: whole numbers become integers so `{{ n }}` prints `48`.
-    pub fn to_tera(&self) -> tera::Value {
-        match self {
-            Value::Text(s) => tera::Value::from(s.as_str()),
-            Value::Number(n) if n.fract() == 0.0 && n.abs() < 9e15 => tera::Value::from(*n as i64),
-            Value::Number(n) => tera::Value::from(*n),
-            Value::Bool(b) => tera::Value::from(*b),
-        }
-    }
-}
 
 /// A request's values and output options, checked against one manifest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
     /// Every declared parameter with its value (defaults filled), in name order.
-    pub values: BTreeMap<String, Value>,
+    values: BTreeMap<String, Value>,
     /// Output size multiplier.
-    pub scale: f32,
+    scale: f32,
     /// JPEG quality, 1 to 100 (only meaningful for `.jpg`).
-    pub quality: u8,
+    quality: u8,
     /// PNG compression level, 1 to 9 (only meaningful for `.png`).
-    pub compression: u8,
+    compression: u8,
 }
 
 impl Params {
@@ -154,12 +111,14 @@ impl Params {
         let mut values = BTreeMap::new();
         for (name, spec) in &manifest.params {
             // An empty non-text value (an empty form field) means "not given".
-            let raw = given.remove(name).filter(|v| {
-                !v.is_empty()
-                    || matches!(spec.kind, ParamKind::Text { .. } | ParamKind::Image { .. })
-            });
+            let raw = given
+                .remove(name)
+                .filter(|v| !v.is_empty() || spec.kind.takes_empty());
             let value = match (raw, &spec.default) {
-                (Some(raw), _) => parse_value(name, spec, &raw).map_err(RequestError::BadParam)?,
+                (Some(raw), _) => spec
+                    .kind
+                    .check(name, &raw)
+                    .map_err(RequestError::BadParam)?,
                 (None, Some(default)) => default.clone(),
                 (None, None) => {
                     return Err(RequestError::param(format!(
@@ -178,9 +137,19 @@ impl Params {
         })
     }
 
+    /// Every declared parameter with its value (defaults filled), in name order.
+    pub fn values(&self) -> &BTreeMap<String, Value> {
+        &self.values
+    }
+
+    /// Output size multiplier.
+    pub fn scale(&self) -> f32 {
+        self.scale
+    }
+
     /// The encoder settings these params ask for.
-    pub fn encode_options(&self) -> crate::encode::EncodeOptions {
-        crate::encode::EncodeOptions {
+    pub fn encode_options(&self) -> EncodeOptions {
+        EncodeOptions {
             jpeg_quality: self.quality,
             png_compression: self.compression,
         }
@@ -245,69 +214,6 @@ fn check_utf8(query: &str) -> Result<(), RequestError> {
     Ok(())
 }
 
-/// Checks one raw value against its spec. The error text starts with the parameter name.
-pub fn parse_value(name: &str, spec: &ParamSpec, raw: &str) -> Result<Value, String> {
-    match &spec.kind {
-        ParamKind::Text { max_chars } => {
-            let chars = raw.chars().count();
-            if chars > *max_chars {
-                return Err(format!(
-                    "{name}: at most {max_chars} characters, got {chars}"
-                ));
-            }
-            if let Some(c) = raw.chars().find(|&c| !is_xml_char(c)) {
-                return Err(format!(
-                    "{name}: contains the control character U+{:04X}, which SVG cannot hold",
-                    c as u32
-                ));
-            }
-            Ok(Value::Text(raw.to_string()))
-        }
-        ParamKind::Color => parse_color(raw).map(Value::Text).ok_or_else(|| {
-            format!(
-                "{name}: expected a hex colour like #1e40af or 1e40af, got {}",
-                quote(raw)
-            )
-        }),
-        ParamKind::Number { min, max } => match raw.trim().parse::<f64>() {
-            Ok(n) if n.is_finite() && n >= *min && n <= *max => Ok(Value::Number(n)),
-            _ => Err(format!(
-                "{name}: expected a number from {min} to {max}, got {}",
-                quote(raw)
-            )),
-        },
-        ParamKind::Enum { values } => match values.iter().find(|v| *v == raw) {
-            Some(v) => Ok(Value::Text(v.clone())),
-            None => Err(format!(
-                "{name}: expected one of {}, got {}",
-                values.join(", "),
-                quote(raw)
-            )),
-        },
-        ParamKind::Image { .. } => {
-            let ok = raw.is_empty()
-                || (raw.len() <= MAX_URL_BYTES
-                    && url::Url::parse(raw).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
-            if ok {
-                Ok(Value::Text(raw.to_string()))
-            } else {
-                Err(format!(
-                    "{name}: expected an http(s) URL of at most {MAX_URL_BYTES} bytes, got {}",
-                    quote(raw)
-                ))
-            }
-        }
-        ParamKind::Bool => match raw.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Ok(Value::Bool(true)),
-            "false" | "0" | "no" | "off" => Ok(Value::Bool(false)),
-            _ => Err(format!(
-                "{name}: expected true or false, got {}",
-                quote(raw)
-            )),
-        },
-    }
-}
-
 fn parse_scale(raw: &str, max_scale: f32) -> Result<f32, RequestError> {
     match raw.trim().parse::<f32>() {
         Ok(s) if (MIN_SCALE..=max_scale).contains(&s) => Ok(s),
@@ -335,42 +241,6 @@ fn parse_compression(raw: &str, max: u8) -> Result<u8, RequestError> {
             "compression: expected a whole number from 1 to {max}, got {}",
             quote(raw)
         ))),
-    }
-}
-
-/// `#rgb`, `#rrggbb`, with or without `#`, any case -> `#rrggbb`.
-fn parse_color(raw: &str) -> Option<String> {
-    let hex = raw.strip_prefix('#').unwrap_or(raw);
-    if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    let hex = hex.to_ascii_lowercase();
-    match hex.len() {
-        3 => Some(
-            hex.chars()
-                .flat_map(|c| [c, c])
-                .fold(String::from("#"), |mut s, c| {
-                    s.push(c);
-                    s
-                }),
-        ),
-        6 => Some(format!("#{hex}")),
-        _ => None,
-    }
-}
-
-/// Characters XML 1.0 allows in a document.
-fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-}
-
-/// Quotes a received value for an error message, cut to a readable length.
-fn quote(raw: &str) -> String {
-    if raw.chars().count() <= QUOTE_CHARS {
-        format!("{raw:?}")
-    } else {
-        let cut: String = raw.chars().take(QUOTE_CHARS).collect();
-        format!("{cut:?}...")
     }
 }
 

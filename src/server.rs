@@ -1,6 +1,7 @@
 //! The HTTP server: binds, accepts connections with hyper, and shuts down gracefully.
 //!
-//! Request handling lives in [`crate::handler`]; this file is only sockets and lifecycle.
+//! Request handling lives in [`crate::handler`] (routes) over [`crate::state`] (cache and
+//! render slots); this file is only sockets and lifecycle. Settings are [`ServerConfig`].
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,58 +16,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::engine::Engine;
-use crate::handler::{self, State};
+use crate::handler;
+use crate::state::State;
 
-/// Server settings; the engine's own limits live in [`crate::Limits`].
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Cache budget in bytes. Default: 256 MiB.
-    pub cache_bytes: usize,
-    /// Renders running at once. Default: the number of cores.
-    pub max_renders: usize,
-    /// How long a request waits for a render slot before it gets 503. Default: 10 s.
-    pub render_wait: Duration,
-    /// How long a client may take to send its request headers. Default: 10 s.
-    pub header_read_timeout: Duration,
-    /// Longest time one request may take before it is answered 503. Default: 30 s.
-    pub request_deadline: Duration,
-    /// Most connections open at once; further clients wait in the listen backlog.
-    /// Default: 1024.
-    pub max_connections: usize,
-    /// `max-age` for successful images, in seconds. Default: 31536000 (a year; URLs are
-    /// content-addressed by their parameters and the template's hash).
-    pub max_age: u64,
-    /// How long shutdown waits for open requests. Default: 10 s.
-    pub shutdown_grace: Duration,
-    /// URL signing keys; with any set, unsigned image requests get 403. Default: none.
-    pub signer: crate::signing::Signer,
-    /// Fetches `image` params; `None` (the default) turns remote images off.
-    pub fetcher: Option<Arc<crate::fetch::Fetcher>>,
-    /// Largest `POST /render` body. Default: 64 KiB.
-    pub max_body_bytes: usize,
-    /// Origin the JSON answers of `POST /render` put in front of image URLs
-    /// (`https://img.example.com`). Default: none, `http://` + the request's `Host`.
-    pub public_url: Option<String>,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            cache_bytes: 256 * 1024 * 1024,
-            max_renders: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            render_wait: Duration::from_secs(10),
-            header_read_timeout: Duration::from_secs(10),
-            request_deadline: Duration::from_secs(30),
-            max_connections: 1024,
-            max_age: 31_536_000,
-            shutdown_grace: Duration::from_secs(10),
-            signer: crate::signing::Signer::default(),
-            fetcher: None,
-            max_body_bytes: 64 * 1024,
-            public_url: None,
-        }
-    }
-}
+pub use crate::config::ServerConfig;
 
 /// A bound, not yet running server.
 pub struct Server {

@@ -11,17 +11,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::assets::{self, Assets};
+use crate::background::Background;
 use crate::config::Limits;
 use crate::error::LoadError;
-use crate::manifest::{Manifest, ParamKind};
-use crate::params::Value;
-use crate::render;
+use crate::manifest::Manifest;
+use crate::raster;
 use crate::text::{FitRequest, TextMeasurer};
+use crate::value::{ParamKind, Value};
 
 /// Most lines `fit_text` will lay out.
 const MAX_FIT_LINES: usize = 50;
-/// Largest file `assets/` may hold.
-const MAX_ASSET_BYTES: u64 = 5 * 1024 * 1024;
 /// Most bytes `qr` encodes (a version 40 code at the lowest error correction holds 2953).
 const MAX_QR_BYTES: usize = 1000;
 
@@ -35,7 +35,15 @@ pub struct Template {
     /// Hash of the SVG and manifest bytes: part of every cache key and ETag.
     pub content_hash: blake3::Hash,
     /// The manifest's `background`, drawn once at load.
-    pub background: Option<Arc<render::Background>>,
+    pub background: Option<Arc<Background>>,
+}
+
+impl Template {
+    /// Output width and height in whole pixels at `scale`.
+    pub fn scaled_size(&self, scale: f32) -> (u64, u64) {
+        let side = |v: u32| (v as f32 * scale).ceil() as u64;
+        (side(self.manifest.width), side(self.manifest.height))
+    }
 }
 
 /// Every template in a directory, compiled once.
@@ -63,7 +71,7 @@ impl TemplateSet {
         }
         manifests.sort();
 
-        let assets = Arc::new(load_assets(&dir.join("assets"))?);
+        let assets = Arc::new(assets::load(&dir.join("assets"))?);
         let mut tera = tera::Tera::new();
         tera.autoescape_on(vec![".svg"]);
         tera.register_filter("fixed", fixed);
@@ -71,7 +79,7 @@ impl TemplateSet {
         let asset_urls = assets.clone();
         tera.register_function("asset", move |kwargs: tera::Kwargs, _: &tera::State| {
             let name: String = kwargs.must_get("name")?;
-            asset_urls.urls.get(&name).cloned().ok_or_else(|| {
+            asset_urls.url(&name).map(str::to_string).ok_or_else(|| {
                 tera::Error::message(format!("asset: no file {name:?} in the templates' assets/"))
             })
         });
@@ -97,7 +105,7 @@ impl TemplateSet {
                 hasher.update(part);
             }
             // Any template may embed any asset, so every asset is part of every hash.
-            hasher.update(assets.hash.as_bytes());
+            hasher.update(assets.hash().as_bytes());
             let background = match &manifest.background {
                 None => None,
                 Some(asset) => {
@@ -105,12 +113,11 @@ impl TemplateSet {
                         path: toml_path.clone(),
                         message: format!("background: {message}"),
                     };
-                    let url = assets.urls.get(asset).ok_or_else(|| {
+                    let url = assets.url(asset).ok_or_else(|| {
                         fail(format!("no file {asset:?} in the templates' assets/"))
                     })?;
-                    let background =
-                        render::Background::new(url, manifest.width, manifest.height, options)
-                            .map_err(|e| fail(e.to_string()))?;
+                    let background = Background::new(url, manifest.width, manifest.height, options)
+                        .map_err(|e| fail(e.to_string()))?;
                     Some(Arc::new(background))
                 }
             };
@@ -128,19 +135,14 @@ impl TemplateSet {
             assets,
         };
         for template in set.templates.values() {
-            set.check(
-                template,
-                &dir.join(format!("{}.svg", template.name)),
-                options,
-                limits,
-            )?;
+            set.check(template, dir, options, limits)?;
         }
         Ok(set)
     }
 
     /// The asset called `name` as a data URL, if `assets/` has it.
     pub fn asset_url(&self, name: &str) -> Option<&str> {
-        self.assets.urls.get(name).map(String::as_str)
+        self.assets.url(name)
     }
 
     /// The template called `name`, if loaded.
@@ -176,30 +178,35 @@ impl TemplateSet {
     }
 
     /// Checks that the SVG only uses declared params and that, filled with each param's
-    /// example (or default), it parses to the manifest's size.
+    /// example (or default), it parses to the manifest's size. Problems with examples and
+    /// fallbacks are the manifest's; the others are the SVG's.
     fn check(
         &self,
         template: &Template,
-        svg_path: &Path,
+        dir: &Path,
         options: &usvg::Options,
         limits: &Limits,
     ) -> Result<(), LoadError> {
-        let fail = |message: String| LoadError::Manifest {
-            path: svg_path.to_path_buf(),
+        let svg_error = |message: String| LoadError::Template {
+            path: dir.join(format!("{}.svg", template.name)),
+            message,
+        };
+        let manifest_error = |message: String| LoadError::Manifest {
+            path: dir.join(format!("{}.toml", template.name)),
             message,
         };
         let manifest = &template.manifest;
         let used = self
             .tera
             .get_template_variables(&tera_name(&template.name))
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| svg_error(e.to_string()))?;
         let mut undeclared: Vec<&str> = used
             .into_iter()
             .filter(|v| !manifest.params.contains_key(*v))
             .collect();
         undeclared.sort();
         if !undeclared.is_empty() {
-            return Err(fail(format!(
+            return Err(svg_error(format!(
                 "uses {}, not declared in {}.toml",
                 undeclared.join(", "),
                 template.name
@@ -212,40 +219,27 @@ impl TemplateSet {
             } = &spec.kind
             {
                 if self.asset_url(asset).is_none() {
-                    return Err(fail(format!(
+                    return Err(manifest_error(format!(
                         "params.{name}: fallback: no file {asset:?} in the templates' assets/"
                     )));
                 }
             }
         }
-        let mut values = BTreeMap::new();
-        for (name, spec) in &manifest.params {
-            let value = match (&spec.example, &spec.default) {
-                (Some(example), _) => crate::params::parse_value(name, spec, example)
-                    .map_err(|e| fail(format!("example: {e}")))?,
-                (None, Some(default)) => default.clone(),
-                (None, None) => {
-                    return Err(fail(format!(
-                        "params.{name}: a required parameter needs an example"
-                    )));
-                }
-            };
-            values.insert(name.clone(), value);
-        }
+        let values = manifest.example_values().map_err(manifest_error)?;
         let svg = self
             .fill(template, &values, &BTreeMap::new())
-            .map_err(|e| fail(e.to_string()))?;
-        let tree = render::parse(&svg, options, limits.max_svg_nodes)
-            .map_err(|e| fail(format!("filled with its examples: {e}")))?;
-        let size = render::output_size(&tree, 1.0);
+            .map_err(|e| svg_error(e.to_string()))?;
+        let tree = raster::parse(&svg, options, limits.max_svg_nodes)
+            .map_err(|e| svg_error(format!("filled with its examples: {e}")))?;
+        let size = raster::output_size(&tree, 1.0);
         if size != (u64::from(manifest.width), u64::from(manifest.height)) {
-            return Err(fail(format!(
+            return Err(svg_error(format!(
                 "renders at {}x{}, but its manifest says {}x{}",
                 size.0, size.1, manifest.width, manifest.height
             )));
         }
         if template.background.is_some() && !unscaled_view_box(&svg, manifest) {
-            return Err(fail(format!(
+            return Err(svg_error(format!(
                 "has a background, so its viewBox must be 0 0 {} {} (or none)",
                 manifest.width, manifest.height
             )));
@@ -319,84 +313,6 @@ fn fit_text(measurer: &TextMeasurer, kwargs: &tera::Kwargs) -> tera::TeraResult<
         line_height: line_height as f32,
     };
     Ok(tera::Value::from_serializable(&measurer.fit(&request)))
-}
-
-/// The files in `assets/`, as data URLs by file name, and a hash over all of them.
-struct Assets {
-    urls: BTreeMap<String, String>,
-    hash: blake3::Hash,
-}
-
-/// Reads `dir` (if it exists): PNG, JPEG, WebP, GIF and SVG files of at most
-/// [`MAX_ASSET_BYTES`], whose content must match their extension.
-fn load_assets(dir: &Path) -> Result<Assets, LoadError> {
-    let mut urls = BTreeMap::new();
-    let mut hasher = blake3::Hasher::new();
-    if !dir.is_dir() {
-        return Ok(Assets {
-            urls,
-            hash: hasher.finalize(),
-        });
-    }
-    let io = LoadError::io;
-    let mut paths = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-        let path = entry.map_err(io(dir))?.path();
-        if path.is_file() {
-            paths.push(path);
-        }
-    }
-    paths.sort();
-    for path in paths {
-        let fail = |message: String| LoadError::Manifest {
-            path: path.clone(),
-            message,
-        };
-        let size = std::fs::metadata(&path).map_err(io(&path))?.len();
-        if size > MAX_ASSET_BYTES {
-            return Err(fail(format!(
-                "{size} bytes; assets may be at most {MAX_ASSET_BYTES}"
-            )));
-        }
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let mime = asset_mime(&ext, &bytes).ok_or_else(|| {
-            fail("not a PNG, JPEG, WebP, GIF or SVG file matching its extension".to_string())
-        })?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        hasher.update(&(name.len() as u64).to_le_bytes());
-        hasher.update(name.as_bytes());
-        hasher.update(&(bytes.len() as u64).to_le_bytes());
-        hasher.update(&bytes);
-        urls.insert(name, render::data_url(mime, &bytes));
-    }
-    Ok(Assets {
-        urls,
-        hash: hasher.finalize(),
-    })
-}
-
-/// The MIME type for an asset, if its bytes are what its extension says.
-fn asset_mime(ext: &str, bytes: &[u8]) -> Option<&'static str> {
-    let expected = match ext {
-        "svg" => {
-            let svg = std::str::from_utf8(bytes).is_ok_and(|t| t.contains("<svg"));
-            return svg.then_some("image/svg+xml");
-        }
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        _ => return None,
-    };
-    render::raster_mime(bytes).filter(|&mime| mime == expected)
 }
 
 /// `qr(text=..)`: a QR code (medium error correction) as `{path, size}`: `path` is SVG path

@@ -154,8 +154,8 @@ async fn a_background_is_under_the_card_at_every_scale_and_in_svg_output() {
         &first[..80]
     );
     let engine = support::bundled_engine();
-    let tree = vellum::render::parse(text, engine.usvg_options(), 100_000).unwrap();
-    let pixmap = vellum::render::rasterize(&tree, 1.0, u64::MAX, None).unwrap();
+    let tree = vellum::raster::parse(text, engine.usvg_options(), 100_000).unwrap();
+    let pixmap = vellum::raster::rasterize(&tree, 1.0, u64::MAX, None).unwrap();
     let pixel = pixmap.pixel(1080, 110).unwrap();
     assert_eq!(
         [pixel.red(), pixel.green(), pixel.blue(), pixel.alpha()],

@@ -110,14 +110,14 @@ fn the_parser_never_reads_local_files() {
            </svg>"#,
         support::root().join("tests/golden/post.png").display()
     );
-    let tree = vellum::render::parse(&svg, engine.usvg_options(), 1000).unwrap();
+    let tree = vellum::raster::parse(&svg, engine.usvg_options(), 1000).unwrap();
     assert!(
         tree.root().children().is_empty(),
         "an image was loaded from disk"
     );
     let dtd = r#"<!DOCTYPE svg [<!ENTITY a "aaaaaaaa">]><svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"><text>&a;</text></svg>"#;
     assert!(
-        vellum::render::parse(dtd, engine.usvg_options(), 1000).is_err(),
+        vellum::raster::parse(dtd, engine.usvg_options(), 1000).is_err(),
         "DTDs are refused"
     );
 }

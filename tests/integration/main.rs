@@ -3,6 +3,7 @@
 mod support;
 
 mod adversarial;
+mod architecture;
 mod assets;
 mod batch;
 mod cli;

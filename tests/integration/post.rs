@@ -220,7 +220,18 @@ async fn bad_posts_get_clear_errors() {
         assert_eq!(reply.status.as_u16(), status);
         assert_eq!(reply.header("content-type"), "application/json");
         let error: Value = serde_json::from_slice(&reply.body).unwrap();
-        assert_eq!(error, json!({"error": message, "status": status}));
+        // A stable code beside the message, for clients that branch on the kind of error.
+        let code = match status {
+            404 => "unknown_template",
+            413 => "body_too_large",
+            415 => "unsupported_media_type",
+            _ if message.starts_with("output too large") => "too_many_pixels",
+            _ => "bad_param",
+        };
+        assert_eq!(
+            error,
+            json!({"error": message, "status": status, "code": code})
+        );
     }
     let get = server.request(Method::GET, "/render", &[]).await;
     assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED);

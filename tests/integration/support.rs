@@ -11,8 +11,8 @@ use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use vellum::handler::State;
 use vellum::server::{Server, ServerConfig};
+use vellum::state::State;
 use vellum::{Engine, EngineConfig};
 
 /// The repository root, where the bundled `templates/` and `fonts/` live.

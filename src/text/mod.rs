@@ -14,9 +14,13 @@ use std::sync::{Arc, Mutex};
 
 use fontdb::{Database, ID};
 
-use crate::fonts::Fallback;
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
+
+use crate::fonts::Fallback;
+use wrap::{Segment, wrap};
+
+mod wrap;
 
 /// The ellipsis appended to truncated text.
 const ELLIPSIS: &str = "…";
@@ -85,17 +89,6 @@ struct FaceShaper {
     data: Arc<dyn AsRef<[u8]> + Send + Sync>,
     index: u32,
     shaper_data: harfrust::ShaperData,
-}
-
-/// A piece of text between two break opportunities, measured in em.
-struct Segment<'a> {
-    text: &'a str,
-    /// Advance including trailing spaces.
-    full: f32,
-    /// Advance without trailing spaces (what counts at a line's end).
-    trimmed: f32,
-    /// A mandatory break (newline) follows.
-    hard_break: bool,
 }
 
 impl TextMeasurer {
@@ -361,48 +354,6 @@ fn lines_allowed(req: &FitRequest, size: f32) -> usize {
     req.max_lines.max(1).min(by_height)
 }
 
-/// Greedy wrapping of measured segments into lines no wider than `width_em`; a segment
-/// wider than a whole line is broken between graphemes (`split` measures them).
-fn wrap<'a>(
-    segments: &[Segment<'a>],
-    width_em: f32,
-    split: impl Fn(&'a str) -> Vec<(&'a str, f32)>,
-) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    let mut used = 0.0; // advance of `line`, trailing spaces included
-    for segment in segments {
-        if !line.is_empty() && used + segment.trimmed > width_em {
-            lines.push(line.trim_end().to_string());
-            line.clear();
-            used = 0.0;
-        }
-        if line.is_empty() && segment.trimmed > width_em {
-            for (grapheme, advance) in split(segment.text) {
-                if !line.is_empty() && used + advance > width_em && !grapheme.trim().is_empty() {
-                    lines.push(line.trim_end().to_string());
-                    line.clear();
-                    used = 0.0;
-                }
-                line.push_str(grapheme);
-                used += advance;
-            }
-        } else {
-            line.push_str(segment.text);
-            used += segment.full;
-        }
-        if segment.hard_break {
-            lines.push(line.trim_end().to_string());
-            line.clear();
-            used = 0.0;
-        }
-    }
-    if !line.trim().is_empty() {
-        lines.push(line.trim_end().to_string());
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -565,12 +516,12 @@ mod tests {
     #[test]
     fn measured_widths_match_what_usvg_draws() {
         let db = measurer().db.clone();
-        let options = crate::render::usvg_options(db, measurer().fallback.clone());
+        let options = crate::raster::usvg_options(db, measurer().fallback.clone());
         for text in ["Hello, world", "AVATAR Wave Typography", "0123456789 €$£"] {
             let svg = format!(
                 r#"<svg xmlns="http://www.w3.org/2000/svg" width="2000" height="100"><text x="0" y="80" font-family="Inter" font-weight="800" font-size="64">{text}</text></svg>"#
             );
-            let tree = crate::render::parse(&svg, &options, 1000).unwrap();
+            let tree = crate::raster::parse(&svg, &options, 1000).unwrap();
             let drawn = tree.root().bounding_box().width();
             let measured = measurer().measure(text, "Inter", 800, 64.0);
             // Ink box vs advance: they differ only by the side bearings of the end glyphs.

@@ -1,0 +1,131 @@
+//! `POST /render`: the JSON API, for tools built around hosted image APIs.
+//!
+//! Body: `{"template": "post", "format": "png", "params": {"title": "Hi"}}` (`format`
+//! optional, PNG by default; `scale` and `quality` go in `params` as in a URL). The answer is
+//! the image, or with `Accept: application/json` the image's GET URL (signed when signing is
+//! on), width, height and format. Same checks and messages as `GET /og/...`.
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header;
+use hyper::{Request, Response, StatusCode};
+
+use crate::body::{BodyError, read_limited};
+use crate::error::RequestError;
+use crate::format::{self, Format};
+use crate::response::{self, Body};
+use crate::state::{Served, State};
+
+/// The request body.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a render request")]
+struct RenderRequest {
+    template: String,
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    params: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The `Accept: application/json` answer.
+#[derive(serde::Serialize)]
+struct Rendered {
+    url: String,
+    width: u64,
+    height: u64,
+    format: &'static str,
+    bytes: usize,
+}
+
+/// Answers `POST /render`, saying how the image was served when it got that far.
+pub async fn respond(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+) -> Result<(Response<Body>, Served), RequestError> {
+    authorize(state, &req)?;
+    let json = response::wants_json(req.headers());
+    let media_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if media_type.as_deref() != Some("application/json") {
+        return Err(RequestError::MediaType);
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let limit = state.max_body_bytes();
+    let (head, body) = req.into_parts();
+    let body = read_limited(&head.headers, body, limit)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => RequestError::BodyTooLarge(limit),
+            BodyError::Read(e) => RequestError::param(format!("could not read the body: {e}")),
+        })?;
+    let request: RenderRequest = serde_json::from_slice(&body)
+        .map_err(|e| RequestError::param(format!("invalid JSON body: {e}")))?;
+    let format = match request.format.as_deref() {
+        None => Format::Png,
+        Some(f) => Format::from_extension(f).ok_or_else(|| {
+            RequestError::param(format!("format: expected {}, got {f:?}", format::EXPECTED))
+        })?,
+    };
+    let mut pairs = crate::params::json_pairs(request.params).map_err(RequestError::BadParam)?;
+    pairs.sort();
+    let job = state
+        .engine
+        .prepare_pairs(&request.template, format, pairs.clone())?;
+    let (width, height) = job.output_size();
+    let etag = job.key().etag();
+    let (image, served) = state.image(job).await?;
+    if !json {
+        return Ok((
+            response::image(&image, &etag, state.cache_control()),
+            served,
+        ));
+    }
+    let path = format!(
+        "/og/{}.{}?{}",
+        request.template,
+        format.extension(),
+        serde_urlencoded::to_string(&pairs).expect("string pairs always serialise")
+    );
+    let path = state.signer().sign(&path).unwrap_or(path);
+    let origin = match (state.public_url(), host) {
+        (Some(base), _) => base.trim_end_matches('/').to_string(),
+        (None, Some(host)) => format!("http://{host}"),
+        (None, None) => String::new(),
+    };
+    let answer = Rendered {
+        url: format!("{origin}{path}"),
+        width,
+        height,
+        format: format.extension(),
+        bytes: image.bytes.len(),
+    };
+    let body = serde_json::to_vec(&answer).expect("plain fields serialise");
+    Ok((response::json(StatusCode::OK, body, "no-store"), served))
+}
+
+/// With signing on, anyone who may render arbitrary cards holds a signing key: POST asks
+/// for one as a bearer token (it grants nothing a signed URL could not).
+fn authorize(state: &State, req: &Request<Incoming>) -> Result<(), RequestError> {
+    if !state.signer().enabled() {
+        return Ok(());
+    }
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match token {
+        Some(token) if state.signer().holds_key(token.as_bytes()) => Ok(()),
+        _ => Err(RequestError::Unauthorized),
+    }
+}

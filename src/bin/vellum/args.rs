@@ -1,0 +1,258 @@
+//! The command line: every subcommand's flags (clap), with defaults taken from the library's
+//! settings ([`Limits`], [`ServerConfig`]) so that each default is written once.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use vellum::fetch::{AllowList, FetchLimits, Fetcher};
+use vellum::signing::Signer;
+use vellum::{Engine, EngineConfig, Limits, ServerConfig};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Render SVG templates to images, from a URL or the command line"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve templates over HTTP: GET /og/NAME.png?param=value
+    Serve(ServeArgs),
+    /// Render one image: vellum render post title="Hello" -o card.png
+    Render(RenderArgs),
+    /// Render one image per row of a CSV or JSON Lines file:
+    /// vellum batch product data.csv -o out --name "{sku}.png"
+    Batch(BatchArgs),
+    /// List the templates and their parameters.
+    Templates(EngineArgs),
+    /// Print a signed URL: vellum sign '/og/post.png?title=Hi' (key from --signing-key)
+    Sign(SignArgs),
+}
+
+#[derive(Args)]
+pub struct SigningArgs {
+    /// URL signing key; repeat (or comma-separate in the env var) to rotate: the first signs,
+    /// any verifies. With a key set, unsigned image URLs get 403.
+    #[arg(
+        long = "signing-key",
+        env = "VELLUM_SIGNING_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub keys: Vec<String>,
+}
+
+impl SigningArgs {
+    pub fn signer(&self) -> Signer {
+        Signer::new(self.keys.iter().map(|k| k.as_bytes().to_vec()).collect())
+    }
+}
+
+#[derive(Args)]
+pub struct ImageArgs {
+    /// Host that `image` params may be fetched from: example.com, example.com:8080 or
+    /// *.example.com (subdomains). Repeat or comma-separate. None: remote images are off.
+    #[arg(
+        long = "allow-image-host",
+        env = "VELLUM_ALLOW_IMAGE_HOSTS",
+        value_delimiter = ','
+    )]
+    pub hosts: Vec<String>,
+}
+
+impl ImageArgs {
+    pub fn fetcher(&self) -> Option<Arc<Fetcher>> {
+        (!self.hosts.is_empty()).then(|| {
+            let allow = AllowList::new(self.hosts.iter().cloned());
+            Arc::new(Fetcher::new(allow, FetchLimits::default(), None))
+        })
+    }
+}
+
+#[derive(Args)]
+pub struct SignArgs {
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    /// Path and query to sign, e.g. /og/post.png?title=Hi (a full http(s) URL also works).
+    pub url: String,
+}
+
+#[derive(Args)]
+pub struct EngineArgs {
+    /// Directory of NAME.svg + NAME.toml templates.
+    #[arg(long, env = "VELLUM_TEMPLATES", default_value = "templates")]
+    pub templates: PathBuf,
+    /// Directory of fonts (.ttf, .otf, .ttc), searched recursively.
+    #[arg(long, env = "VELLUM_FONTS", default_value = "fonts")]
+    pub fonts: PathBuf,
+    /// Also load the machine's fonts, after the bundled ones.
+    #[arg(long, env = "VELLUM_SYSTEM_FONTS")]
+    pub system_fonts: bool,
+    /// Largest output image in pixels (width x height after scale).
+    #[arg(long, env = "VELLUM_MAX_PIXELS", default_value_t = Limits::default().max_pixels)]
+    pub max_pixels: u64,
+    /// Longest query string in bytes (longer gets 414).
+    #[arg(long, env = "VELLUM_MAX_QUERY_BYTES", default_value_t = Limits::default().max_query_bytes)]
+    pub max_query_bytes: usize,
+    /// Most parameters in one request.
+    #[arg(long, env = "VELLUM_MAX_PARAMS", default_value_t = Limits::default().max_params)]
+    pub max_params: usize,
+    /// PNG compression level when a request gives no `compression`: 1 (fastest, largest) to
+    /// 9 (slowest, smallest).
+    #[arg(
+        long,
+        env = "VELLUM_PNG_COMPRESSION",
+        default_value_t = Limits::default().png_compression,
+        value_parser = clap::value_parser!(u8).range(1..=9)
+    )]
+    pub png_compression: u8,
+    /// Highest `compression` a request may ask for.
+    #[arg(
+        long,
+        env = "VELLUM_MAX_PNG_COMPRESSION",
+        default_value_t = Limits::default().max_png_compression,
+        value_parser = clap::value_parser!(u8).range(1..=9)
+    )]
+    pub max_png_compression: u8,
+}
+
+impl EngineArgs {
+    pub fn engine(&self) -> anyhow::Result<Engine> {
+        let config = EngineConfig {
+            templates_dir: self.templates.clone(),
+            fonts_dir: self.fonts.clone(),
+            system_fonts: self.system_fonts,
+            limits: Limits {
+                max_pixels: self.max_pixels,
+                max_query_bytes: self.max_query_bytes,
+                max_params: self.max_params,
+                png_compression: self.png_compression,
+                max_png_compression: self.max_png_compression,
+                ..Limits::default()
+            },
+        };
+        Engine::new(config).context("cannot load templates and fonts")
+    }
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Address to listen on.
+    #[arg(long, env = "VELLUM_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Cache budget in MiB.
+    #[arg(long, env = "VELLUM_CACHE_MB", default_value_t = ServerConfig::default().cache_bytes >> 20)]
+    pub cache_mb: usize,
+    /// Renders running at once [default: number of cores].
+    #[arg(long, env = "VELLUM_MAX_RENDERS")]
+    pub max_renders: Option<usize>,
+    /// Seconds a request waits for a render slot before it gets 503.
+    #[arg(long, env = "VELLUM_RENDER_WAIT_SECS", default_value_t = ServerConfig::default().render_wait.as_secs())]
+    pub render_wait_secs: u64,
+    /// Seconds a client may take to send its request headers.
+    #[arg(long, env = "VELLUM_HEADER_READ_TIMEOUT_SECS", default_value_t = ServerConfig::default().header_read_timeout.as_secs())]
+    pub header_read_timeout_secs: u64,
+    /// Seconds one request may take before it is answered 503.
+    #[arg(long, env = "VELLUM_REQUEST_DEADLINE_SECS", default_value_t = ServerConfig::default().request_deadline.as_secs())]
+    pub request_deadline_secs: u64,
+    /// Most connections open at once (more wait to be accepted).
+    #[arg(long, env = "VELLUM_MAX_CONNECTIONS", default_value_t = ServerConfig::default().max_connections)]
+    pub max_connections: usize,
+    /// Cache-Control max-age for images, in seconds.
+    #[arg(long, env = "VELLUM_MAX_AGE", default_value_t = ServerConfig::default().max_age)]
+    pub max_age: u64,
+    /// Largest POST /render body in bytes (larger gets 413).
+    #[arg(long, env = "VELLUM_MAX_BODY_BYTES", default_value_t = ServerConfig::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+    /// Origin put in front of the image URLs POST /render returns, e.g.
+    /// https://img.example.com [default: http:// and the request's Host].
+    #[arg(long, env = "VELLUM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
+    pub images: ImageArgs,
+}
+
+#[derive(Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub images: ImageArgs,
+    /// Template name.
+    pub template: String,
+    /// Parameters as key=value (also scale=2, quality=80 for .jpg).
+    pub params: Vec<String>,
+    /// Output file; its extension picks the format (png, jpg, webp, svg). `-` writes PNG to stdout.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+#[derive(Args)]
+pub struct BatchArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub images: ImageArgs,
+    /// Template name.
+    pub template: String,
+    /// Rows: .csv (header row = param names; empty cells take the default) or .jsonl.
+    pub data: PathBuf,
+    /// Output directory (created if missing).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// File name pattern: {column} is a row's value (made file-safe), {row} its number.
+    /// Its extension picks the format unless --format is given; without one, the format's
+    /// extension is added.
+    #[arg(long, default_value = "{row}")]
+    pub name: String,
+    /// Output format: png, jpg, webp or svg [default: from --name, else png].
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Output scale for every row, as the URL's scale (0.1 to 4).
+    #[arg(long)]
+    pub scale: Option<String>,
+    /// JPEG quality for every row (1 to 100).
+    #[arg(long)]
+    pub quality: Option<String>,
+    /// Skip rows whose output file exists and is newer than the template.
+    #[arg(long)]
+    pub resume: bool,
+    /// Render threads [default: number of cores].
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Where to write the manifest of the run (.csv, or .json) [default: OUTPUT/manifest.csv].
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The server's settings from these flags.
+    pub fn server_config(&self) -> ServerConfig {
+        let defaults = ServerConfig::default();
+        ServerConfig {
+            cache_bytes: self.cache_mb.saturating_mul(1024 * 1024),
+            max_renders: self.max_renders.unwrap_or(defaults.max_renders),
+            render_wait: std::time::Duration::from_secs(self.render_wait_secs),
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout_secs),
+            request_deadline: std::time::Duration::from_secs(self.request_deadline_secs),
+            max_connections: self.max_connections,
+            max_age: self.max_age,
+            signer: self.signing.signer(),
+            fetcher: self.images.fetcher(),
+            max_body_bytes: self.max_body_bytes,
+            public_url: self.public_url.clone(),
+            ..defaults
+        }
+    }
+}

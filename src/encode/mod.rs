@@ -1,0 +1,106 @@
+//! Encoders that turn a rendered pixmap into file bytes: PNG, JPEG and WebP.
+//!
+//! Encoders are picked for speed at a sane size (measured in `benches/render.rs`): PNG
+//! through the `png` crate, stored as RGB when the image is opaque ([`png`](self::png)); a
+//! template's background is a [`Backdrop`] whose PNG rows are compressed once, so a render
+//! over it compresses only the rows it drew on ([`backdrop`](self::backdrop)). Which format a
+//! request asks for is [`crate::format`]'s business.
+
+mod backdrop;
+mod options;
+mod pixels;
+mod png;
+
+use tiny_skia::Pixmap;
+
+use crate::format::Format;
+
+pub use backdrop::Backdrop;
+pub use options::{
+    Buffers, DEFAULT_JPEG_QUALITY, DEFAULT_PNG_COMPRESSION, EncodeError, EncodeOptions,
+};
+
+/// Encodes a rendered pixmap as PNG, JPEG or WebP.
+pub fn encode(
+    pixmap: &Pixmap,
+    format: Format,
+    options: EncodeOptions,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut buffers = Buffers::default();
+    encode_with(pixmap, format, options, None, &mut buffers)?;
+    Ok(buffers.file)
+}
+
+/// [`encode`] into `buffers`; returns the file, which stays valid until their next use.
+/// `backdrop` is what `pixmap` was drawn over, if anything: PNG rows it left untouched are
+/// then copied from the backdrop's compressed rows.
+pub fn encode_with<'a>(
+    pixmap: &Pixmap,
+    format: Format,
+    options: EncodeOptions,
+    backdrop: Option<&Backdrop>,
+    buffers: &'a mut Buffers,
+) -> Result<&'a [u8], EncodeError> {
+    let fail = |message: String| EncodeError::new(format, message);
+    let (width, height) = (pixmap.width(), pixmap.height());
+    match format {
+        Format::Png => png_into(pixmap, options, backdrop, buffers).map_err(fail)?,
+        Format::Jpeg => {
+            let (w, h) = (
+                u16::try_from(width).map_err(|_| fail("too wide for JPEG".into()))?,
+                u16::try_from(height).map_err(|_| fail("too tall for JPEG".into()))?,
+            );
+            let (pixels, file) = buffers.cleared();
+            pixels::over_white(pixmap, pixels);
+            jpeg_encoder::Encoder::new(file, options.jpeg_quality)
+                .encode(pixels, w, h, jpeg_encoder::ColorType::Rgb)
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        Format::Webp => {
+            let (pixels, file) = buffers.cleared();
+            let color = match pixels::straight_pixels(pixmap, pixels) {
+                pixels::Channels::Rgb => image_webp::ColorType::Rgb8,
+                pixels::Channels::Rgba => image_webp::ColorType::Rgba8,
+            };
+            image_webp::WebPEncoder::new(file)
+                .encode(pixels, width, height, color)
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        Format::Svg => return Err(fail("SVG output is not rasterised".into())),
+    }
+    Ok(&buffers.file)
+}
+
+/// PNG into `buffers.file`. Over a backdrop, untouched rows come from its compressed blocks
+/// and the rest are compressed unfiltered; levels 3 to 9 also try the whole image with
+/// adaptive filters (better for photos) and keep the smaller file.
+fn png_into(
+    pixmap: &Pixmap,
+    options: EncodeOptions,
+    backdrop: Option<&Backdrop>,
+    buffers: &mut Buffers,
+) -> Result<(), String> {
+    let over_backdrop = match backdrop {
+        Some(backdrop) => backdrop::png_over_backdrop(pixmap, backdrop, options, buffers)?,
+        None => false,
+    };
+    if over_backdrop && png::UNFILTERED_LEVELS.contains(&options.png_compression) {
+        return Ok(());
+    }
+    let Buffers {
+        pixels,
+        file,
+        spare,
+        ..
+    } = buffers;
+    let out = if over_backdrop {
+        &mut *spare
+    } else {
+        &mut *file
+    };
+    png::whole_image(pixmap, options, pixels, out)?;
+    if over_backdrop && spare.len() < file.len() {
+        std::mem::swap(file, spare);
+    }
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! Output formats: what a path's extension, a `--name` pattern or a JSON `format` field may ask
+//! for, and how each is labelled on the wire.
+//!
+//! Encoding lives in [`crate::encode`]; this module only names the formats, so that every layer
+//! (params, engine, server, batch) can use them without importing the encoders.
+
+/// The formats in words, for error messages: "expected png, jpg, webp or svg".
+pub const EXPECTED: &str = "png, jpg, webp or svg";
+
+/// An output format, chosen by the path's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// PNG, the default.
+    Png,
+    /// JPEG (`.jpg` or `.jpeg`), composited over white.
+    Jpeg,
+    /// Lossless WebP.
+    Webp,
+    /// The filled SVG itself, not rasterised.
+    Svg,
+}
+
+impl Format {
+    /// Maps a file extension (without the dot) to a format.
+    pub fn from_extension(ext: &str) -> Option<Format> {
+        match ext.to_ascii_lowercase().as_str() {
+            "png" => Some(Format::Png),
+            "jpg" | "jpeg" => Some(Format::Jpeg),
+            "webp" => Some(Format::Webp),
+            "svg" => Some(Format::Svg),
+            _ => None,
+        }
+    }
+
+    /// The canonical extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Png => "png",
+            Format::Jpeg => "jpg",
+            Format::Webp => "webp",
+            Format::Svg => "svg",
+        }
+    }
+
+    /// The MIME type for `Content-Type`.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Png => "image/png",
+            Format::Jpeg => "image/jpeg",
+            Format::Webp => "image/webp",
+            Format::Svg => "image/svg+xml",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_format_reads_back_from_its_extension() {
+        for format in [Format::Png, Format::Jpeg, Format::Webp, Format::Svg] {
+            assert_eq!(Format::from_extension(format.extension()), Some(format));
+        }
+        assert_eq!(Format::from_extension("JPEG"), Some(Format::Jpeg));
+        assert_eq!(Format::from_extension("gif"), None);
+    }
+}

@@ -1,0 +1,234 @@
+//! A checked request ([`Job`]) with the key that names its output ([`CacheKey`]), and the
+//! finished [`Image`].
+//!
+//! A job's fields are private: its key is computed from its template, params and format when
+//! it is made, so the two cannot drift apart. Remote images are fetched into a job here
+//! ([`Job::fetch_images`]) before the engine renders it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+
+use crate::error::RequestError;
+use crate::fetch::Fetcher;
+use crate::format::Format;
+use crate::params::Params;
+use crate::template::{Template, TemplateSet};
+use crate::value::{ParamKind, Value};
+
+/// Identifies one output image: template content, canonical params, format and scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CacheKey([u8; 16]);
+
+impl CacheKey {
+    /// The key of `template` rendered with `params` as `format`.
+    fn of(template: &Template, params: &Params, format: Format) -> CacheKey {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(template.content_hash.as_bytes());
+        hasher.update(format.extension().as_bytes());
+        hasher.update(b"?");
+        hasher.update(params.canonical(format).as_bytes());
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+        CacheKey(key)
+    }
+
+    /// The strong ETag for this image, quotes included.
+    pub fn etag(&self) -> String {
+        let mut tag = String::with_capacity(34);
+        tag.push('"');
+        for byte in self.0 {
+            tag.push_str(&format!("{byte:02x}"));
+        }
+        tag.push('"');
+        tag
+    }
+}
+
+/// A checked request, ready to render.
+pub struct Job {
+    /// The template set the job was checked against (a reload does not disturb it).
+    set: Arc<TemplateSet>,
+    template: Arc<Template>,
+    params: Params,
+    format: Format,
+    key: CacheKey,
+    /// Fetched images for the job's image params, by param name, as data URLs.
+    images: BTreeMap<String, String>,
+    /// Whether a failed fetch was replaced by the param's fallback asset.
+    fallback_used: bool,
+}
+
+impl Job {
+    /// A job for `template` (from `set`) with checked `params`, keyed by all three.
+    pub(crate) fn new(
+        set: Arc<TemplateSet>,
+        template: Arc<Template>,
+        params: Params,
+        format: Format,
+    ) -> Job {
+        let key = CacheKey::of(&template, &params, format);
+        Job {
+            set,
+            template,
+            params,
+            format,
+            key,
+            images: BTreeMap::new(),
+            fallback_used: false,
+        }
+    }
+
+    /// The template to fill.
+    pub fn template(&self) -> &Arc<Template> {
+        &self.template
+    }
+
+    /// The checked values and output options.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The output format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Cache key and ETag source.
+    pub fn key(&self) -> CacheKey {
+        self.key
+    }
+
+    /// Width and height of the output in pixels (the manifest's canvas times `scale`; an SVG
+    /// declares the canvas size itself).
+    pub fn output_size(&self) -> (u64, u64) {
+        match self.format {
+            Format::Svg => self.template.scaled_size(1.0),
+            _ => self.template.scaled_size(self.params.scale()),
+        }
+    }
+
+    /// The image params that name a URL, as (param, URL): what [`Job::fetch_images`] fetches.
+    pub fn image_urls(&self) -> Vec<(String, String)> {
+        self.params
+            .values()
+            .iter()
+            .filter(|(name, _)| {
+                matches!(
+                    self.template.manifest.params.get(*name).map(|p| &p.kind),
+                    Some(ParamKind::Image { .. })
+                )
+            })
+            .filter_map(|(name, value)| match value {
+                Value::Text(url) if !url.is_empty() => Some((name.clone(), url.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Fetches the job's image params; a failed fetch draws the param's fallback asset if it
+    /// declares one. Without a fetcher, a job that names an image URL is refused.
+    pub async fn fetch_images(mut self, fetcher: Option<&Fetcher>) -> Result<Job, RequestError> {
+        for (param, url) in self.image_urls() {
+            let Some(fetcher) = fetcher else {
+                return Err(RequestError::ImagesOff(param));
+            };
+            let data_url = match fetcher.fetch(&url).await {
+                Ok(fetched) => fetched.data_url(),
+                Err(error) => match self.fallback_url(&param) {
+                    Some(fallback) => {
+                        tracing::warn!(%param, %url, %error, "image fetch failed; drawing the fallback");
+                        self.fallback_used = true;
+                        fallback
+                    }
+                    None => return Err(RequestError::Image { param, error }),
+                },
+            };
+            self.images.insert(param, data_url);
+        }
+        Ok(self)
+    }
+
+    /// Whether a failed fetch was replaced by a fallback asset (serve briefly, never cache).
+    pub fn fallback_used(&self) -> bool {
+        self.fallback_used
+    }
+
+    /// The filled SVG text; every image param must have been fetched.
+    pub(crate) fn fill(&self) -> Result<String, String> {
+        if let Some((name, _)) = self
+            .image_urls()
+            .into_iter()
+            .find(|(name, _)| !self.images.contains_key(name))
+        {
+            return Err(format!("image {name} was not fetched"));
+        }
+        self.set
+            .fill(&self.template, self.params.values(), &self.images)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The fallback asset of image param `param`, as a data URL, if it declares one.
+    fn fallback_url(&self, param: &str) -> Option<String> {
+        match self.template.manifest.params.get(param).map(|p| &p.kind) {
+            Some(ParamKind::Image {
+                fallback: Some(asset),
+            }) => self.set.asset_url(asset).map(str::to_string),
+            _ => None,
+        }
+    }
+}
+
+/// Fetches jobs' images from synchronous code (the CLI, batch threads) on one small runtime,
+/// started the first time a job names an image and shared by every caller after that.
+pub struct BlockingFetcher {
+    fetcher: Option<Arc<Fetcher>>,
+    runtime: OnceLock<Result<tokio::runtime::Runtime, String>>,
+}
+
+impl BlockingFetcher {
+    /// Fetches with `fetcher`; `None` refuses jobs that name an image URL.
+    pub fn new(fetcher: Option<Arc<Fetcher>>) -> BlockingFetcher {
+        BlockingFetcher {
+            fetcher,
+            runtime: OnceLock::new(),
+        }
+    }
+
+    /// [`Job::fetch_images`], blocking this thread until it is done.
+    pub fn fetch_images(&self, job: Job) -> Result<Job, RequestError> {
+        if job.image_urls().is_empty() {
+            return Ok(job);
+        }
+        let runtime = self.runtime.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        });
+        let runtime = runtime
+            .as_ref()
+            .map_err(|e| RequestError::Internal(format!("cannot start the fetch runtime: {e}")))?;
+        runtime.block_on(job.fetch_images(self.fetcher.as_deref()))
+    }
+}
+
+/// A finished image.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// The encoded file.
+    pub bytes: Bytes,
+    /// Its format.
+    pub format: Format,
+    /// Drawn with a fallback for an image that could not be fetched: serve it briefly, never
+    /// cache it for long.
+    pub fallback_used: bool,
+}
+
+impl crate::cache::Weigh for Image {
+    fn bytes(&self) -> usize {
+        self.bytes.len()
+    }
+}

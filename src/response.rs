@@ -1,0 +1,175 @@
+//! HTTP responses every route shares: image headers, plain-text and JSON bodies, and the one
+//! function that turns a [`RequestError`] into a response.
+//!
+//! Successful images carry a strong `ETag`, the configured `Cache-Control`, `Content-Type`,
+//! `Content-Length` and `nosniff`; every error carries `Cache-Control: no-store`, so neither
+//! browsers nor CDNs keep it.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderValue};
+use hyper::{HeaderMap, Response, StatusCode};
+
+use crate::error::RequestError;
+use crate::format::Format;
+use crate::job::Image;
+
+/// The response body type.
+pub type Body = Full<Bytes>;
+
+/// `Cache-Control` for a card drawn with a fallback image.
+const FALLBACK_CACHE_CONTROL: &str = "public, max-age=60";
+
+/// CSP for `.svg` output: nothing may load or run, even when opened directly.
+const SVG_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+
+/// Whether the client asked for JSON (answers and errors) rather than an image or text.
+pub fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/json"))
+}
+
+/// `image` as the body, with its headers (see [`image_headers`]).
+pub fn image(image: &Image, etag: &str, cache_control: &str) -> Response<Body> {
+    let mut response = Response::new(Body::new(image.bytes.clone()));
+    image_headers(&mut response, etag, Some(image), cache_control);
+    response
+}
+
+/// `304 Not Modified` for a client that holds the image named `etag`.
+pub fn not_modified(etag: &str, cache_control: &str) -> Response<Body> {
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::NOT_MODIFIED;
+    image_headers(&mut response, etag, None, cache_control);
+    response
+}
+
+/// The headers of an image response (`image` is `None` for a 304, which has no body).
+fn image_headers(
+    response: &mut Response<Body>,
+    etag: &str,
+    image: Option<&Image>,
+    cache_control: &str,
+) {
+    let headers = response.headers_mut();
+    if image.is_some_and(|image| image.fallback_used) {
+        // A stand-in for an image that could not be fetched: let caches retry soon, and
+        // claim no identity with the real card.
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(FALLBACK_CACHE_CONTROL),
+        );
+    } else {
+        headers.insert(header::ETAG, ascii(etag));
+        headers.insert(header::CACHE_CONTROL, ascii(cache_control));
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(image) = image {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(image.format.content_type()),
+        );
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(image.bytes.len()));
+        if image.format == Format::Svg {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(SVG_CSP),
+            );
+        }
+    }
+}
+
+fn ascii(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).expect("etags and cache-control values are ASCII")
+}
+
+/// `error` as one line of text, or as `{"error", "status", "code"}` when `json`. An internal
+/// error's detail goes to the log under `request_id()`, and only the id to the client.
+pub fn error(
+    error: &RequestError,
+    as_json: bool,
+    request_id: impl FnOnce() -> u64,
+) -> Response<Body> {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let message = match error {
+        RequestError::Internal(detail) => {
+            let id = request_id();
+            tracing::error!(request_id = id, detail, "internal error");
+            format!("internal error (request id {id})")
+        }
+        other => other.to_string(),
+    };
+    let mut response = if as_json {
+        let body = serde_json::json!({
+            "error": message,
+            "status": status.as_u16(),
+            "code": error.code(),
+        });
+        json(status, body.to_string().into_bytes(), "no-store")
+    } else {
+        text(status, &format!("{message}\n"))
+    };
+    let headers = response.headers_mut();
+    if matches!(error, RequestError::Busy | RequestError::Deadline) {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if matches!(error, RequestError::Unauthorized) {
+        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// A plain-text response that caches must not store.
+pub fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut response = Response::new(Body::new(Bytes::copy_from_slice(body.as_bytes())));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// A JSON response (`body` already serialised) with `cache_control`.
+pub fn json(status: StatusCode, body: Vec<u8>, cache_control: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// `405` naming the methods a route takes (`"GET, HEAD"`, `"POST"`).
+pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut response = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("method not allowed: use {}\n", allow.replace(", ", " or ")),
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
