@@ -184,3 +184,77 @@ impl RequestError {
         RequestError::BadParam(message.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fetch::UrlError;
+
+    #[test]
+    fn every_kind_of_request_error_has_its_own_stable_code() {
+        let errors = [
+            RequestError::UnknownTemplate("x".into()),
+            RequestError::UnknownFormat("gif".into()),
+            RequestError::param("title: too long"),
+            RequestError::QueryTooLong { len: 9, limit: 8 },
+            RequestError::TooManyPixels(TooManyPixels {
+                width: 1,
+                height: 2,
+                limit: 1,
+            }),
+            RequestError::ImagesOff("photo".into()),
+            RequestError::Image {
+                param: "photo".into(),
+                error: FetchError::Url(UrlError::Malformed),
+            },
+            RequestError::Image {
+                param: "photo".into(),
+                error: FetchError::Timeout(10),
+            },
+            RequestError::Image {
+                param: "photo".into(),
+                error: FetchError::Status(404),
+            },
+            RequestError::Signature(crate::signing::SignatureError::Bad),
+            RequestError::MediaType,
+            RequestError::BodyTooLarge(10),
+            RequestError::Unauthorized,
+            RequestError::Busy,
+            RequestError::Deadline,
+            RequestError::Internal("detail".into()),
+        ];
+        let codes: Vec<&str> = errors.iter().map(RequestError::code).collect();
+        assert_eq!(
+            codes,
+            [
+                "unknown_template",
+                "unknown_format",
+                "bad_param",
+                "query_too_long",
+                "too_many_pixels",
+                "images_off",
+                "image_refused",
+                "image_timeout",
+                "image_failed",
+                "bad_signature",
+                "unsupported_media_type",
+                "body_too_large",
+                "unauthorized",
+                "busy",
+                "deadline",
+                "internal",
+            ]
+        );
+        let statuses: Vec<u16> = errors.iter().map(RequestError::status).collect();
+        assert_eq!(
+            statuses,
+            [
+                404, 404, 400, 414, 400, 400, 400, 504, 502, 403, 415, 413, 401, 503, 503, 500
+            ]
+        );
+        assert_eq!(
+            errors[4].to_string(),
+            "output too large: 1x2 pixels exceeds the budget of 1 pixels"
+        );
+    }
+}

@@ -171,3 +171,114 @@ impl NamePattern {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(pairs: &[(&str, &str)]) -> Row {
+        Row {
+            line: 2,
+            pairs: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn name(pattern: &str, row: &Row) -> Result<String, String> {
+        let pattern = NamePattern::parse(pattern).map_err(|e| e.to_string())?;
+        pattern
+            .name(row, 7, 3)
+            .map(|path| path.display().to_string())
+    }
+
+    #[test]
+    fn placeholders_take_the_row_s_values_and_its_padded_number() {
+        let r = row(&[("sku", "A-100"), ("lang", "de")]);
+        assert_eq!(name("{sku}.png", &r).unwrap(), "A-100.png");
+        assert_eq!(
+            name("{lang}/{sku}-{row}.webp", &r).unwrap(),
+            "de/A-100-007.webp"
+        );
+        assert_eq!(name("card {row}", &r).unwrap(), "card 007");
+    }
+
+    #[test]
+    fn values_cannot_leave_the_output_directory_or_hide() {
+        for (value, expected) in [
+            ("../../etc/passwd", "_.._etc_passwd.png"),
+            ("/abs", "_abs.png"),
+            ("..", "_.png"),
+            (".hidden", "hidden.png"),
+            ("a\\b:c*d?e\"f<g>h|i", "a_b_c_d_e_f_g_h_i.png"),
+            ("tab\there", "tab_here.png"),
+            ("  ", "_.png"),
+        ] {
+            let r = row(&[("sku", value)]);
+            assert_eq!(name("{sku}.png", &r).unwrap(), expected, "{value:?}");
+        }
+        let long = "x".repeat(300);
+        let made = name("{sku}", &row(&[("sku", &long)])).unwrap();
+        assert_eq!(
+            made.chars().count(),
+            100,
+            "values are cut to 100 characters"
+        );
+    }
+
+    #[test]
+    fn a_missing_column_fails_that_row_only() {
+        assert_eq!(
+            name("{sku}.png", &row(&[("title", "Hi")])),
+            Err("file name needs \"sku\", which this row lacks".to_string())
+        );
+    }
+
+    #[test]
+    fn bad_patterns_are_refused_with_the_reason() {
+        for (pattern, reason) in [
+            ("card.png", "needs a {column} or {row} placeholder"),
+            ("{sku", "{ without }"),
+            ("sku}.png", "} without {"),
+            ("{}.png", "empty or nested {}"),
+            ("{a{b}}.png", "empty or nested {}"),
+            ("../{sku}.png", "must be a relative path without . or .."),
+            ("/tmp/{sku}.png", "must be a relative path without . or .."),
+            ("a\\{sku}.png", "use / to separate directories"),
+        ] {
+            let err = NamePattern::parse(pattern).unwrap_err().to_string();
+            assert_eq!(err, format!("file name pattern {pattern:?}: {reason}"));
+        }
+    }
+
+    #[test]
+    fn the_format_comes_from_the_flag_or_the_extension_and_must_agree() {
+        let pick = |pattern: &str, format: Option<&str>| {
+            NamePattern::with_format(pattern, format)
+                .map(|(names, format)| (names.pattern, format))
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(pick("{sku}", None), Ok(("{sku}.png".into(), Format::Png)));
+        assert_eq!(
+            pick("{sku}.jpeg", None),
+            Ok(("{sku}.jpeg".into(), Format::Jpeg))
+        );
+        assert_eq!(
+            pick("{sku}", Some("webp")),
+            Ok(("{sku}.webp".into(), Format::Webp))
+        );
+        assert_eq!(
+            pick("{sku}.png", Some("jpg")),
+            Err("--name \"{sku}.png\" ends in .png but the format is jpg".into())
+        );
+        assert_eq!(
+            pick("{sku}", Some("gif")),
+            Err("unknown format \"gif\" (expected png, jpg, webp or svg)".into())
+        );
+        assert_eq!(
+            pick("{sku}.gif", None),
+            Err("unknown format \"gif\" (expected png, jpg, webp or svg)".into())
+        );
+    }
+}

@@ -200,3 +200,59 @@ fn a_missing_background_or_a_scaled_viewbox_fails_at_load() {
         "{error}"
     );
 }
+
+#[test]
+fn a_load_error_names_the_file_that_is_wrong() {
+    const SVG: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>{{ title }}</text></svg>"#;
+    const TITLE: &str =
+        "width = 10\nheight = 10\n[params.title]\ntype = \"text\"\nrequired = true\n";
+    let cases: [(&str, String, &str, &str); 6] = [
+        (
+            "required-without-example",
+            TITLE.to_string(),
+            SVG,
+            "t.toml: params.title: a required parameter needs an example",
+        ),
+        (
+            "bad-example",
+            format!("{TITLE}max_chars = 2\nexample = \"long\"\n"),
+            SVG,
+            "t.toml: example: title: at most 2 characters, got 4",
+        ),
+        (
+            "bad-manifest",
+            "width = 0\nheight = 10\n".to_string(),
+            SVG,
+            "t.toml: width: must be between 1 and 10000, got 0",
+        ),
+        (
+            "undeclared",
+            "width = 10\nheight = 10\n".to_string(),
+            SVG,
+            "t.svg: uses title, not declared in t.toml",
+        ),
+        (
+            "wrong-size",
+            format!("{TITLE}example = \"Hi\"\n").replace("width = 10", "width = 20"),
+            SVG,
+            "t.svg: renders at 10x10, but its manifest says 20x10",
+        ),
+        (
+            "not-xml",
+            format!("{TITLE}example = \"Hi\"\n"),
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>{{ title }} & co</text></svg>"#,
+            "t.svg: filled with its examples: svg parse failed:",
+        ),
+    ];
+    for (name, toml, svg, expected) in cases {
+        let dir = support::scratch_dir(&format!("load-error-{name}"));
+        std::fs::write(dir.join("t.toml"), toml).unwrap();
+        std::fs::write(dir.join("t.svg"), svg).unwrap();
+        let err = load_error(&dir);
+        let shown = err.strip_prefix(&format!("{}/", dir.display()));
+        assert!(
+            shown.is_some_and(|e| e.starts_with(expected)),
+            "{name}: expected {expected:?}, got {err:?}"
+        );
+    }
+}

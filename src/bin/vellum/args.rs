@@ -50,6 +50,7 @@ pub struct SigningArgs {
 }
 
 impl SigningArgs {
+    /// The URL signer for these keys (disabled when there are none).
     pub fn signer(&self) -> Signer {
         Signer::new(self.keys.iter().map(|k| k.as_bytes().to_vec()).collect())
     }
@@ -68,6 +69,7 @@ pub struct ImageArgs {
 }
 
 impl ImageArgs {
+    /// A fetcher for these hosts; `None` (remote images off) when there are none.
     pub fn fetcher(&self) -> Option<Arc<Fetcher>> {
         (!self.hosts.is_empty()).then(|| {
             let allow = AllowList::new(self.hosts.iter().cloned());
@@ -124,6 +126,7 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// Loads the engine these flags describe; fails with the file that is wrong.
     pub fn engine(&self) -> anyhow::Result<Engine> {
         let config = EngineConfig {
             templates_dir: self.templates.clone(),
@@ -231,7 +234,8 @@ pub struct BatchArgs {
     /// Render threads [default: number of cores].
     #[arg(short, long)]
     pub jobs: Option<usize>,
-    /// Where to write the manifest of the run (.csv, or .json) [default: OUTPUT/manifest.csv].
+    /// Where to write the run's report, a line per row (.csv, or .json) [default:
+    /// OUTPUT/manifest.csv].
     #[arg(long)]
     pub manifest: Option<PathBuf>,
 }
