@@ -19,7 +19,7 @@ use crate::job::{Image, Job};
 use crate::params::Params;
 use crate::raster::{self, RasterError};
 use crate::template::{Template, TemplateSet};
-use crate::text::TextMeasurer;
+use crate::text::{self, TextMeasurer};
 
 /// Where the engine finds its templates and fonts, and the limits it enforces.
 #[derive(Debug, Clone)]
@@ -176,6 +176,8 @@ impl Engine {
             }
         } else {
             let name = &template.name;
+            // Text that needs several fonts is placed as runs, which usvg draws right.
+            let svg = text::svg::place_runs(&svg, &self.measurer).unwrap_or(svg);
             let tree = raster::parse(&svg, &self.options, self.limits().max_svg_nodes)
                 .map_err(|e| internal(name, "parse", e))?;
             SCRATCH.with_borrow_mut(|(kept, buffers)| {

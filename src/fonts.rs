@@ -31,7 +31,13 @@ pub fn load(dir: &Path, system: bool) -> Result<Arc<fontdb::Database>, LoadError
     if system {
         db.load_system_fonts();
     }
+    // Generic families, and usvg's last resort for a family that does not exist (serif),
+    // all mean the default family: text is never dropped for want of a font.
     db.set_sans_serif_family(DEFAULT_FAMILY);
+    db.set_serif_family(DEFAULT_FAMILY);
+    db.set_monospace_family(DEFAULT_FAMILY);
+    db.set_cursive_family(DEFAULT_FAMILY);
+    db.set_fantasy_family(DEFAULT_FAMILY);
     Ok(Arc::new(db))
 }
 

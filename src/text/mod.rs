@@ -9,8 +9,7 @@
 //! or variation axes scale linearly, so every piece of text is shaped once, in em units, and
 //! each candidate size only re-adds widths.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use fontdb::{Database, ID};
 
@@ -18,8 +17,11 @@ use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::fonts::Fallback;
+use shape::Shapers;
 use wrap::{Segment, wrap};
 
+mod shape;
+pub mod svg;
 mod wrap;
 
 /// The ellipsis appended to truncated text.
@@ -79,24 +81,17 @@ pub struct Run {
 /// Shapes text with the shared font database; caches per-face shaping data.
 pub struct TextMeasurer {
     db: Arc<Database>,
-    faces: Mutex<HashMap<ID, Arc<FaceShaper>>>,
+    shapers: Shapers,
     /// The renderer's fallback chooser, so measuring picks the face rendering will.
     fallback: Arc<Fallback>,
-}
-
-/// Shaping data for one face, kept alive with its font bytes.
-struct FaceShaper {
-    data: Arc<dyn AsRef<[u8]> + Send + Sync>,
-    index: u32,
-    shaper_data: harfrust::ShaperData,
 }
 
 impl TextMeasurer {
     /// A measurer over `db` and its fallback chooser (the ones usvg renders with).
     pub fn new(db: Arc<Database>, fallback: Arc<Fallback>) -> TextMeasurer {
         TextMeasurer {
+            shapers: Shapers::new(db.clone()),
             db,
-            faces: Mutex::new(HashMap::new()),
             fallback,
         }
     }
@@ -142,7 +137,7 @@ impl TextMeasurer {
         let line_height = size * req.line_height;
         let (runs, widths) = lines
             .iter()
-            .map(|line| self.runs(line, primary, size))
+            .map(|line| self.runs(line, primary, size, 0.0))
             .unzip();
         Fitted {
             height: lines.len() as f32 * line_height,
@@ -156,8 +151,9 @@ impl TextMeasurer {
     }
 
     /// Splits a line into runs of one bidi level and one font, in visual order, placed
-    /// left to right; returns them with the line's width.
-    fn runs(&self, line: &str, primary: Option<ID>, size: f32) -> (Vec<Run>, f32) {
+    /// left to right; returns them with the line's width. `spacing` (px) follows every
+    /// grapheme of a script that takes letter spacing, as usvg adds it.
+    fn runs(&self, line: &str, primary: Option<ID>, size: f32, spacing: f32) -> (Vec<Run>, f32) {
         let Some(primary) = primary else {
             return (Vec::new(), 0.0);
         };
@@ -178,14 +174,16 @@ impl TextMeasurer {
                 // Runs carry no edge spaces: SVG would collapse them, and x already places
                 // the run exactly.
                 let trimmed = text.trim();
+                let width =
+                    |s: &str| self.shapers.shape(face, s).0 * size + spacing * spaced(s) as f32;
                 if !trimmed.is_empty() {
                     let lead = &text[..text.len() - text.trim_start().len()];
                     runs.push(Run {
                         text: trimmed.to_string(),
-                        x: x + self.shape(face, lead).0 * size,
+                        x: x + width(lead),
                     });
                 }
-                x += self.shape(face, text).0 * size;
+                x += width(text);
             }
         }
         (runs, x)
@@ -266,14 +264,63 @@ impl TextMeasurer {
             .collect()
     }
 
-    fn primary_face(&self, family: &str, weight: u16) -> Option<ID> {
-        let families = [fontdb::Family::Name(family), fontdb::Family::SansSerif];
+    /// The face usvg picks for a CSS `font-family` list at `weight`: the first family that
+    /// exists, else the default family (an empty list means the default family).
+    fn primary_face(&self, families: &str, weight: u16) -> Option<ID> {
+        let mut list: Vec<fontdb::Family> = families
+            .split(',')
+            .map(|f| f.trim().trim_matches(['"', '\'']).trim())
+            .filter(|f| !f.is_empty())
+            .map(|f| match f {
+                "serif" => fontdb::Family::Serif,
+                "sans-serif" => fontdb::Family::SansSerif,
+                "monospace" => fontdb::Family::Monospace,
+                "cursive" => fontdb::Family::Cursive,
+                "fantasy" => fontdb::Family::Fantasy,
+                name => fontdb::Family::Name(name),
+            })
+            .collect();
+        if list.is_empty() {
+            list.push(fontdb::Family::Name(crate::fonts::DEFAULT_FAMILY));
+        }
+        // usvg's own last resort, which the font database maps to the default family.
+        list.push(fontdb::Family::Serif);
         self.db.query(&fontdb::Query {
-            families: &families,
+            families: &list,
             weight: fontdb::Weight(weight),
             stretch: fontdb::Stretch::Normal,
             style: fontdb::Style::Normal,
         })
+    }
+
+    /// Adds to `faces` every face that drawing `text` in `families` at `weight` uses (white
+    /// space aside: any face draws it).
+    pub(crate) fn faces_in(&self, text: &str, families: &str, weight: u16, faces: &mut Vec<ID>) {
+        let Some(primary) = self.primary_face(families, weight) else {
+            return;
+        };
+        for grapheme in text.graphemes(true) {
+            if grapheme.trim().is_empty() {
+                continue;
+            }
+            let face = self.face_for(grapheme, primary);
+            if !faces.contains(&face) {
+                faces.push(face);
+            }
+        }
+    }
+
+    /// One line's runs (visual order, each of one direction and one face) and its width, in
+    /// px at `size`, for text in `families` at `weight`.
+    pub(crate) fn line_runs(
+        &self,
+        line: &str,
+        families: &str,
+        weight: u16,
+        size: f32,
+        spacing: f32,
+    ) -> (Vec<Run>, f32) {
+        self.runs(line, self.primary_face(families, weight), size, spacing)
     }
 
     /// Advance of `text` in em, each piece measured with the face that will draw it.
@@ -283,68 +330,39 @@ impl TextMeasurer {
         };
         self.font_pieces(text, primary)
             .into_iter()
-            .map(|(piece, face)| self.shape(face, piece).0)
+            .map(|(piece, face)| self.shapers.shape(face, piece).0)
             .sum()
     }
+}
 
-    /// Shapes `text` with one face: the advance (em) of found glyphs, and the clusters
-    /// whose glyph is missing (glyph id 0).
-    fn shape(&self, face: ID, text: &str) -> (f32, Vec<String>) {
-        let Some(shaper) = self.face_shaper(face) else {
-            return (0.0, Vec::new());
-        };
-        let Ok(font) = harfrust::FontRef::from_index((*shaper.data).as_ref(), shaper.index) else {
-            return (0.0, Vec::new());
-        };
-        let hb = shaper.shaper_data.shaper(&font).build();
-        let mut buffer = harfrust::UnicodeBuffer::new();
-        buffer.push_str(text);
-        buffer.guess_segment_properties();
-        let output = hb.shape(buffer, harfrust::ShapeOptions::new());
-        let upem = hb.units_per_em().max(1) as f32;
-        let infos = output.glyph_infos();
-        let mut width = 0.0;
-        let mut missing = Vec::new();
-        let mut clusters: Vec<usize> = infos.iter().map(|i| i.cluster as usize).collect();
-        clusters.sort_unstable();
-        clusters.dedup();
-        for (info, pos) in infos.iter().zip(output.glyph_positions()) {
-            if info.glyph_id == 0 {
-                let start = info.cluster as usize;
-                let end = clusters
-                    .iter()
-                    .find(|&&c| c > start)
-                    .copied()
-                    .unwrap_or(text.len());
-                missing.push(text[start..end].to_string());
-            } else {
-                width += pos.x_advance as f32 / upem;
-            }
-        }
-        missing.dedup();
-        (width, missing)
-    }
-
-    fn face_shaper(&self, id: ID) -> Option<Arc<FaceShaper>> {
-        let mut faces = self.faces.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(found) = faces.get(&id) {
-            return Some(found.clone());
-        }
-        let face = self.db.face(id)?;
-        let data = match &face.source {
-            fontdb::Source::Binary(data) => data.clone(),
-            _ => return None,
-        };
-        let font = harfrust::FontRef::from_index((*data).as_ref(), face.index).ok()?;
-        let shaper_data = harfrust::ShaperData::new(&font);
-        let shaper = Arc::new(FaceShaper {
-            data: data.clone(),
-            index: face.index,
-            shaper_data,
-        });
-        faces.insert(id, shaper.clone());
-        Some(shaper)
-    }
+/// How many graphemes of `text` take letter spacing: not those of cursive scripts (Arabic,
+/// Devanagari and others), as in usvg and CSS.
+fn spaced(text: &str) -> usize {
+    use unicode_script::{Script, UnicodeScript};
+    text.graphemes(true)
+        .filter(|g| {
+            let script = g.chars().next().map_or(Script::Common, |c| c.script());
+            !matches!(
+                script,
+                Script::Arabic
+                    | Script::Syriac
+                    | Script::Nko
+                    | Script::Manichaean
+                    | Script::Psalter_Pahlavi
+                    | Script::Mandaic
+                    | Script::Mongolian
+                    | Script::Phags_Pa
+                    | Script::Devanagari
+                    | Script::Bengali
+                    | Script::Gurmukhi
+                    | Script::Modi
+                    | Script::Sharada
+                    | Script::Syloti_Nagri
+                    | Script::Tirhuta
+                    | Script::Ogham
+            )
+        })
+        .count()
 }
 
 fn lines_allowed(req: &FitRequest, size: f32) -> usize {
@@ -360,7 +378,7 @@ mod tests {
     use std::path::Path;
     use std::sync::OnceLock;
 
-    fn measurer() -> &'static TextMeasurer {
+    pub(super) fn measurer() -> &'static TextMeasurer {
         static MEASURER: OnceLock<TextMeasurer> = OnceLock::new();
         MEASURER.get_or_init(|| {
             let fonts = Path::new(env!("CARGO_MANIFEST_DIR")).join("fonts");

@@ -15,4 +15,5 @@ mod injection;
 mod post;
 mod scripts;
 mod signing;
+mod text_ways;
 mod upstream;
