@@ -15,7 +15,7 @@ use criterion::Criterion;
 use vellum::background::Background;
 use vellum::encode::EncodeOptions;
 use vellum::state::ImageCache;
-use vellum::text::FitRequest;
+use vellum::text::{Direction, FitRequest};
 use vellum::{Engine, EngineConfig, Format, encode, raster};
 
 const GROUP: &str = "card-a";
@@ -89,6 +89,9 @@ fn stages(c: &mut Criterion, engine: &Engine) {
         family: "Inter",
         weight: 800,
         line_height: 1.15,
+        letter_spacing: 0.0,
+        balance: false,
+        direction: Direction::Auto,
     };
     group.bench_function(FIT_TEXT, |b| {
         b.iter(|| engine.text_measurer().fit(black_box(&fit)))

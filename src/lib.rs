@@ -8,7 +8,6 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-// The order follows the flow of a request, from the words it may use to the server.
 mod api;
 mod assets;
 pub mod background;
@@ -22,6 +21,7 @@ pub mod error;
 pub mod fetch;
 mod fonts;
 pub mod format;
+mod functions;
 mod handler;
 pub mod job;
 pub mod manifest;

@@ -4,8 +4,7 @@
 //! that the SVG only uses declared params, and that the template filled with its examples
 //! parses to the size its manifest declares. A set that fails any check is not loaded.
 //!
-//! Functions templates may call: `fit_text` (see [`crate::text`]), `asset(name=..)` (a file
-//! from `assets/`, read once here, as a data URL) and `qr(text=..)` (QR code path data).
+//! The filters and functions templates may call are [`crate::functions`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,15 +14,11 @@ use crate::assets::{self, Assets};
 use crate::background::Background;
 use crate::config::Limits;
 use crate::error::LoadError;
+use crate::functions;
 use crate::manifest::Manifest;
 use crate::raster;
-use crate::text::{FitRequest, TextMeasurer};
+use crate::text::TextMeasurer;
 use crate::value::{ParamKind, Value};
-
-/// Most lines `fit_text` will lay out.
-const MAX_FIT_LINES: usize = 50;
-/// Most bytes `qr` encodes (a version 40 code at the lowest error correction holds 2953).
-const MAX_QR_BYTES: usize = 1000;
 
 /// One loaded template.
 #[derive(Debug)]
@@ -74,19 +69,7 @@ impl TemplateSet {
         let assets = Arc::new(assets::load(&dir.join("assets"))?);
         let mut tera = tera::Tera::new();
         tera.autoescape_on(vec![".svg"]);
-        tera.register_filter("fixed", fixed);
-        tera.register_function("qr", qr);
-        let asset_urls = assets.clone();
-        tera.register_function("asset", move |kwargs: tera::Kwargs, _: &tera::State| {
-            let name: String = kwargs.must_get("name")?;
-            asset_urls.url(&name).map(str::to_string).ok_or_else(|| {
-                tera::Error::message(format!("asset: no file {name:?} in the templates' assets/"))
-            })
-        });
-        let measurer = measurer.clone();
-        tera.register_function("fit_text", move |kwargs: tera::Kwargs, _: &tera::State| {
-            fit_text(&measurer, &kwargs)
-        });
+        functions::register(&mut tera, assets.clone(), measurer.clone());
         let mut templates = BTreeMap::new();
         for toml_path in manifests {
             let name = file_stem(&toml_path);
@@ -94,11 +77,13 @@ impl TemplateSet {
             let toml_text = std::fs::read_to_string(&toml_path).map_err(io(&toml_path))?;
             let svg_text = std::fs::read_to_string(&svg_path).map_err(io(&svg_path))?;
             let manifest = Manifest::parse(&toml_text, &toml_path, limits.default_max_chars)?;
+            let svg_error = |message: String| LoadError::Template {
+                path: svg_path.clone(),
+                message,
+            };
+            functions::check_calls(&svg_text).map_err(svg_error)?;
             tera.add_raw_template(&tera_name(&name), &svg_text)
-                .map_err(|e| LoadError::Template {
-                    path: svg_path.clone(),
-                    message: e.to_string(),
-                })?;
+                .map_err(|e| svg_error(e.to_string()))?;
             let mut hasher = blake3::Hasher::new();
             for part in [name.as_bytes(), svg_text.as_bytes(), toml_text.as_bytes()] {
                 hasher.update(&(part.len() as u64).to_le_bytes());
@@ -269,75 +254,6 @@ fn unscaled_view_box(svg: &str, manifest: &Manifest) -> bool {
             f64::from(manifest.width),
             f64::from(manifest.height),
         ]
-}
-
-/// `{{ price | fixed(digits=2) }}`: a number with exactly `digits` decimals (0 to 6).
-fn fixed(value: f64, kwargs: tera::Kwargs, _: &tera::State) -> tera::TeraResult<String> {
-    let digits = kwargs.get::<usize>("digits")?.unwrap_or(2).min(6);
-    Ok(format!("{value:.digits$}"))
-}
-
-/// `fit_text(text=..., width=..., max_lines=... | height=..., font_size=..., ...)`: see
-/// [`TextMeasurer::fit`]. Returns `{lines, font_size, line_height, height, truncated}`.
-fn fit_text(measurer: &TextMeasurer, kwargs: &tera::Kwargs) -> tera::TeraResult<tera::Value> {
-    let fail = |m: &str| tera::Error::message(format!("fit_text: {m}"));
-    let text: String = kwargs.must_get("text")?;
-    let width: f64 = kwargs.must_get("width")?;
-    let font_size: f64 = kwargs.must_get("font_size")?;
-    let min_font_size: f64 = kwargs.get("min_font_size")?.unwrap_or(font_size);
-    let max_lines: Option<usize> = kwargs.get("max_lines")?;
-    let max_height: Option<f64> = kwargs.get("height")?;
-    let line_height: f64 = kwargs.get("line_height")?.unwrap_or(1.2);
-    let weight: u16 = kwargs.get("font_weight")?.unwrap_or(400);
-    let family: String = kwargs
-        .get("font_family")?
-        .unwrap_or_else(|| crate::fonts::DEFAULT_FAMILY.to_string());
-    if !(width > 0.0 && font_size > 0.0 && min_font_size > 0.0) {
-        return Err(fail("width, font_size and min_font_size must be positive"));
-    }
-    if !(0.5..=3.0).contains(&line_height) {
-        return Err(fail("line_height must be between 0.5 and 3"));
-    }
-    if max_lines.is_none() && max_height.is_none() {
-        return Err(fail("give max_lines or height"));
-    }
-    let request = FitRequest {
-        text: &text,
-        width: width as f32,
-        max_lines: max_lines.unwrap_or(MAX_FIT_LINES).clamp(1, MAX_FIT_LINES),
-        max_height: max_height.map(|h| h as f32),
-        font_size: font_size as f32,
-        min_font_size: min_font_size as f32,
-        family: &family,
-        weight,
-        line_height: line_height as f32,
-    };
-    Ok(tera::Value::from_serializable(&measurer.fit(&request)))
-}
-
-/// `qr(text=..)`: a QR code (medium error correction) as `{path, size}`: `path` is SVG path
-/// data drawing the dark modules on a `size` x `size` grid of 1-unit squares, without the
-/// quiet zone; scale it with a transform and leave a 4-module margin around it.
-fn qr(kwargs: tera::Kwargs, _: &tera::State) -> tera::TeraResult<tera::Value> {
-    let text: String = kwargs.must_get("text")?;
-    if text.len() > MAX_QR_BYTES {
-        return Err(tera::Error::message(format!(
-            "qr: at most {MAX_QR_BYTES} bytes, got {}",
-            text.len()
-        )));
-    }
-    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
-        .map_err(|e| tera::Error::message(format!("qr: {e}")))?;
-    let size = code.width();
-    let mut path = String::new();
-    for (i, color) in code.to_colors().into_iter().enumerate() {
-        if color == qrcode::Color::Dark {
-            path.push_str(&format!("M{} {}h1v1h-1z", i % size, i / size));
-        }
-    }
-    Ok(tera::Value::from_serializable(
-        &serde_json::json!({ "path": path, "size": size }),
-    ))
 }
 
 fn file_stem(path: &Path) -> String {

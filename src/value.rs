@@ -5,9 +5,13 @@
 //! parameter's name, what is allowed, and what was received.
 
 use serde::Serialize;
+use unicode_segmentation::UnicodeSegmentation;
 
 /// Longest image URL accepted.
 const MAX_URL_BYTES: usize = 2048;
+/// Code points a text value may hold per character of its `max_chars`: enough for the
+/// longest emoji sequences (a family with skin tones is 11), not for a pile of combining marks.
+const CODE_POINTS_PER_CHAR: usize = 12;
 /// How much of a bad value an error message quotes.
 const QUOTE_CHARS: usize = 40;
 
@@ -50,7 +54,8 @@ impl Value {
 pub enum ParamKind {
     /// Free text, at most `max_chars` characters.
     Text {
-        /// Longest accepted value, in characters.
+        /// Longest accepted value, in characters as a reader counts them (extended grapheme
+        /// clusters: `🇯🇵` and `👩‍👩‍👧‍👦` are one each).
         max_chars: usize,
     },
     /// A hex colour, `#rgb` or `#rrggbb` (the `#` optional in requests).
@@ -84,10 +89,18 @@ impl ParamKind {
     pub fn check(&self, name: &str, raw: &str) -> Result<Value, String> {
         match self {
             ParamKind::Text { max_chars } => {
-                let chars = raw.chars().count();
+                // Characters as a reader counts them: a flag or an emoji family is one.
+                let chars = raw.graphemes(true).count();
                 if chars > *max_chars {
                     return Err(format!(
                         "{name}: at most {max_chars} characters, got {chars}"
+                    ));
+                }
+                let code_points = raw.chars().count();
+                let most = max_chars.saturating_mul(CODE_POINTS_PER_CHAR);
+                if code_points > most {
+                    return Err(format!(
+                        "{name}: at most {most} code points, got {code_points}"
                     ));
                 }
                 if let Some(c) = raw.chars().find(|&c| !is_xml_char(c)) {
@@ -209,5 +222,43 @@ pub fn quote(raw: &str) -> String {
     } else {
         let cut: String = raw.chars().take(QUOTE_CHARS).collect();
         format!("{cut:?}...")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(max_chars: usize, raw: &str) -> Result<Value, String> {
+        ParamKind::Text { max_chars }.check("name", raw)
+    }
+
+    #[test]
+    fn max_chars_counts_what_a_reader_sees() {
+        let families = "👨‍👩‍👧‍👦".repeat(17);
+        assert_eq!(families.chars().count(), 119);
+        assert!(
+            text(20, &families).is_ok(),
+            "17 family emoji are 17 characters"
+        );
+        assert!(text(5, "🇯🇵🇩🇪🇧🇷🇺🇦🇫🇷").is_ok());
+        assert_eq!(
+            text(5, "🇯🇵🇩🇪🇧🇷🇺🇦🇫🇷🇮🇹").unwrap_err(),
+            "name: at most 5 characters, got 6"
+        );
+        assert_eq!(
+            text(2, "e\u{301}e\u{301}e\u{301}").unwrap_err(),
+            "name: at most 2 characters, got 3",
+            "a letter with a combining accent is one character"
+        );
+    }
+
+    #[test]
+    fn a_pile_of_combining_marks_is_refused() {
+        let zalgo = format!("a{}", "\u{301}".repeat(30));
+        assert_eq!(
+            text(2, &zalgo).unwrap_err(),
+            "name: at most 24 code points, got 31"
+        );
     }
 }

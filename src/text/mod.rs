@@ -13,70 +13,23 @@ use std::sync::Arc;
 
 use fontdb::{Database, ID};
 
-use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::fonts::Fallback;
+use script::spaced;
 use shape::Shapers;
-use wrap::{Segment, wrap};
+use wrap::{Segment, balanced, wrap};
 
+pub use fitted::{Direction, FitRequest, Fitted, Run};
+
+mod fitted;
+mod script;
 mod shape;
 pub mod svg;
 mod wrap;
 
 /// The ellipsis appended to truncated text.
 const ELLIPSIS: &str = "…";
-
-/// What to fit and into what.
-#[derive(Debug, Clone)]
-pub struct FitRequest<'a> {
-    /// The text; newlines force a line break.
-    pub text: &'a str,
-    /// Box width in px.
-    pub width: f32,
-    /// Most lines allowed.
-    pub max_lines: usize,
-    /// Box height in px, if the box is bounded by height (then lines are also limited by it).
-    pub max_height: Option<f32>,
-    /// Preferred font size in px.
-    pub font_size: f32,
-    /// Smallest font size to shrink to before truncating.
-    pub min_font_size: f32,
-    /// Font family, as in `font-family`.
-    pub family: &'a str,
-    /// Font weight, 100 to 900.
-    pub weight: u16,
-    /// Line height as a multiple of the font size.
-    pub line_height: f32,
-}
-
-/// The fitted text, ready for a template.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Fitted {
-    /// The lines, in order, without trailing spaces.
-    pub lines: Vec<String>,
-    /// The chosen font size in px.
-    pub font_size: f32,
-    /// Distance between baselines in px.
-    pub line_height: f32,
-    /// `lines.len() * line_height`.
-    pub height: f32,
-    /// Whether text was cut and ended with an ellipsis.
-    pub truncated: bool,
-    /// Per line, its runs in visual (left-to-right) order.
-    pub runs: Vec<Vec<Run>>,
-    /// Per line, its width in px.
-    pub widths: Vec<f32>,
-}
-
-/// A piece of a line in one direction and one font, for its own `<tspan x=..>`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Run {
-    /// The text, in logical order (the renderer reorders right-to-left runs itself).
-    pub text: String,
-    /// Offset of the run's left edge from the line's left edge, in px.
-    pub x: f32,
-}
 
 /// Shapes text with the shared font database; caches per-face shaping data.
 pub struct TextMeasurer {
@@ -97,16 +50,30 @@ impl TextMeasurer {
     }
 
     /// Wraps at Unicode line-break opportunities, shrinking the size in 1 px steps down to
-    /// `min_font_size` until the text fits, and only then truncates with an ellipsis.
+    /// `min_font_size` until the text fits without breaking inside a word, and only then
+    /// breaks words or truncates with an ellipsis. When
+    /// forced line breaks alone exceed `max_lines`, shrinking cannot help: the text is cut
+    /// at its full size.
     pub fn fit(&self, req: &FitRequest) -> Fitted {
         let primary = self.primary_face(req.family, req.weight);
         let segments = self.segments(req.text, primary);
-        let min = req.min_font_size.min(req.font_size).max(1.0);
+        let forced_lines = 1 + segments.iter().filter(|s| s.hard_break).count();
+        let min = if forced_lines > req.max_lines.max(1) {
+            req.font_size
+        } else {
+            req.min_font_size.min(req.font_size).max(1.0)
+        };
         let mut size = req.font_size.max(min);
         loop {
             let max_lines = lines_allowed(req, size);
-            let lines = wrap(&segments, req.width / size, |s| self.graphemes(s, primary));
-            if lines.len() <= max_lines || size <= min {
+            let (width_em, spacing_em) = (req.width / size, req.letter_spacing / size);
+            let split = |s| self.graphemes(s, primary, spacing_em);
+            let (mut lines, broke_word) = wrap(&segments, width_em, spacing_em, split);
+            // Breaking inside a word is the last resort, after shrinking.
+            if (lines.len() <= max_lines && !broke_word) || size <= min {
+                if req.balance && (2..=max_lines).contains(&lines.len()) {
+                    lines = balanced(&segments, width_em, spacing_em, lines, split);
+                }
                 return self.finish(req, primary, lines, size, max_lines);
             }
             size = (size - 1.0).max(min);
@@ -131,13 +98,15 @@ impl TextMeasurer {
         if truncated {
             lines.truncate(max_lines);
             if let Some(last) = lines.last_mut() {
-                *last = self.ellipsise(last, req.width / size, primary);
+                let spacing_em = req.letter_spacing / size;
+                *last = self.ellipsise(last, req.width / size, spacing_em, primary);
             }
         }
         let line_height = size * req.line_height;
+        let rtl = req.direction.is_rtl(req.text);
         let (runs, widths) = lines
             .iter()
-            .map(|line| self.runs(line, primary, size, 0.0))
+            .map(|line| self.runs(line, primary, size, req.letter_spacing, rtl))
             .unzip();
         Fitted {
             height: lines.len() as f32 * line_height,
@@ -147,20 +116,39 @@ impl TextMeasurer {
             truncated,
             runs,
             widths,
+            rtl,
+            font_family: req.family.to_string(),
+            font_weight: req.weight,
+            letter_spacing: req.letter_spacing,
+            box_width: req.width,
+            box_height: req.max_height,
         }
     }
 
     /// Splits a line into runs of one bidi level and one font, in visual order, placed
     /// left to right; returns them with the line's width. `spacing` (px) follows every
-    /// grapheme of a script that takes letter spacing, as usvg adds it.
-    fn runs(&self, line: &str, primary: Option<ID>, size: f32, spacing: f32) -> (Vec<Run>, f32) {
+    /// grapheme of a script that takes letter spacing, as usvg adds it; `rtl` is the
+    /// paragraph's base direction.
+    fn runs(
+        &self,
+        line: &str,
+        primary: Option<ID>,
+        size: f32,
+        spacing: f32,
+        rtl: bool,
+    ) -> (Vec<Run>, f32) {
         let Some(primary) = primary else {
             return (Vec::new(), 0.0);
         };
         if line.is_empty() {
             return (Vec::new(), 0.0);
         }
-        let bidi = unicode_bidi::BidiInfo::new(line, Some(unicode_bidi::Level::ltr()));
+        let base = if rtl {
+            unicode_bidi::Level::rtl()
+        } else {
+            unicode_bidi::Level::ltr()
+        };
+        let bidi = unicode_bidi::BidiInfo::new(line, Some(base));
         let paragraph = &bidi.paragraphs[0];
         let (levels, level_runs) = bidi.visual_runs(paragraph, paragraph.range.clone());
         let mut runs = Vec::new();
@@ -223,11 +211,12 @@ impl TextMeasurer {
     }
 
     /// `line` cut at a grapheme boundary so that it plus an ellipsis fits `width_em`.
-    fn ellipsise(&self, line: &str, width_em: f32, primary: Option<ID>) -> String {
+    fn ellipsise(&self, line: &str, width_em: f32, spacing_em: f32, primary: Option<ID>) -> String {
         let mut cut = line.trim_end().to_string();
         loop {
             let candidate = format!("{cut}{ELLIPSIS}");
-            if cut.is_empty() || self.advance(&candidate, primary) <= width_em {
+            let width = self.advance(&candidate, primary) + spacing_em * spaced(&candidate) as f32;
+            if cut.is_empty() || width <= width_em {
                 return candidate;
             }
             let end = cut.grapheme_indices(true).next_back().map_or(0, |(i, _)| i);
@@ -251,16 +240,23 @@ impl TextMeasurer {
                 text: visible,
                 full: self.advance(visible, primary),
                 trimmed: self.advance(trimmed_text, primary),
+                spaced: spaced(visible),
                 hard_break,
             });
         }
         segments
     }
 
-    /// Graphemes of an over-long segment with their widths in em, for breaking inside it.
-    fn graphemes<'a>(&self, text: &'a str, primary: Option<ID>) -> Vec<(&'a str, f32)> {
+    /// Graphemes of an over-long segment with their widths in em (letter spacing included),
+    /// for breaking inside it.
+    fn graphemes<'a>(
+        &self,
+        text: &'a str,
+        primary: Option<ID>,
+        spacing_em: f32,
+    ) -> Vec<(&'a str, f32)> {
         text.graphemes(true)
-            .map(|g| (g, self.advance(g, primary)))
+            .map(|g| (g, self.advance(g, primary) + spacing_em * spaced(g) as f32))
             .collect()
     }
 
@@ -320,7 +316,13 @@ impl TextMeasurer {
         size: f32,
         spacing: f32,
     ) -> (Vec<Run>, f32) {
-        self.runs(line, self.primary_face(families, weight), size, spacing)
+        self.runs(
+            line,
+            self.primary_face(families, weight),
+            size,
+            spacing,
+            false,
+        )
     }
 
     /// Advance of `text` in em, each piece measured with the face that will draw it.
@@ -333,36 +335,6 @@ impl TextMeasurer {
             .map(|(piece, face)| self.shapers.shape(face, piece).0)
             .sum()
     }
-}
-
-/// How many graphemes of `text` take letter spacing: not those of cursive scripts (Arabic,
-/// Devanagari and others), as in usvg and CSS.
-fn spaced(text: &str) -> usize {
-    use unicode_script::{Script, UnicodeScript};
-    text.graphemes(true)
-        .filter(|g| {
-            let script = g.chars().next().map_or(Script::Common, |c| c.script());
-            !matches!(
-                script,
-                Script::Arabic
-                    | Script::Syriac
-                    | Script::Nko
-                    | Script::Manichaean
-                    | Script::Psalter_Pahlavi
-                    | Script::Mandaic
-                    | Script::Mongolian
-                    | Script::Phags_Pa
-                    | Script::Devanagari
-                    | Script::Bengali
-                    | Script::Gurmukhi
-                    | Script::Modi
-                    | Script::Sharada
-                    | Script::Syloti_Nagri
-                    | Script::Tirhuta
-                    | Script::Ogham
-            )
-        })
-        .count()
 }
 
 fn lines_allowed(req: &FitRequest, size: f32) -> usize {
@@ -398,6 +370,9 @@ mod tests {
             family: "Inter",
             weight: 800,
             line_height: 1.2,
+            letter_spacing: 0.0,
+            balance: false,
+            direction: Direction::Auto,
         }
     }
 
