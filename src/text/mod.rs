@@ -496,6 +496,54 @@ mod tests {
     }
 
     #[test]
+    fn forced_breaks_beyond_the_line_limit_are_cut_at_full_size() {
+        let fitted = measurer().fit(&title("One\nTwo\nThree\nFour\nFive"));
+        assert_eq!(fitted.font_size, 64.0, "shrinking cannot help: not tried");
+        assert!(fitted.truncated);
+        assert_eq!(fitted.lines.len(), 3);
+        assert_eq!(&fitted.lines[..2], ["One", "Two"]);
+        assert!(fitted.lines[2].starts_with("Three") && fitted.lines[2].ends_with('…'));
+    }
+
+    #[test]
+    fn balanced_lines_leave_no_orphan() {
+        let text = "How we render a million social cards";
+        let greedy = measurer().fit(&title(text));
+        assert_eq!(greedy.lines, ["How we render a million social", "cards"]);
+        let mut req = title(text);
+        req.balance = true;
+        let balanced = measurer().fit(&req);
+        assert_eq!(balanced.lines, ["How we render a", "million social cards"]);
+        assert_eq!(balanced.font_size, greedy.font_size);
+        let (a, b) = (balanced.widths[0], balanced.widths[1]);
+        assert!((a - b).abs() < a.max(b) * 0.25, "even lines: {a} and {b}");
+    }
+
+    #[test]
+    fn a_word_is_broken_only_after_shrinking_fails() {
+        let mut req = title("Supercalifragilisticexpialidocious");
+        req.width = 900.0; // too narrow at 64 px, wide enough at 57
+        req.max_lines = 2;
+        let fitted = measurer().fit(&req);
+        assert_eq!(fitted.lines.len(), 1, "{:?}", fitted.lines);
+        assert!(fitted.font_size < 64.0 && fitted.font_size >= 40.0);
+    }
+
+    #[test]
+    fn right_to_left_paragraphs_keep_punctuation_on_their_side() {
+        // "Hello!" in Arabic: with a right-to-left base the "!" ends the line on the left.
+        let mut req = title("مرحبا!");
+        let rtl = measurer().fit(&req);
+        assert!(rtl.rtl, "auto finds the first strong character");
+        let bang = |f: &Fitted| f.runs[0].iter().find(|r| r.text == "!").map(|r| r.x);
+        assert_eq!(bang(&rtl), Some(0.0), "{:?}", rtl.runs);
+        req.direction = Direction::Ltr;
+        let ltr = measurer().fit(&req);
+        assert!(!ltr.rtl);
+        assert!(bang(&ltr).is_some_and(|x| x > 0.0), "{:?}", ltr.runs);
+    }
+
+    #[test]
     fn a_height_limit_caps_the_lines() {
         let text = "word ".repeat(200);
         let mut req = title(&text);

@@ -15,5 +15,6 @@ mod injection;
 mod post;
 mod scripts;
 mod signing;
+mod text_fields;
 mod text_ways;
 mod upstream;
