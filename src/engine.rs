@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
+use prometheus_client::metrics::counter::Counter;
 
 use crate::config::Limits;
 use crate::encode;
@@ -53,6 +54,7 @@ pub struct Engine {
     measurer: Arc<TextMeasurer>,
     set: RwLock<Arc<TemplateSet>>,
     renders: AtomicU64,
+    missing_glyphs: Counter,
 }
 
 impl Engine {
@@ -69,6 +71,7 @@ impl Engine {
             measurer,
             set: RwLock::new(Arc::new(set)),
             renders: AtomicU64::new(0),
+            missing_glyphs: Counter::default(),
         })
     }
 
@@ -112,6 +115,41 @@ impl Engine {
     /// How many images this engine has rendered (cache hits never get here).
     pub fn render_count(&self) -> u64 {
         self.renders.load(Ordering::Relaxed)
+    }
+
+    /// Renders that drew a missing-glyph box (shared with `/metrics`).
+    pub fn missing_glyphs(&self) -> Counter {
+        self.missing_glyphs.clone()
+    }
+
+    /// Each template's text that no loaded font can draw, filled with its examples: the
+    /// missing characters per template name, for `vellum templates --check`.
+    pub fn glyph_report(&self) -> Vec<(String, Result<Vec<String>, RequestError>)> {
+        let set = self.templates();
+        set.iter()
+            .map(|template| {
+                let checked = template
+                    .manifest
+                    .example_values()
+                    .map_err(RequestError::BadParam)
+                    .and_then(|values| {
+                        let pairs = values
+                            .iter()
+                            .filter(|(name, _)| !template.is_image_param(name))
+                            .map(|(k, v)| (k.clone(), v.canonical()))
+                            .collect();
+                        self.prepare_pairs(&template.name, Format::Png, pairs)
+                    })
+                    .and_then(|job| {
+                        let svg = self.fill(&job)?;
+                        let svg = text::svg::place_runs(&svg, &self.measurer).unwrap_or(svg);
+                        let tree = raster::parse(&svg, &self.options, self.limits().max_svg_nodes)
+                            .map_err(|e| internal(&template.name, "parse", e))?;
+                        Ok(raster::missing_glyphs(&tree))
+                    });
+                (template.name.clone(), checked)
+            })
+            .collect()
     }
 
     /// Checks a URL query against the template's manifest and computes the cache key.
@@ -180,6 +218,7 @@ impl Engine {
             let svg = text::svg::place_runs(&svg, &self.measurer).unwrap_or(svg);
             let tree = raster::parse(&svg, &self.options, self.limits().max_svg_nodes)
                 .map_err(|e| internal(name, "parse", e))?;
+            self.warn_missing_glyphs(job, &tree);
             SCRATCH.with_borrow_mut(|(kept, buffers)| {
                 let pixmap = raster::rasterize_reusing(
                     &tree,
@@ -214,6 +253,37 @@ impl Engine {
             format: job.format(),
             fallback_used: job.fallback_used(),
         })
+    }
+}
+
+impl Engine {
+    /// Logs and counts a render that draws .notdef boxes, naming the params whose values hold
+    /// the characters no font has.
+    fn warn_missing_glyphs(&self, job: &Job, tree: &usvg::Tree) {
+        let missing = raster::missing_glyphs(tree);
+        if missing.is_empty() {
+            return;
+        }
+        self.missing_glyphs.inc();
+        let params: Vec<&str> = job
+            .params()
+            .values()
+            .iter()
+            .filter(|(_, value)| match value {
+                crate::value::Value::Text(text) => {
+                    missing.iter().any(|m| text.contains(m.as_str()))
+                }
+                _ => false,
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let code_points: Vec<String> = missing.iter().map(|m| raster::code_points(m)).collect();
+        tracing::warn!(
+            template = %job.template().name,
+            params = %params.join(","),
+            code_points = %code_points.join(", "),
+            "drew missing-glyph boxes: no loaded font has these characters"
+        );
     }
 }
 

@@ -26,11 +26,20 @@ pub struct Metrics {
 
 impl Metrics {
     /// Registers the server's metrics, the cache's counters and the fetcher's, if any.
-    pub fn new(counters: CacheCounters, fetcher: Option<&Fetcher>) -> Metrics {
+    pub fn new(
+        counters: CacheCounters,
+        missing_glyphs: Counter,
+        fetcher: Option<&Fetcher>,
+    ) -> Metrics {
         let mut registry = Registry::with_prefix("vellum");
         let responses = Family::<Vec<(String, String)>, Counter>::default();
         registry.register("responses", "Responses by status", responses.clone());
         // 1 ms to about 16 s.
+        registry.register(
+            "missing_glyphs",
+            "Renders that drew a missing-glyph box: characters no loaded font has",
+            missing_glyphs,
+        );
         let render_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         registry.register(
             "render_seconds",

@@ -131,3 +131,38 @@ pub fn rasterize_reusing(
     resvg::render(tree, transform, &mut pixmap.as_mut());
     Ok(pixmap)
 }
+
+/// The text of every cluster `tree` draws as .notdef (glyph 0, a missing-glyph box), each
+/// once, in order: text no loaded font can draw.
+pub fn missing_glyphs(tree: &usvg::Tree) -> Vec<String> {
+    fn walk(group: &usvg::Group, out: &mut Vec<String>) {
+        for node in group.children() {
+            match node {
+                usvg::Node::Group(g) => walk(g, out),
+                usvg::Node::Text(text) => {
+                    let glyphs = text.layouted().iter().flat_map(|s| &s.positioned_glyphs);
+                    for glyph in glyphs {
+                        if glyph.id.0 == 0
+                            && !glyph.text.trim().is_empty()
+                            && !out.contains(&glyph.text)
+                        {
+                            out.push(glyph.text.clone());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(tree.root(), &mut out);
+    out
+}
+
+/// Code points as `U+0BA4 U+0BAE`, for logs and reports.
+pub fn code_points(text: &str) -> String {
+    text.chars()
+        .map(|c| format!("U+{:04X}", c as u32))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

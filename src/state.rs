@@ -66,8 +66,12 @@ impl State {
     pub fn new(engine: Arc<Engine>, config: &ServerConfig) -> State {
         let cache = ImageCache::new(config.cache_bytes);
         State {
+            metrics: Metrics::new(
+                cache.counters(),
+                engine.missing_glyphs(),
+                config.fetcher.as_deref(),
+            ),
             engine,
-            metrics: Metrics::new(cache.counters(), config.fetcher.as_deref()),
             cache,
             flights: Flights::default(),
             render_slots: Arc::new(Semaphore::new(config.max_renders.max(1))),

@@ -34,6 +34,14 @@ pub struct Template {
 }
 
 impl Template {
+    /// Whether `param` is an `image` param (its value is a URL, drawn as a fetched image).
+    pub fn is_image_param(&self, param: &str) -> bool {
+        matches!(
+            self.manifest.params.get(param).map(|p| &p.kind),
+            Some(ParamKind::Image { .. })
+        )
+    }
+
     /// Output width and height in whole pixels at `scale`.
     pub fn scaled_size(&self, scale: f32) -> (u64, u64) {
         let side = |v: u32| (v as f32 * scale).ceil() as u64;

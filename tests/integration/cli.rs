@@ -107,3 +107,41 @@ fn templates_lists_every_template_with_its_params() {
     assert!(out.contains(&title), "{out}");
     assert!(out.contains("product (1200x630)") && out.contains("certificate (1200x848)"));
 }
+
+#[test]
+fn templates_check_reports_text_no_font_can_draw() {
+    let bundled = vellum(&["templates", "--check"]);
+    assert!(bundled.status.success(), "{}", stderr(&bundled));
+    assert!(String::from_utf8_lossy(&bundled.stdout).contains("post: every character has a glyph"));
+
+    // Static Tamil text (no bundled font has it) and a Tamil example.
+    let dir = support::scratch_dir("cli-check");
+    std::fs::write(
+        dir.join("t.toml"),
+        "width = 200\nheight = 60\n[params.name]\ntype = \"text\"\nexample = \"தமிழ்\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("t.svg"),
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="60"><text y="30">வணக்கம் {{ name }}</text></svg>"#,
+    )
+    .unwrap();
+    let run = vellum(&["templates", "--check", "--templates", dir.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(out.starts_with("t: no loaded font draws \""), "{out}");
+    assert!(out.contains("U+0BB5"), "the code points are named: {out}");
+}
+
+#[test]
+fn a_render_that_draws_missing_glyphs_says_which_param_and_characters() {
+    let out = support::scratch_dir("cli-missing").join("card.png");
+    let run = vellum(&["render", "post", "title=வணக்கம்", "-o", out.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let log = stderr(&run);
+    assert!(
+        log.contains("drew missing-glyph boxes") && log.contains("params=title"),
+        "{log}"
+    );
+    assert!(log.contains("U+0BB5"), "{log}");
+}

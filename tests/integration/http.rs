@@ -537,3 +537,28 @@ async fn png_compression_trades_time_for_size_with_the_same_pixels() {
     assert_eq!(jpg.status, StatusCode::BAD_REQUEST);
     assert_eq!(jpg.text(), "compression: only applies to .png output\n");
 }
+
+#[tokio::test]
+async fn renders_with_missing_glyphs_are_counted() {
+    let server = TestServer::start().await;
+    let count = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("vellum_missing_glyphs_total "))
+            .map(str::to_string)
+    };
+    server.get("/og/post.png?title=Fine").await;
+    let before = server.get("/metrics").await;
+    assert_eq!(count(before.text()).as_deref(), Some("0"));
+    // Tamil: no bundled font has it.
+    let card = server
+        .get("/og/post.png?title=%E0%AE%B5%E0%AE%A3%E0%AE%95%E0%AF%8D%E0%AE%95%E0%AE%AE%E0%AF%8D")
+        .await;
+    assert_eq!(card.status, StatusCode::OK);
+    let after = server.get("/metrics").await;
+    assert_eq!(
+        count(after.text()).as_deref(),
+        Some("1"),
+        "{}",
+        after.text()
+    );
+}

@@ -30,8 +30,8 @@ pub enum Command {
     /// Render one image per row of a CSV or JSON Lines file:
     /// vellum batch product data.csv -o out --name "{sku}.png"
     Batch(BatchArgs),
-    /// List the templates and their parameters.
-    Templates(EngineArgs),
+    /// List the templates and their parameters; --check reports text no font can draw.
+    Templates(TemplatesArgs),
     /// Print a signed URL: vellum sign '/og/post.png?title=Hi' (key from --signing-key)
     Sign(SignArgs),
 }
@@ -76,6 +76,16 @@ impl ImageArgs {
             Arc::new(Fetcher::new(allow, FetchLimits::default(), None))
         })
     }
+}
+
+#[derive(Args)]
+pub struct TemplatesArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Fill each template with its examples and report characters no loaded font can draw
+    /// (exit 1 if there are any).
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Args)]

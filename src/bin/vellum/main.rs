@@ -34,7 +34,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Render(args) => return render(args),
         Command::Batch(args) => return batch(args),
-        Command::Templates(args) => list_templates(args),
+        Command::Templates(args) if args.check => return check_templates(args.engine),
+        Command::Templates(args) => list_templates(args.engine),
         Command::Sign(args) => sign(args),
     };
     match result {
@@ -240,6 +241,40 @@ fn list_templates(args: EngineArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Exit codes: 0 every character has a glyph, 1 some do not, 2 setup problems.
+fn check_templates(args: EngineArgs) -> ExitCode {
+    let engine = match args.engine() {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("vellum: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut clean = true;
+    for (name, report) in engine.glyph_report() {
+        match report {
+            Ok(missing) if missing.is_empty() => println!("{name}: every character has a glyph"),
+            Ok(missing) => {
+                clean = false;
+                let shown: Vec<String> = missing
+                    .iter()
+                    .map(|m| format!("{m:?} ({})", vellum::raster::code_points(m)))
+                    .collect();
+                println!("{name}: no loaded font draws {}", shown.join(", "));
+            }
+            Err(e) => {
+                clean = false;
+                println!("{name}: cannot be checked: {e}");
+            }
+        }
+    }
+    if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn sign(args: SignArgs) -> anyhow::Result<()> {
