@@ -46,8 +46,16 @@ pub enum LoadError {
         /// What is wrong.
         message: String,
     },
+    /// A font file that does not load (not a font, or a face that does not parse).
+    #[error("{path}: {message}")]
+    Font {
+        /// The font file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The fonts directory holds no usable font.
-    #[error("{path}: no fonts found (expected .ttf, .otf or .ttc files)")]
+    #[error("{path}: no fonts found (expected .ttf, .otf, .ttc, .woff or .woff2 files)")]
     NoFonts {
         /// The fonts directory.
         path: PathBuf,

@@ -21,7 +21,7 @@ pub fn load(dir: &Path, system: bool) -> Result<Arc<fontdb::Database>, LoadError
     let mut db = fontdb::Database::new();
     for path in &files {
         let data = std::fs::read(path).map_err(LoadError::io(path))?;
-        db.load_font_data(data);
+        db.load_font_data(font_data(path, data)?);
     }
     if db.is_empty() {
         return Err(LoadError::NoFonts {
@@ -41,16 +41,39 @@ pub fn load(dir: &Path, system: bool) -> Result<Arc<fontdb::Database>, LoadError
     Ok(Arc::new(db))
 }
 
+/// A font file's OpenType data, decompressed from WOFF or WOFF2 when it is one, checked to
+/// hold at least one face that parses: a file that does not is an error naming it.
+fn font_data(path: &Path, data: Vec<u8>) -> Result<Vec<u8>, LoadError> {
+    let fail = |message: String| LoadError::Font {
+        path: path.to_path_buf(),
+        message,
+    };
+    let data = match data.get(..4) {
+        Some(b"wOFF") => wuff::decompress_woff1(&data).map_err(|e| fail(format!("WOFF: {e:?}")))?,
+        Some(b"wOF2") => {
+            wuff::decompress_woff2(&data).map_err(|e| fail(format!("WOFF2: {e:?}")))?
+        }
+        _ => data,
+    };
+    let faces = ttf_parser::fonts_in_collection(&data).unwrap_or(1);
+    for index in 0..faces {
+        ttf_parser::Face::parse(&data, index)
+            .map_err(|e| fail(format!("face {index} does not load: {e}")))?;
+    }
+    Ok(data)
+}
+
 fn collect_font_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     for entry in std::fs::read_dir(dir).map_err(LoadError::io(dir))? {
         let path = entry.map_err(LoadError::io(dir))?.path();
         if path.is_dir() {
             collect_font_files(&path, out)?;
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "ttf" | "otf" | "ttc"))
-        {
+        } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            matches!(
+                e.to_ascii_lowercase().as_str(),
+                "ttf" | "otf" | "ttc" | "otc" | "woff" | "woff2"
+            )
+        }) {
             out.push(path);
         }
     }

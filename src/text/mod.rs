@@ -31,6 +31,14 @@ mod wrap;
 /// The ellipsis appended to truncated text.
 const ELLIPSIS: &str = "…";
 
+/// The face a text asks for, and the weight it asks for (a variable face takes it as its
+/// `wght`, as usvg draws it).
+#[derive(Debug, Clone, Copy)]
+struct Primary {
+    face: ID,
+    weight: u16,
+}
+
 /// Shapes text with the shared font database; caches per-face shaping data.
 pub struct TextMeasurer {
     db: Arc<Database>,
@@ -89,7 +97,7 @@ impl TextMeasurer {
     fn finish(
         &self,
         req: &FitRequest,
-        primary: Option<ID>,
+        primary: Option<Primary>,
         mut lines: Vec<String>,
         size: f32,
         max_lines: usize,
@@ -132,7 +140,7 @@ impl TextMeasurer {
     fn runs(
         &self,
         line: &str,
-        primary: Option<ID>,
+        primary: Option<Primary>,
         size: f32,
         spacing: f32,
         rtl: bool,
@@ -154,7 +162,7 @@ impl TextMeasurer {
         let mut runs = Vec::new();
         let mut x = 0.0;
         for range in level_runs {
-            let mut pieces = self.font_pieces(&line[range.clone()], primary);
+            let mut pieces = self.font_pieces(&line[range.clone()], primary.face);
             if levels[range.start].is_rtl() {
                 pieces.reverse();
             }
@@ -162,8 +170,10 @@ impl TextMeasurer {
                 // Runs carry no edge spaces: SVG would collapse them, and x already places
                 // the run exactly.
                 let trimmed = text.trim();
-                let width =
-                    |s: &str| self.shapers.shape(face, s).0 * size + spacing * spaced(s) as f32;
+                let width = |s: &str| {
+                    self.shapers.shape(face, s, primary.weight).0 * size
+                        + spacing * spaced(s) as f32
+                };
                 if !trimmed.is_empty() {
                     let lead = &text[..text.len() - text.trim_start().len()];
                     runs.push(Run {
@@ -211,7 +221,13 @@ impl TextMeasurer {
     }
 
     /// `line` cut at a grapheme boundary so that it plus an ellipsis fits `width_em`.
-    fn ellipsise(&self, line: &str, width_em: f32, spacing_em: f32, primary: Option<ID>) -> String {
+    fn ellipsise(
+        &self,
+        line: &str,
+        width_em: f32,
+        spacing_em: f32,
+        primary: Option<Primary>,
+    ) -> String {
         let mut cut = line.trim_end().to_string();
         loop {
             let candidate = format!("{cut}{ELLIPSIS}");
@@ -226,7 +242,7 @@ impl TextMeasurer {
         }
     }
 
-    fn segments<'a>(&self, text: &'a str, primary: Option<ID>) -> Vec<Segment<'a>> {
+    fn segments<'a>(&self, text: &'a str, primary: Option<Primary>) -> Vec<Segment<'a>> {
         let mut segments = Vec::new();
         let mut start = 0;
         for (end, opportunity) in unicode_linebreak::linebreaks(text) {
@@ -252,7 +268,7 @@ impl TextMeasurer {
     fn graphemes<'a>(
         &self,
         text: &'a str,
-        primary: Option<ID>,
+        primary: Option<Primary>,
         spacing_em: f32,
     ) -> Vec<(&'a str, f32)> {
         text.graphemes(true)
@@ -262,7 +278,7 @@ impl TextMeasurer {
 
     /// The face usvg picks for a CSS `font-family` list at `weight`: the first family that
     /// exists, else the default family (an empty list means the default family).
-    fn primary_face(&self, families: &str, weight: u16) -> Option<ID> {
+    fn primary_face(&self, families: &str, weight: u16) -> Option<Primary> {
         let mut list: Vec<fontdb::Family> = families
             .split(',')
             .map(|f| f.trim().trim_matches(['"', '\'']).trim())
@@ -281,12 +297,13 @@ impl TextMeasurer {
         }
         // usvg's own last resort, which the font database maps to the default family.
         list.push(fontdb::Family::Serif);
-        self.db.query(&fontdb::Query {
+        let face = self.db.query(&fontdb::Query {
             families: &list,
             weight: fontdb::Weight(weight),
             stretch: fontdb::Stretch::Normal,
             style: fontdb::Style::Normal,
-        })
+        })?;
+        Some(Primary { face, weight })
     }
 
     /// Adds to `faces` every face that drawing `text` in `families` at `weight` uses (white
@@ -299,7 +316,7 @@ impl TextMeasurer {
             if grapheme.trim().is_empty() {
                 continue;
             }
-            let face = self.face_for(grapheme, primary);
+            let face = self.face_for(grapheme, primary.face);
             if !faces.contains(&face) {
                 faces.push(face);
             }
@@ -326,13 +343,13 @@ impl TextMeasurer {
     }
 
     /// Advance of `text` in em, each piece measured with the face that will draw it.
-    fn advance(&self, text: &str, primary: Option<ID>) -> f32 {
+    fn advance(&self, text: &str, primary: Option<Primary>) -> f32 {
         let Some(primary) = primary else {
             return 0.0;
         };
-        self.font_pieces(text, primary)
+        self.font_pieces(text, primary.face)
             .into_iter()
-            .map(|(piece, face)| self.shapers.shape(face, piece).0)
+            .map(|(piece, face)| self.shapers.shape(face, piece, primary.weight).0)
             .sum()
     }
 }

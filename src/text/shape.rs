@@ -11,6 +11,8 @@ struct FaceShaper {
     data: Arc<dyn AsRef<[u8]> + Send + Sync>,
     index: u32,
     shaper_data: harfrust::ShaperData,
+    /// Has variation axes: shaped at the requested weight.
+    variable: bool,
 }
 
 /// Shapes text with any face of one font database.
@@ -28,16 +30,27 @@ impl Shapers {
         }
     }
 
-    /// Shapes `text` with one face: the advance (em) of found glyphs, and the clusters
-    /// whose glyph is missing (glyph id 0).
-    pub(super) fn shape(&self, face: ID, text: &str) -> (f32, Vec<String>) {
+    /// Shapes `text` with one face (a variable one at `weight` on its `wght` axis): the
+    /// advance (em) of found glyphs, and the clusters whose glyph is missing (glyph id 0).
+    pub(super) fn shape(&self, face: ID, text: &str, weight: u16) -> (f32, Vec<String>) {
         let Some(shaper) = self.face_shaper(face) else {
             return (0.0, Vec::new());
         };
         let Ok(font) = harfrust::FontRef::from_index((*shaper.data).as_ref(), shaper.index) else {
             return (0.0, Vec::new());
         };
-        let hb = shaper.shaper_data.shaper(&font).build();
+        let instance = shaper.variable.then(|| {
+            let wght = harfrust::Variation {
+                tag: harfrust::Tag::new(b"wght"),
+                value: f32::from(weight),
+            };
+            harfrust::ShaperInstance::from_variations(&font, [wght])
+        });
+        let hb = shaper
+            .shaper_data
+            .shaper(&font)
+            .instance(instance.as_ref())
+            .build();
         let mut buffer = harfrust::UnicodeBuffer::new();
         buffer.push_str(text);
         buffer.guess_segment_properties();
@@ -78,10 +91,13 @@ impl Shapers {
         };
         let font = harfrust::FontRef::from_index((*data).as_ref(), face.index).ok()?;
         let shaper_data = harfrust::ShaperData::new(&font);
+        let variable =
+            ttf_parser::Face::parse((*data).as_ref(), face.index).is_ok_and(|f| f.is_variable());
         let shaper = Arc::new(FaceShaper {
             data: data.clone(),
             index: face.index,
             shaper_data,
+            variable,
         });
         faces.insert(id, shaper.clone());
         Some(shaper)

@@ -8,6 +8,7 @@ mod assets;
 mod batch;
 mod cli;
 mod fetch;
+mod fonts;
 mod fuzz;
 mod golden;
 mod http;
