@@ -228,3 +228,60 @@ fn golden_card_a() {
         )],
     );
 }
+
+#[test]
+fn golden_post_hard_fields() {
+    // Every text field at once: emoji sequences, Arabic beside Latin, Japanese.
+    check(
+        "post-fields",
+        "post",
+        &[
+            ("title", "Shipping 🚀 مرحبا بالعالم with 日本語 titles"),
+            ("subtitle", "Notes from 👩‍💻 Ada — ليلى و Ada — 東京"),
+            ("author", "🇯🇵 Taro ليلى 👨‍👩‍👧‍👦"),
+            ("site", "café ☕ 🏳️‍🌈 例え.jp"),
+        ],
+    );
+}
+
+#[test]
+fn golden_product_hard_fields() {
+    check(
+        "product-fields",
+        "product",
+        &[
+            ("name", "👟 حذاء الجري Trail Runner 日本製"),
+            ("brand", "Ñandú 🇯🇵 ブランド"),
+            ("price", "12999"),
+            ("old_price", "15999"),
+            ("currency", "JPY"),
+            ("badge", "🔥 -20%"),
+        ],
+    );
+}
+
+#[test]
+fn golden_certificate_hard_fields() {
+    check(
+        "certificate-fields",
+        "certificate",
+        &[
+            ("recipient", "Ada 👩🏽‍💻 ليلى"),
+            ("achievement", "Intro 👩🏽‍💻 🇯🇵 コンパイラ入門 and مقدمة في المترجمات"),
+            ("date", "٢٤ نوفمبر ٢٠٢٦"),
+            ("issuer", "東京 Academy 🏫"),
+        ],
+    );
+}
+
+#[test]
+fn golden_card_a_hard_fields() {
+    check(
+        "card-a-fields",
+        "card-a",
+        &[
+            ("title", "How we render 🚀 a million cards: مرحبا and 日本語 too"),
+            ("subtitle", "vellum 👩‍👩‍👧‍👦 · ليلى · 東京"),
+        ],
+    );
+}
