@@ -40,7 +40,7 @@ pub fn register(tera: &mut tera::Tera, assets: Arc<Assets>, measurer: Arc<TextMe
     let fit_measurer = measurer.clone();
     tera.register_function("fit_text", move |kwargs: Kwargs, _: &State| {
         known("fit_text", &kwargs, FIT_ARGS)?;
-        let (request, _) = fit_request("fit_text", &kwargs)?;
+        let request = fit_request("fit_text", &kwargs)?;
         let fitted = fit_measurer.fit(&request.borrowed());
         Ok(Value::from_serializable(&fitted))
     });

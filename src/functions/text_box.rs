@@ -6,6 +6,7 @@ use tera::{Kwargs, State, TeraResult, Value};
 
 use super::args::{DRAW_ARGS, FIT_ARGS, known};
 use crate::fonts::DEFAULT_FAMILY;
+use crate::text::svg::escape_into;
 use crate::text::{Direction, FitRequest, Fitted, TextMeasurer};
 
 /// Most lines a fitted text lays out.
@@ -29,7 +30,7 @@ impl OwnedFit {
 }
 
 /// The fitting request in a helper's arguments, and the preferred font size.
-pub fn fit_request(helper: &str, kwargs: &Kwargs) -> TeraResult<(OwnedFit, f64)> {
+pub fn fit_request(helper: &str, kwargs: &Kwargs) -> TeraResult<OwnedFit> {
     let fail = |m: &str| tera::Error::message(format!("{helper}: {m}"));
     let text: String = kwargs.must_get("text")?;
     let width: f64 = kwargs.must_get("width")?;
@@ -77,12 +78,11 @@ pub fn fit_request(helper: &str, kwargs: &Kwargs) -> TeraResult<(OwnedFit, f64)>
         balance,
         direction,
     };
-    let owned = OwnedFit {
+    Ok(OwnedFit {
         text,
         family,
         request,
-    };
-    Ok((owned, font_size))
+    })
 }
 
 /// `text_box(text=.., x=.., y=.., width=.., max_lines=.. | height=.., font_size=.., ...)`:
@@ -90,7 +90,7 @@ pub fn fit_request(helper: &str, kwargs: &Kwargs) -> TeraResult<(OwnedFit, f64)>
 pub fn text_box(measurer: &TextMeasurer, kwargs: &Kwargs) -> TeraResult<Value> {
     let takes: Vec<&str> = FIT_ARGS.iter().chain(DRAW_ARGS).copied().collect();
     known("text_box", kwargs, &takes)?;
-    let (request, _) = fit_request("text_box", kwargs)?;
+    let request = fit_request("text_box", kwargs)?;
     let fitted = measurer.fit(&request.borrowed());
     drawn("text_box", &fitted, kwargs)
 }
@@ -200,18 +200,4 @@ fn attribute(svg: &mut String, name: &str, value: &str) {
     svg.push_str("=\"");
     escape_into(value, svg);
     svg.push('"');
-}
-
-/// XML-escapes text for content and double-quoted attributes.
-fn escape_into(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
 }

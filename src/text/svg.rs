@@ -243,12 +243,15 @@ fn placed(chunk: &Chunk, measurer: &TextMeasurer) -> Vec<(Range<usize>, String)>
         .collect()
 }
 
-fn escape_into(text: &str, out: &mut String) {
+/// XML-escapes text for element content and double-quoted attributes.
+pub(crate) fn escape_into(text: &str, out: &mut String) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
             c => out.push(c),
         }
     }

@@ -267,7 +267,10 @@ fn golden_certificate_hard_fields() {
         "certificate",
         &[
             ("recipient", "Ada 👩🏽‍💻 ليلى"),
-            ("achievement", "Intro 👩🏽‍💻 🇯🇵 コンパイラ入門 and مقدمة في المترجمات"),
+            (
+                "achievement",
+                "Intro 👩🏽‍💻 🇯🇵 コンパイラ入門 and مقدمة في المترجمات",
+            ),
             ("date", "٢٤ نوفمبر ٢٠٢٦"),
             ("issuer", "東京 Academy 🏫"),
         ],
@@ -280,7 +283,10 @@ fn golden_card_a_hard_fields() {
         "card-a-fields",
         "card-a",
         &[
-            ("title", "How we render 🚀 a million cards: مرحبا and 日本語 too"),
+            (
+                "title",
+                "How we render 🚀 a million cards: مرحبا and 日本語 too",
+            ),
             ("subtitle", "vellum 👩‍👩‍👧‍👦 · ليلى · 東京"),
         ],
     );

@@ -105,29 +105,10 @@ fn outside(card: &Pixels, blank: &Pixels, allowed: &[Rect]) -> Vec<(u32, u32)> {
 /// The text of every glyph laid out as glyph 0 (.notdef) when `svg` is drawn as the engine
 /// draws it.
 fn missing_glyphs(engine: &Engine, svg: &str) -> Vec<String> {
-    fn walk(group: &usvg::Group, out: &mut Vec<String>) {
-        for node in group.children() {
-            match node {
-                usvg::Node::Group(g) => walk(g, out),
-                usvg::Node::Text(text) => {
-                    for span in text.layouted() {
-                        for glyph in &span.positioned_glyphs {
-                            if glyph.id.0 == 0 && !glyph.text.trim().is_empty() {
-                                out.push(glyph.text.clone());
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
     let placed = vellum::text::svg::place_runs(svg, engine.text_measurer());
     let svg = placed.as_deref().unwrap_or(svg);
     let tree = vellum::raster::parse(svg, engine.usvg_options(), 100_000).unwrap();
-    let mut out = Vec::new();
-    walk(tree.root(), &mut out);
-    out
+    vellum::raster::missing_glyphs(&tree)
 }
 
 #[test]
