@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 
 use crate::error::RequestError;
-use crate::fetch::Fetcher;
+use crate::fetch::{FetchError, Fetcher};
 use crate::format::Format;
 use crate::params::Params;
 use crate::template::{Template, TemplateSet};
@@ -127,8 +127,9 @@ impl Job {
             .collect()
     }
 
-    /// Fetches the job's image params; a failed fetch draws the param's fallback asset if it
-    /// declares one. Without a fetcher, a job that names an image URL is refused.
+    /// Fetches the job's image params; a fetch that failed upstream draws the param's
+    /// fallback asset if it declares one (a URL that may not be fetched never does). Without
+    /// a fetcher, a job that names an image URL is refused.
     pub async fn fetch_images(mut self, fetcher: Option<&Fetcher>) -> Result<Job, RequestError> {
         for (param, url) in self.image_urls() {
             let Some(fetcher) = fetcher else {
@@ -136,6 +137,10 @@ impl Job {
             };
             let data_url = match fetcher.fetch(&url).await {
                 Ok(fetched) => fetched.data_url(),
+                // A URL this server may not fetch is the request's mistake, never a fallback.
+                Err(error @ FetchError::Url(_)) => {
+                    return Err(RequestError::Image { param, error });
+                }
                 Err(error) => match self.fallback_url(&param) {
                     Some(fallback) => {
                         tracing::warn!(%param, %url, %error, "image fetch failed; drawing the fallback");

@@ -115,6 +115,11 @@ impl Params {
                 .remove(name)
                 .filter(|v| !v.is_empty() || spec.kind.takes_empty());
             let value = match (raw, &spec.default) {
+                (Some(raw), _) if spec.required && raw.is_empty() => {
+                    return Err(RequestError::param(format!(
+                        "{name}: required, got an empty value"
+                    )));
+                }
                 (Some(raw), _) => spec
                     .kind
                     .check(name, &raw)
@@ -353,6 +358,40 @@ mod tests {
         ];
         for (query, expected) in cases {
             assert_eq!(check(query).unwrap_err(), expected, "{query}");
+        }
+    }
+
+    #[test]
+    fn text_rules_are_as_documented() {
+        assert_eq!(
+            check("title=").unwrap_err(),
+            "title: required, got an empty value"
+        );
+        let text = |query: &str| check(query).map(|p| p.values["title"].clone());
+        assert_eq!(
+            text("title=a%09b"),
+            Ok(Value::Text("a b".into())),
+            "a tab is a space"
+        );
+        assert_eq!(
+            text("title=a%0D%0Ab"),
+            Ok(Value::Text("a\nb".into())),
+            "CRLF is one forced break"
+        );
+        assert_eq!(text("title=a%0Ab"), Ok(Value::Text("a\nb".into())));
+        for (query, code) in [
+            ("title=a%0Db", "000D"),
+            ("title=a%C2%85", "0085"),
+            ("title=%7F", "007F"),
+        ] {
+            assert_eq!(
+                check(query).unwrap_err(),
+                format!(
+                    "title: contains the control character U+{code}; text may hold newlines \
+                     (forced line breaks), not other control characters"
+                ),
+                "{query}"
+            );
         }
     }
 

@@ -52,7 +52,8 @@ impl Value {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ParamKind {
-    /// Free text, at most `max_chars` characters.
+    /// Free text, at most `max_chars` characters; newlines are forced line breaks (`\r\n`
+    /// counts as one), a tab is a space, other control characters are refused.
     Text {
         /// Longest accepted value, in characters as a reader counts them (extended grapheme
         /// clusters: `🇯🇵` and `👩‍👩‍👧‍👦` are one each).
@@ -109,7 +110,16 @@ impl ParamKind {
                         c as u32
                     ));
                 }
-                Ok(Value::Text(raw.to_string()))
+                // Newlines are forced line breaks; a tab is a space; other controls are refused.
+                let text = raw.replace("\r\n", "\n").replace('\t', " ");
+                if let Some(c) = text.chars().find(|&c| c != '\n' && c.is_control()) {
+                    return Err(format!(
+                        "{name}: contains the control character U+{:04X}; text may hold newlines \
+                         (forced line breaks), not other control characters",
+                        c as u32
+                    ));
+                }
+                Ok(Value::Text(text))
             }
             ParamKind::Color => parse_color(raw).map(Value::Text).ok_or_else(|| {
                 format!(

@@ -160,3 +160,29 @@ async fn a_failed_photo_draws_the_fallback_briefly_and_is_not_cached() {
     assert_eq!(second.status, StatusCode::OK);
     assert_eq!(server.renders(), 2, "a fallback render is not cached");
 }
+
+#[tokio::test]
+async fn a_url_that_may_not_be_fetched_is_an_error_even_with_a_fallback() {
+    // The product photo declares a fallback; a fallback covers upstream failures only.
+    let upstream = Upstream::start().await;
+    let server = server_fetching_from(&upstream).await;
+    for (photo, message) in [
+        (
+            "https://evil.example/x.png",
+            "photo: host evil.example is not on this server's image allow-list",
+        ),
+        (
+            "http://10.0.0.1/x.png",
+            "photo: host 10.0.0.1 is not on this server's image allow-list",
+        ),
+    ] {
+        let query =
+            serde_urlencoded::to_string([("name", "Boot"), ("price", "89"), ("photo", photo)])
+                .unwrap();
+        let reply = server.get(&format!("/og/product.png?{query}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{photo}");
+        assert_eq!(reply.text(), format!("{message}\n"));
+        assert_eq!(reply.header("cache-control"), "no-store");
+    }
+    assert_eq!(server.renders(), 0);
+}
