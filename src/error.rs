@@ -13,12 +13,12 @@ use crate::fetch::FetchError;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// A file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// What the OS said (in the message, not as a source, so that it is said once).
+        error: std::io::Error,
     },
     /// A manifest (`NAME.toml`) is malformed, or names an example, default or asset that
     /// does not hold.
@@ -66,7 +66,7 @@ impl LoadError {
     /// Wraps an I/O error with the path it happened at, for `map_err`.
     pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LoadError + use<> {
         let path = path.to_path_buf();
-        move |source| LoadError::Io { path, source }
+        move |error| LoadError::Io { path, error }
     }
 }
 

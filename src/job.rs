@@ -171,7 +171,14 @@ impl Job {
         }
         self.set
             .fill(&self.template, self.params.values(), &self.images)
-            .map_err(|e| e.to_string())
+            .map_err(|e| {
+                // Tera's own message names the template; its causes name the expression.
+                let causes = std::iter::successors(std::error::Error::source(&e), |e| e.source());
+                std::iter::once(e.to_string())
+                    .chain(causes.map(|c| c.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(": ")
+            })
     }
 
     /// The fallback asset of image param `param`, as a data URL, if it declares one.

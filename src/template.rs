@@ -222,8 +222,10 @@ impl TemplateSet {
         let svg = self
             .fill(template, &values, &BTreeMap::new())
             .map_err(|e| svg_error(e.to_string()))?;
-        let tree = raster::parse(&svg, options, limits.max_svg_nodes)
-            .map_err(|e| svg_error(format!("filled with its examples: {e}")))?;
+        let tree = raster::parse(&svg, options, limits.max_svg_nodes).map_err(|e| {
+            let source = std::fs::read_to_string(dir.join(format!("{}.svg", template.name)));
+            svg_error(parse_error(source.as_deref().unwrap_or(""), &svg, &e))
+        })?;
         let size = raster::output_size(&tree, 1.0);
         if size != (u64::from(manifest.width), u64::from(manifest.height)) {
             return Err(svg_error(format!(
@@ -239,6 +241,64 @@ impl TemplateSet {
         }
         Ok(())
     }
+}
+
+/// Where an SVG parse error is, told in the template's own lines where possible: the
+/// template's markup is parsed with its Tera tags blanked out, and an error there is given at
+/// its line and column; an error only the filled SVG has is shown with the filled line.
+fn parse_error(source: &str, filled: &str, error: &raster::RasterError) -> String {
+    let options = || roxmltree::ParsingOptions {
+        allow_dtd: false,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let blanked = blank_tera(source);
+    if let Err(at_source) = roxmltree::Document::parse_with_options(&blanked, options()) {
+        let pos = at_source.pos();
+        let message = at_source.to_string();
+        let message = message.rsplit_once(" at ").map_or(&*message, |m| m.0);
+        return format!("line {}, column {}: {message}", pos.row, pos.col);
+    }
+    let mut message = format!("filled with its examples: {error}");
+    let filled_error = roxmltree::Document::parse_with_options(filled, options()).err();
+    if let Some(pos) = filled_error.map(|e| e.pos()) {
+        let line = filled.lines().nth(pos.row as usize - 1).unwrap_or("");
+        // About 40 characters either side of the error's column.
+        let from = (pos.col as usize).saturating_sub(40);
+        let excerpt: String = line.chars().skip(from).take(80).collect();
+        message.push_str(&format!("; the filled line reads: {:?}", excerpt.trim()));
+    }
+    message
+}
+
+/// `source` with every Tera tag (`{{ }}`, `{% %}`, `{# #}`) replaced by spaces, newlines
+/// kept, so that positions in it are positions in the template.
+fn blank_tera(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(open) = rest.find('{') {
+        let close = match rest.get(open..open + 2) {
+            Some("{{") => "}}",
+            Some("{%") => "%}",
+            Some("{#") => "#}",
+            _ => {
+                out.push_str(&rest[..=open]);
+                rest = &rest[open + 1..];
+                continue;
+            }
+        };
+        out.push_str(&rest[..open]);
+        let end = rest[open + 2..]
+            .find(close)
+            .map_or(rest.len(), |e| open + 2 + e + 2);
+        out.extend(
+            rest[open..end]
+                .chars()
+                .map(|c| if c == '\n' { '\n' } else { ' ' }),
+        );
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Whether the root `<svg>` has no `viewBox`, or `0 0 width height`: user units are pixels,

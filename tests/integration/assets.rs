@@ -206,7 +206,7 @@ fn a_load_error_names_the_file_that_is_wrong() {
     const SVG: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>{{ title }}</text></svg>"#;
     const TITLE: &str =
         "width = 10\nheight = 10\n[params.title]\ntype = \"text\"\nrequired = true\n";
-    let cases: [(&str, String, &str, &str); 6] = [
+    let cases: [(&str, String, &str, &str); 7] = [
         (
             "required-without-example",
             TITLE.to_string(),
@@ -241,7 +241,14 @@ fn a_load_error_names_the_file_that_is_wrong() {
             "not-xml",
             format!("{TITLE}example = \"Hi\"\n"),
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>{{ title }} & co</text></svg>"#,
-            "t.svg: filled with its examples: svg parse failed:",
+            "t.svg: line 1, column 82: malformed entity reference",
+        ),
+        (
+            // Well-formed as written; only the filled SVG (the `if` not taken) is broken.
+            "filled-only",
+            format!("{TITLE}example = \"Hi\"\n"),
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\">\n{% if title == \"x\" %}<g>{% endif %}</g>\n</svg>",
+            "t.svg: filled with its examples: svg parse failed: expected 'svg' tag, not 'g' at 2:1; the filled line reads: \"</g>\"",
         ),
     ];
     for (name, toml, svg, expected) in cases {

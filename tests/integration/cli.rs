@@ -145,3 +145,53 @@ fn a_render_that_draws_missing_glyphs_says_which_param_and_characters() {
     );
     assert!(log.contains("U+0BB5"), "{log}");
 }
+
+#[test]
+fn outside_the_repository_the_error_names_the_flag_and_the_path_once() {
+    let empty = support::scratch_dir("cli-elsewhere");
+    let run = Command::new(env!("CARGO_BIN_EXE_vellum"))
+        .arg("templates")
+        .current_dir(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(
+        stderr(&run),
+        "vellum: --templates templates: no such directory (run from the repository, or pass --templates DIR)\n"
+    );
+}
+
+#[test]
+fn a_template_error_at_render_time_names_the_template_and_the_cause() {
+    let dir = support::scratch_dir("cli-tera-runtime");
+    std::fs::write(
+        dir.join("t.toml"),
+        "width = 100\nheight = 40\n[params.w]\ntype = \"number\"\nmin = 0\nmax = 100\ndefault = 50\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("t.svg"),
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="100" height="40">{{ text_box(text="Hi", x=0, y=0, width=w, max_lines=1, font_size=10) }}</svg>"#,
+    )
+    .unwrap();
+    let out = dir.join("card.png");
+    let run = vellum(&[
+        "render",
+        "t",
+        "w=0",
+        "--templates",
+        dir.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let err = stderr(&run);
+    assert!(
+        err.starts_with("vellum: t: internal error\nvellum: detail: t: fill: "),
+        "{err}"
+    );
+    assert!(
+        err.contains("text_box: width, font_size and min_font_size must be positive"),
+        "{err}"
+    );
+}

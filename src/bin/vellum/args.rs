@@ -138,6 +138,13 @@ pub struct EngineArgs {
 impl EngineArgs {
     /// Loads the engine these flags describe; fails with the file that is wrong.
     pub fn engine(&self) -> anyhow::Result<Engine> {
+        for (flag, dir) in [("--templates", &self.templates), ("--fonts", &self.fonts)] {
+            anyhow::ensure!(
+                dir.is_dir(),
+                "{flag} {}: no such directory (run from the repository, or pass {flag} DIR)",
+                dir.display()
+            );
+        }
         let config = EngineConfig {
             templates_dir: self.templates.clone(),
             fonts_dir: self.fonts.clone(),
