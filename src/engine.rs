@@ -131,7 +131,7 @@ impl Engine {
                 let checked = template
                     .manifest
                     .example_values()
-                    .map_err(RequestError::BadParam)
+                    .map_err(|problems| RequestError::BadParam(problems.join("; ")))
                     .and_then(|values| {
                         let pairs = values
                             .iter()

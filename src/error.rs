@@ -54,6 +54,9 @@ pub enum LoadError {
         /// What is wrong with it.
         message: String,
     },
+    /// Several of the above, each on its own line: loading reports every broken template.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<LoadError>),
     /// The fonts directory holds no usable font.
     #[error("{path}: no fonts found (expected .ttf, .otf, .ttc, .woff or .woff2 files)")]
     NoFonts {

@@ -103,10 +103,18 @@ impl Manifest {
             }
         }
         let mut params = BTreeMap::new();
+        // Every param is checked, so that one run reports every mistake.
+        let mut problems = Vec::new();
         for (name, raw_param) in raw.params {
-            let spec = check_param(&name, raw_param, default_max_chars)
-                .map_err(|m| fail(format!("params.{name}: {m}")))?;
-            params.insert(name, spec);
+            match check_param(&name, raw_param, default_max_chars) {
+                Ok(spec) => {
+                    params.insert(name, spec);
+                }
+                Err(m) => problems.push(format!("params.{name}: {m}")),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(fail(problems.join(&format!("\n{}: ", path.display()))));
         }
         Ok(Manifest {
             description: raw.description,
@@ -120,25 +128,33 @@ impl Manifest {
 
 impl Manifest {
     /// Every param's example (or else its default) as a checked value: what templates are
-    /// test-filled with at load, and what previews show.
-    pub fn example_values(&self) -> Result<BTreeMap<String, Value>, String> {
+    /// test-filled with at load, and what previews show; or every param that has none.
+    pub fn example_values(&self) -> Result<BTreeMap<String, Value>, Vec<String>> {
         let mut values = BTreeMap::new();
+        let mut problems = Vec::new();
         for (name, spec) in &self.params {
             let value = match (&spec.example, &spec.default) {
                 (Some(example), _) => spec
                     .kind
                     .check(name, example)
-                    .map_err(|e| format!("example: {e}"))?,
-                (None, Some(default)) => default.clone(),
-                (None, None) => {
-                    return Err(format!(
-                        "params.{name}: a required parameter needs an example"
-                    ));
-                }
+                    .map_err(|e| format!("example: {e}")),
+                (None, Some(default)) => Ok(default.clone()),
+                (None, None) => Err(format!(
+                    "params.{name}: a required parameter needs an example"
+                )),
             };
-            values.insert(name.clone(), value);
+            match value {
+                Ok(value) => {
+                    values.insert(name.clone(), value);
+                }
+                Err(problem) => problems.push(problem),
+            }
         }
-        Ok(values)
+        if problems.is_empty() {
+            Ok(values)
+        } else {
+            Err(problems)
+        }
     }
 }
 

@@ -79,48 +79,15 @@ impl TemplateSet {
         tera.autoescape_on(vec![".svg"]);
         functions::register(&mut tera, assets.clone(), measurer.clone());
         let mut templates = BTreeMap::new();
+        // Every template is loaded and checked, so that one run reports every mistake.
+        let mut problems = Vec::new();
         for toml_path in manifests {
-            let name = file_stem(&toml_path);
-            let svg_path = toml_path.with_extension("svg");
-            let toml_text = std::fs::read_to_string(&toml_path).map_err(io(&toml_path))?;
-            let svg_text = std::fs::read_to_string(&svg_path).map_err(io(&svg_path))?;
-            let manifest = Manifest::parse(&toml_text, &toml_path, limits.default_max_chars)?;
-            let svg_error = |message: String| LoadError::Template {
-                path: svg_path.clone(),
-                message,
-            };
-            functions::check_calls(&svg_text).map_err(svg_error)?;
-            tera.add_raw_template(&tera_name(&name), &svg_text)
-                .map_err(|e| svg_error(e.to_string()))?;
-            let mut hasher = blake3::Hasher::new();
-            for part in [name.as_bytes(), svg_text.as_bytes(), toml_text.as_bytes()] {
-                hasher.update(&(part.len() as u64).to_le_bytes());
-                hasher.update(part);
-            }
-            // Any template may embed any asset, so every asset is part of every hash.
-            hasher.update(assets.hash().as_bytes());
-            let background = match &manifest.background {
-                None => None,
-                Some(asset) => {
-                    let fail = |message: String| LoadError::Manifest {
-                        path: toml_path.clone(),
-                        message: format!("background: {message}"),
-                    };
-                    let url = assets.url(asset).ok_or_else(|| {
-                        fail(format!("no file {asset:?} in the templates' assets/"))
-                    })?;
-                    let background = Background::new(url, manifest.width, manifest.height, options)
-                        .map_err(|e| fail(e.to_string()))?;
-                    Some(Arc::new(background))
+            match load_one(&toml_path, &mut tera, &assets, options, limits) {
+                Ok(template) => {
+                    templates.insert(template.name.clone(), Arc::new(template));
                 }
-            };
-            let template = Template {
-                name: name.clone(),
-                manifest,
-                content_hash: hasher.finalize(),
-                background,
-            };
-            templates.insert(name, Arc::new(template));
+                Err(problem) => problems.push(problem),
+            }
         }
         let set = TemplateSet {
             tera,
@@ -128,9 +95,15 @@ impl TemplateSet {
             assets,
         };
         for template in set.templates.values() {
-            set.check(template, dir, options, limits)?;
+            if let Err(problem) = set.check(template, dir, options, limits) {
+                problems.push(problem);
+            }
         }
-        Ok(set)
+        match problems.len() {
+            0 => Ok(set),
+            1 => Err(problems.remove(0)),
+            _ => Err(LoadError::Several(problems)),
+        }
     }
 
     /// The asset called `name` as a data URL, if `assets/` has it.
@@ -218,7 +191,10 @@ impl TemplateSet {
                 }
             }
         }
-        let values = manifest.example_values().map_err(manifest_error)?;
+        let values = manifest.example_values().map_err(|problems| {
+            let path = dir.join(format!("{}.toml", template.name));
+            manifest_error(problems.join(&format!("\n{}: ", path.display())))
+        })?;
         let svg = self
             .fill(template, &values, &BTreeMap::new())
             .map_err(|e| svg_error(e.to_string()))?;
@@ -241,6 +217,58 @@ impl TemplateSet {
         }
         Ok(())
     }
+}
+
+/// Reads, parses and compiles one template (its manifest at `toml_path`, its SVG beside it)
+/// into `tera`; the checks that need the whole set come after, in [`TemplateSet::check`].
+fn load_one(
+    toml_path: &Path,
+    tera: &mut tera::Tera,
+    assets: &Assets,
+    options: &usvg::Options,
+    limits: &Limits,
+) -> Result<Template, LoadError> {
+    let io = LoadError::io;
+    let name = file_stem(toml_path);
+    let svg_path = toml_path.with_extension("svg");
+    let toml_text = std::fs::read_to_string(toml_path).map_err(io(toml_path))?;
+    let svg_text = std::fs::read_to_string(&svg_path).map_err(io(&svg_path))?;
+    let manifest = Manifest::parse(&toml_text, toml_path, limits.default_max_chars)?;
+    let svg_error = |message: String| LoadError::Template {
+        path: svg_path.clone(),
+        message,
+    };
+    functions::check_calls(&svg_text).map_err(svg_error)?;
+    tera.add_raw_template(&tera_name(&name), &svg_text)
+        .map_err(|e| svg_error(e.to_string()))?;
+    let mut hasher = blake3::Hasher::new();
+    for part in [name.as_bytes(), svg_text.as_bytes(), toml_text.as_bytes()] {
+        hasher.update(&(part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    // Any template may embed any asset, so every asset is part of every hash.
+    hasher.update(assets.hash().as_bytes());
+    let background = match &manifest.background {
+        None => None,
+        Some(asset) => {
+            let fail = |message: String| LoadError::Manifest {
+                path: toml_path.to_path_buf(),
+                message: format!("background: {message}"),
+            };
+            let url = assets
+                .url(asset)
+                .ok_or_else(|| fail(format!("no file {asset:?} in the templates' assets/")))?;
+            let background = Background::new(url, manifest.width, manifest.height, options)
+                .map_err(|e| fail(e.to_string()))?;
+            Some(Arc::new(background))
+        }
+    };
+    Ok(Template {
+        name,
+        manifest,
+        content_hash: hasher.finalize(),
+        background,
+    })
 }
 
 /// Where an SVG parse error is, told in the template's own lines where possible: the

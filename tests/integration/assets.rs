@@ -263,3 +263,38 @@ fn a_load_error_names_the_file_that_is_wrong() {
         );
     }
 }
+
+#[test]
+fn one_load_reports_every_broken_template_and_param() {
+    let dir = support::scratch_dir("load-every-error");
+    // Two bad params in one manifest, and a second template with a missing example.
+    std::fs::write(
+        dir.join("a.toml"),
+        "width = 10\nheight = 10\n[params.c]\ntype = \"color\"\ndefault = \"blue\"\n[params.n]\ntype = \"number\"\nmin = 5\nmax = 1\ndefault = 2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("a.svg"),
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("b.toml"),
+        "width = 10\nheight = 10\n[params.t]\ntype = \"text\"\nrequired = true\n[params.u]\ntype = \"text\"\nrequired = true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("b.svg"),
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>{{ t }}{{ u }}</text></svg>"#,
+    )
+    .unwrap();
+    let err = load_error(&dir);
+    let shown = err.replace(&format!("{}/", dir.display()), "");
+    assert_eq!(
+        shown,
+        "a.toml: params.c: default: c: expected a hex colour like #1e40af or 1e40af, got \"blue\"\n\
+         a.toml: params.n: min (5) must be <= max (1)\n\
+         b.toml: params.t: a required parameter needs an example\n\
+         b.toml: params.u: a required parameter needs an example"
+    );
+}
