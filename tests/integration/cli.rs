@@ -147,17 +147,48 @@ fn a_render_that_draws_missing_glyphs_says_which_param_and_characters() {
 }
 
 #[test]
-fn outside_the_repository_the_error_names_the_flag_and_the_path_once() {
-    let empty = support::scratch_dir("cli-elsewhere");
-    let run = Command::new(env!("CARGO_BIN_EXE_vellum"))
-        .arg("templates")
-        .current_dir(&empty)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(2));
+fn the_binary_alone_works_from_an_empty_directory() {
+    // Only the binary, copied where there is no templates/ or fonts/: the bundled ones are in it.
+    let empty = support::scratch_dir("cli-binary-alone");
+    let binary = empty.join("vellum");
+    std::fs::copy(env!("CARGO_BIN_EXE_vellum"), &binary).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(&binary)
+            .args(args)
+            .current_dir(&empty)
+            .env_remove("VELLUM_TEMPLATES")
+            .env_remove("VELLUM_FONTS")
+            .output()
+            .unwrap()
+    };
+    let listed = run(&["templates"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("post (1200x630)"));
+    let rendered = run(&["render", "post", "title=Hi", "-o", "card.png"]);
+    assert!(rendered.status.success(), "{}", stderr(&rendered));
+    let card = decode_png(&std::fs::read(empty.join("card.png")).unwrap());
+    assert_eq!((card.width, card.height), (1200, 630));
+    // The title is drawn in white where the template puts it: the fonts loaded.
+    let white = (80..160)
+        .flat_map(|x| (150..210).map(move |y| (x, y)))
+        .filter(|&(x, y)| card.at(x, y)[0] > 240)
+        .count();
+    assert!(white > 300, "the title is drawn ({white} white pixels)");
+    let names: Vec<String> = std::fs::read_dir(&empty)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(
-        stderr(&run),
-        "vellum: --templates templates: no such directory (run from the repository, or pass --templates DIR)\n"
+        names.len(),
+        2,
+        "nothing but the binary and the card: {names:?}"
+    );
+
+    let missing = run(&["templates", "--templates", "nowhere"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(
+        stderr(&missing),
+        "vellum: --templates nowhere: no such directory\n"
     );
 }
 

@@ -2,7 +2,7 @@
 //! settings ([`Limits`], [`ServerConfig`]) so that each default is written once.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use vellum::fetch::{AllowList, FetchLimits, Fetcher};
 use vellum::signing::Signer;
 use vellum::{Engine, EngineConfig, Limits, ServerConfig};
+
+use crate::bundled::Unpacked;
 
 #[derive(Parser)]
 #[command(
@@ -98,12 +100,14 @@ pub struct SignArgs {
 
 #[derive(Args)]
 pub struct EngineArgs {
-    /// Directory of NAME.svg + NAME.toml templates.
-    #[arg(long, env = "VELLUM_TEMPLATES", default_value = "templates")]
-    pub templates: PathBuf,
-    /// Directory of fonts (.ttf, .otf, .ttc), searched recursively.
-    #[arg(long, env = "VELLUM_FONTS", default_value = "fonts")]
-    pub fonts: PathBuf,
+    /// Directory of NAME.svg + NAME.toml templates [default: ./templates if it exists, else
+    /// the templates bundled in the binary].
+    #[arg(long, env = "VELLUM_TEMPLATES")]
+    pub templates: Option<PathBuf>,
+    /// Directory of fonts (.ttf, .otf, .ttc, .woff, .woff2), searched recursively [default:
+    /// ./fonts if it exists, else the fonts bundled in the binary].
+    #[arg(long, env = "VELLUM_FONTS")]
+    pub fonts: Option<PathBuf>,
     /// Also load the machine's fonts, after the bundled ones.
     #[arg(long, env = "VELLUM_SYSTEM_FONTS")]
     pub system_fonts: bool,
@@ -136,18 +140,33 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
-    /// Loads the engine these flags describe; fails with the file that is wrong.
-    pub fn engine(&self) -> anyhow::Result<Engine> {
-        for (flag, dir) in [("--templates", &self.templates), ("--fonts", &self.fonts)] {
-            anyhow::ensure!(
-                dir.is_dir(),
-                "{flag} {}: no such directory (run from the repository, or pass {flag} DIR)",
-                dir.display()
-            );
-        }
+    /// Loads the engine these flags describe; fails with the file that is wrong. The bundled
+    /// files, when they are used, stay unpacked while the returned guard lives.
+    pub fn engine(&self) -> anyhow::Result<(Engine, Option<Unpacked>)> {
+        let mut bundled = None;
+        let mut pick = |given: &Option<PathBuf>, flag: &str, local: &str| match given {
+            Some(dir) => {
+                anyhow::ensure!(dir.is_dir(), "{flag} {}: no such directory", dir.display());
+                Ok(dir.clone())
+            }
+            None if Path::new(local).is_dir() => Ok(PathBuf::from(local)),
+            None => {
+                if bundled.is_none() {
+                    bundled = Some(Unpacked::new().context("cannot unpack the bundled files")?);
+                }
+                let unpacked = bundled.as_ref().expect("just unpacked");
+                Ok(if local == "templates" {
+                    unpacked.templates()
+                } else {
+                    unpacked.fonts()
+                })
+            }
+        };
+        let templates = pick(&self.templates, "--templates", "templates")?;
+        let fonts = pick(&self.fonts, "--fonts", "fonts")?;
         let config = EngineConfig {
-            templates_dir: self.templates.clone(),
-            fonts_dir: self.fonts.clone(),
+            templates_dir: templates,
+            fonts_dir: fonts,
             system_fonts: self.system_fonts,
             limits: Limits {
                 max_pixels: self.max_pixels,
@@ -158,7 +177,8 @@ impl EngineArgs {
                 ..Limits::default()
             },
         };
-        Engine::new(config).context("cannot load templates and fonts")
+        let engine = Engine::new(config).context("cannot load templates and fonts")?;
+        Ok((engine, bundled))
     }
 }
 

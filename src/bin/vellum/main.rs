@@ -2,6 +2,7 @@
 //! templates, sign URLs. Flags are in [`args`]; the work is the library's.
 
 mod args;
+mod bundled;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -62,7 +63,8 @@ fn return_freed_images_to_the_system() {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     return_freed_images_to_the_system();
-    let engine = Arc::new(args.engine.engine()?);
+    let (engine, _bundled) = args.engine.engine()?;
+    let engine = Arc::new(engine);
     let config = args.server_config();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
@@ -96,8 +98,8 @@ async fn reload_on_sighup(engine: Arc<Engine>) {
 
 /// Exit codes: 0 written, 1 the request was rejected or failed, 2 setup or I/O problems.
 fn render(args: RenderArgs) -> ExitCode {
-    let engine = match args.engine.engine() {
-        Ok(engine) => engine,
+    let (engine, _bundled) = match args.engine.engine() {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("vellum: {e:#}");
             return ExitCode::from(2);
@@ -178,7 +180,7 @@ fn batch(args: BatchArgs) -> ExitCode {
 fn run_batch(args: BatchArgs) -> anyhow::Result<vellum::batch::Summary> {
     use vellum::batch::{self, BatchOptions, NamePattern, Progress};
     let (names, format) = NamePattern::with_format(&args.name, args.format.as_deref())?;
-    let engine = args.engine.engine()?;
+    let (engine, _bundled) = args.engine.engine()?;
     anyhow::ensure!(
         engine.templates().get(&args.template).is_some(),
         "unknown template {:?}",
@@ -224,7 +226,7 @@ fn run_batch(args: BatchArgs) -> anyhow::Result<vellum::batch::Summary> {
 }
 
 fn list_templates(args: EngineArgs) -> anyhow::Result<()> {
-    let engine = args.engine()?;
+    let (engine, _bundled) = args.engine()?;
     for template in engine.templates().iter() {
         let m = &template.manifest;
         println!(
@@ -245,8 +247,8 @@ fn list_templates(args: EngineArgs) -> anyhow::Result<()> {
 
 /// Exit codes: 0 every character has a glyph, 1 some do not, 2 setup problems.
 fn check_templates(args: EngineArgs) -> ExitCode {
-    let engine = match args.engine() {
-        Ok(engine) => engine,
+    let (engine, _bundled) = match args.engine() {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("vellum: {e:#}");
             return ExitCode::from(2);
