@@ -141,15 +141,22 @@ impl Engine {
                         self.prepare_pairs(&template.name, Format::Png, pairs)
                     })
                     .and_then(|job| {
-                        let svg = self.fill(&job)?;
-                        let svg = text::svg::place_runs(&svg, &self.measurer).unwrap_or(svg);
-                        let tree = raster::parse(&svg, &self.options, self.limits().max_svg_nodes)
+                        let tree = self
+                            .parse_drawn(&self.fill(&job)?)
                             .map_err(|e| internal(&template.name, "parse", e))?;
                         Ok(raster::missing_glyphs(&tree))
                     });
                 (template.name.clone(), checked)
             })
             .collect()
+    }
+
+    /// Parses filled SVG as renders draw it: text that needs several fonts placed as runs
+    /// first (which usvg then draws right), within the node limit.
+    pub fn parse_drawn(&self, svg: &str) -> Result<usvg::Tree, RasterError> {
+        let placed = text::svg::place_runs(svg, &self.measurer);
+        let svg = placed.as_deref().unwrap_or(svg);
+        raster::parse(svg, &self.options, self.limits().max_svg_nodes)
     }
 
     /// Checks a URL query against the template's manifest and computes the cache key.
@@ -214,9 +221,8 @@ impl Engine {
             }
         } else {
             let name = &template.name;
-            // Text that needs several fonts is placed as runs, which usvg draws right.
-            let svg = text::svg::place_runs(&svg, &self.measurer).unwrap_or(svg);
-            let tree = raster::parse(&svg, &self.options, self.limits().max_svg_nodes)
+            let tree = self
+                .parse_drawn(&svg)
                 .map_err(|e| internal(name, "parse", e))?;
             self.warn_missing_glyphs(job, &tree);
             SCRATCH.with_borrow_mut(|(kept, buffers)| {

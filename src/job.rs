@@ -114,12 +114,7 @@ impl Job {
         self.params
             .values()
             .iter()
-            .filter(|(name, _)| {
-                matches!(
-                    self.template.manifest.params.get(*name).map(|p| &p.kind),
-                    Some(ParamKind::Image { .. })
-                )
-            })
+            .filter(|(name, _)| self.template.is_image_param(name))
             .filter_map(|(name, value)| match value {
                 Value::Text(url) if !url.is_empty() => Some((name.clone(), url.clone())),
                 _ => None,

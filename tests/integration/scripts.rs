@@ -69,27 +69,8 @@ fn outside_box_differences(card: &Pixels, blank: &Pixels) -> Vec<(u32, u32)> {
 
 /// Glyphs that laid out as glyph 0 (.notdef): a missing-glyph box on the card.
 fn missing_glyphs(engine: &vellum::Engine, svg: &str) -> Vec<String> {
-    fn walk(group: &usvg::Group, out: &mut Vec<String>) {
-        for node in group.children() {
-            match node {
-                usvg::Node::Group(g) => walk(g, out),
-                usvg::Node::Text(text) => {
-                    for span in text.layouted() {
-                        for glyph in &span.positioned_glyphs {
-                            if glyph.id.0 == 0 && !glyph.text.trim().is_empty() {
-                                out.push(glyph.text.clone());
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
     let tree = usvg::Tree::from_str(svg, engine.usvg_options()).expect("valid svg");
-    let mut out = Vec::new();
-    walk(tree.root(), &mut out);
-    out
+    vellum::raster::missing_glyphs(&tree)
 }
 
 #[test]

@@ -105,10 +105,7 @@ fn outside(card: &Pixels, blank: &Pixels, allowed: &[Rect]) -> Vec<(u32, u32)> {
 /// The text of every glyph laid out as glyph 0 (.notdef) when `svg` is drawn as the engine
 /// draws it.
 fn missing_glyphs(engine: &Engine, svg: &str) -> Vec<String> {
-    let placed = vellum::text::svg::place_runs(svg, engine.text_measurer());
-    let svg = placed.as_deref().unwrap_or(svg);
-    let tree = vellum::raster::parse(svg, engine.usvg_options(), 100_000).unwrap();
-    vellum::raster::missing_glyphs(&tree)
+    vellum::raster::missing_glyphs(&engine.parse_drawn(svg).unwrap())
 }
 
 #[test]

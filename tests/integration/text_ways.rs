@@ -145,9 +145,7 @@ fn the_comparison_sees_text_that_lands_elsewhere() {
 
 /// `svg` drawn as the engine draws it: runs placed, then parsed and rasterised.
 fn draw(engine: &Engine, svg: &str) -> tiny_skia::Pixmap {
-    let placed = vellum::text::svg::place_runs(svg, engine.text_measurer());
-    let svg = placed.as_deref().unwrap_or(svg);
-    let tree = vellum::raster::parse(svg, engine.usvg_options(), 10_000).unwrap();
+    let tree = engine.parse_drawn(svg).unwrap();
     vellum::raster::rasterize(&tree, 1.0, u64::MAX, None).unwrap()
 }
 
