@@ -3,7 +3,6 @@
 //!
 //! The command line's flags take their defaults from here, so each default is written once.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Bounds on request size and output size, shared by the server and the CLI.
@@ -66,8 +65,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// URL signing keys; with any set, unsigned image requests get 403. Default: none.
     pub signer: crate::signing::Signer,
-    /// Fetches `image` params; `None` (the default) turns remote images off.
-    pub fetcher: Option<Arc<crate::fetch::Fetcher>>,
+    /// Where `image` params may come from. Default: nowhere (remote and local images off).
+    pub images: crate::fetch::ImageSources,
     /// Largest `POST /render` body. Default: 64 KiB.
     pub max_body_bytes: usize,
     /// Origin the JSON answers of `POST /render` put in front of image URLs
@@ -87,7 +86,7 @@ impl Default for ServerConfig {
             max_age: 31_536_000,
             shutdown_grace: Duration::from_secs(10),
             signer: crate::signing::Signer::default(),
-            fetcher: None,
+            images: crate::fetch::ImageSources::default(),
             max_body_bytes: 64 * 1024,
             public_url: None,
         }

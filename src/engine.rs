@@ -27,8 +27,9 @@ use crate::text::{self, TextMeasurer};
 pub struct EngineConfig {
     /// Directory of `NAME.svg` + `NAME.toml` pairs.
     pub templates_dir: PathBuf,
-    /// Directory of font files, searched recursively.
-    pub fonts_dir: PathBuf,
+    /// Directories of font files, each searched recursively, loaded in order (the order is
+    /// the fallback order for characters a face lacks).
+    pub font_dirs: Vec<PathBuf>,
     /// Also load the machine's fonts (after the bundled ones). Default: off.
     pub system_fonts: bool,
     /// Request and output limits.
@@ -40,7 +41,7 @@ impl EngineConfig {
     pub fn bundled(root: &Path) -> EngineConfig {
         EngineConfig {
             templates_dir: root.join("templates"),
-            fonts_dir: root.join("fonts"),
+            font_dirs: vec![root.join("fonts")],
             system_fonts: false,
             limits: Limits::default(),
         }
@@ -60,7 +61,7 @@ pub struct Engine {
 impl Engine {
     /// Loads fonts and templates; fails with the file and field of the first problem.
     pub fn new(config: EngineConfig) -> Result<Engine, LoadError> {
-        let fontdb = crate::fonts::load(&config.fonts_dir, config.system_fonts)?;
+        let fontdb = crate::fonts::load(&config.font_dirs, config.system_fonts)?;
         let fallback = Arc::new(crate::fonts::Fallback::new(fontdb.clone()));
         let measurer = Arc::new(TextMeasurer::new(fontdb.clone(), fallback.clone()));
         let options = raster::usvg_options(fontdb, fallback);

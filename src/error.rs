@@ -111,6 +111,9 @@ pub enum RequestError {
     /// An image param names a URL, but this server fetches no remote images.
     #[error("{0}: remote images are off on this server (it has no --allow-image-host)")]
     ImagesOff(String),
+    /// An image param names a path, but this server reads no local images.
+    #[error("{0}: local images are off (no --image-dir given)")]
+    LocalImagesOff(String),
     /// An image param's URL could not be fetched or is not allowed.
     #[error("{param}: {error}")]
     Image {
@@ -118,6 +121,14 @@ pub enum RequestError {
         param: String,
         /// What went wrong.
         error: FetchError,
+    },
+    /// An image param's path is refused, missing or not a usable image.
+    #[error("{param}: {error}")]
+    LocalImage {
+        /// The image param.
+        param: String,
+        /// What went wrong.
+        error: crate::fetch::LocalError,
     },
     /// Signing is on and the request's signature is missing, wrong or expired.
     #[error("{0}")]
@@ -149,7 +160,9 @@ impl RequestError {
             RequestError::UnknownTemplate(_) | RequestError::UnknownFormat(_) => 404,
             RequestError::BadParam(_)
             | RequestError::TooManyPixels(_)
-            | RequestError::ImagesOff(_) => 400,
+            | RequestError::ImagesOff(_)
+            | RequestError::LocalImagesOff(_)
+            | RequestError::LocalImage { .. } => 400,
             RequestError::Image { error, .. } => match error {
                 FetchError::Url(_) => 400,
                 FetchError::Timeout(_) => 504,
@@ -174,12 +187,14 @@ impl RequestError {
             RequestError::BadParam(_) => "bad_param",
             RequestError::QueryTooLong { .. } => "query_too_long",
             RequestError::TooManyPixels(_) => "too_many_pixels",
-            RequestError::ImagesOff(_) => "images_off",
+            RequestError::ImagesOff(_) | RequestError::LocalImagesOff(_) => "images_off",
             RequestError::Image { error, .. } => match error {
                 FetchError::Url(_) => "image_refused",
                 FetchError::Timeout(_) => "image_timeout",
                 _ => "image_failed",
             },
+            RequestError::LocalImage { error, .. } if error.is_refusal() => "image_refused",
+            RequestError::LocalImage { .. } => "image_failed",
             RequestError::Signature(_) => "bad_signature",
             RequestError::MediaType => "unsupported_media_type",
             RequestError::BodyTooLarge(_) => "body_too_large",

@@ -12,32 +12,47 @@ use crate::error::LoadError;
 /// The family used for text that names none, and for the generic `sans-serif`.
 pub const DEFAULT_FAMILY: &str = "Inter";
 
-/// Loads every `.ttf`, `.otf` and `.ttc` under `dir` (sorted by path, so the fallback order is
-/// stable) and, if `system` is set, the machine's fonts after them.
-pub fn load(dir: &Path, system: bool) -> Result<Arc<fontdb::Database>, LoadError> {
-    let mut files = Vec::new();
-    collect_font_files(dir, &mut files)?;
-    files.sort();
+/// Loads every font file under each of `dirs` in turn (within a directory sorted by path, so
+/// the fallback order is stable) and, if `system` is set, the machine's fonts after them. A
+/// directory without a font is an error naming it.
+pub fn load(dirs: &[PathBuf], system: bool) -> Result<Arc<fontdb::Database>, LoadError> {
     let mut db = fontdb::Database::new();
-    for path in &files {
-        let data = std::fs::read(path).map_err(LoadError::io(path))?;
-        db.load_font_data(font_data(path, data)?);
+    for dir in dirs {
+        let mut files = Vec::new();
+        collect_font_files(dir, &mut files)?;
+        if files.is_empty() {
+            return Err(LoadError::NoFonts { path: dir.clone() });
+        }
+        files.sort();
+        for path in &files {
+            let data = std::fs::read(path).map_err(LoadError::io(path))?;
+            db.load_font_data(font_data(path, data)?);
+        }
     }
-    if db.is_empty() {
+    if dirs.is_empty() && !system {
         return Err(LoadError::NoFonts {
-            path: dir.to_path_buf(),
+            path: PathBuf::from("(no font directory given)"),
         });
     }
     if system {
         db.load_system_fonts();
     }
     // Generic families, and usvg's last resort for a family that does not exist (serif),
-    // all mean the default family: text is never dropped for want of a font.
-    db.set_sans_serif_family(DEFAULT_FAMILY);
-    db.set_serif_family(DEFAULT_FAMILY);
-    db.set_monospace_family(DEFAULT_FAMILY);
-    db.set_cursive_family(DEFAULT_FAMILY);
-    db.set_fantasy_family(DEFAULT_FAMILY);
+    // all mean the default family, or the first family loaded when fonts that replace the
+    // bundled ones have no Inter: text is never dropped for want of a font.
+    let has_default = db
+        .faces()
+        .any(|face| face.families.iter().any(|(name, _)| name == DEFAULT_FAMILY));
+    let first = db.faces().find_map(|face| face.families.first());
+    let default = match first {
+        Some((name, _)) if !has_default => name.clone(),
+        _ => DEFAULT_FAMILY.to_string(),
+    };
+    db.set_sans_serif_family(&default);
+    db.set_serif_family(&default);
+    db.set_monospace_family(&default);
+    db.set_cursive_family(&default);
+    db.set_fantasy_family(default);
     Ok(Arc::new(db))
 }
 
@@ -171,7 +186,11 @@ mod tests {
 
     #[test]
     fn fallback_keeps_the_weight_of_the_text() {
-        let db = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fonts"), false).unwrap();
+        let db = load(
+            &[Path::new(env!("CARGO_MANIFEST_DIR")).join("fonts")],
+            false,
+        )
+        .unwrap();
         let fallback = Fallback::new(db.clone());
         let inter = |weight| {
             db.query(&fontdb::Query {

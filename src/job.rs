@@ -2,8 +2,9 @@
 //! finished [`Image`].
 //!
 //! A job's fields are private: its key is computed from its template, params and format when
-//! it is made, so the two cannot drift apart. Remote images are fetched into a job here
-//! ([`Job::fetch_images`]) before the engine renders it.
+//! it is made, so the two cannot drift apart. Images (fetched from allow-listed hosts or read
+//! from image directories) are put into a job here ([`Job::fetch_images`]) before the engine
+//! renders it.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -11,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 
 use crate::error::RequestError;
-use crate::fetch::{FetchError, Fetcher};
+use crate::fetch::{FetchError, Fetched, ImageSources};
 use crate::format::Format;
 use crate::params::Params;
 use crate::template::{Template, TemplateSet};
@@ -109,8 +110,9 @@ impl Job {
         }
     }
 
-    /// The image params that name a URL, as (param, URL): what [`Job::fetch_images`] fetches.
-    pub fn image_urls(&self) -> Vec<(String, String)> {
+    /// The image params that name an image (a URL or a path), as (param, value): what
+    /// [`Job::fetch_images`] fetches or reads.
+    pub fn image_values(&self) -> Vec<(String, String)> {
         self.params
             .values()
             .iter()
@@ -122,30 +124,27 @@ impl Job {
             .collect()
     }
 
-    /// Fetches the job's image params; a fetch that failed upstream draws the param's
-    /// fallback asset if it declares one (a URL that may not be fetched never does). Without
-    /// a fetcher, a job that names an image URL is refused.
-    pub async fn fetch_images(mut self, fetcher: Option<&Fetcher>) -> Result<Job, RequestError> {
-        for (param, url) in self.image_urls() {
-            let Some(fetcher) = fetcher else {
-                return Err(RequestError::ImagesOff(param));
-            };
-            let data_url = match fetcher.fetch(&url).await {
-                Ok(fetched) => fetched.data_url(),
-                // A URL this server may not fetch is the request's mistake, never a fallback.
-                Err(error @ FetchError::Url(_)) => {
-                    return Err(RequestError::Image { param, error });
+    /// Fetches the job's image URLs and reads its image paths from `sources`. A fetch that
+    /// failed upstream draws the param's fallback asset if it declares one; a URL that may not
+    /// be fetched and any local file that cannot be used never do (they are the caller's
+    /// mistake). A job that names a kind of image `sources` does not serve is refused.
+    pub async fn fetch_images(mut self, sources: &ImageSources) -> Result<Job, RequestError> {
+        for (param, value) in self.image_values() {
+            let (refused, error) = match get_image(sources, &param, &value).await {
+                Ok(image) => {
+                    self.images.insert(param, image.data_url());
+                    continue;
                 }
-                Err(error) => match self.fallback_url(&param) {
-                    Some(fallback) => {
-                        tracing::warn!(%param, %url, %error, "image fetch failed; drawing the fallback");
-                        self.fallback_used = true;
-                        fallback
-                    }
-                    None => return Err(RequestError::Image { param, error }),
-                },
+                Err(failure) => failure,
             };
-            self.images.insert(param, data_url);
+            match self.fallback_url(&param) {
+                Some(fallback) if !refused => {
+                    tracing::warn!(%param, %value, %error, "image failed; drawing the fallback");
+                    self.fallback_used = true;
+                    self.images.insert(param, fallback);
+                }
+                _ => return Err(error),
+            }
         }
         Ok(self)
     }
@@ -158,7 +157,7 @@ impl Job {
     /// The filled SVG text; every image param must have been fetched.
     pub(crate) fn fill(&self) -> Result<String, String> {
         if let Some((name, _)) = self
-            .image_urls()
+            .image_values()
             .into_iter()
             .find(|(name, _)| !self.images.contains_key(name))
         {
@@ -187,25 +186,60 @@ impl Job {
     }
 }
 
+/// The image `value` of `param` from `sources`; an error comes with whether it was a
+/// refusal (a URL or path that may not be used, never replaced by a fallback).
+async fn get_image(
+    sources: &ImageSources,
+    param: &str,
+    value: &str,
+) -> Result<Fetched, (bool, RequestError)> {
+    let param = param.to_string();
+    if crate::media::is_url(value) {
+        let Some(fetcher) = &sources.remote else {
+            return Err((true, RequestError::ImagesOff(param)));
+        };
+        fetcher.fetch(value).await.map_err(|error| {
+            let refused = matches!(error, FetchError::Url(_));
+            (refused, RequestError::Image { param, error })
+        })
+    } else {
+        let Some(dirs) = sources.local.clone() else {
+            return Err((true, RequestError::LocalImagesOff(param)));
+        };
+        // Reading a file blocks: off the async workers.
+        let path = value.to_string();
+        let read = tokio::task::spawn_blocking(move || dirs.read(&path))
+            .await
+            .map_err(|e| {
+                (
+                    true,
+                    RequestError::Internal(format!("image read panicked: {e}")),
+                )
+            })?;
+        // A local file is the caller's own input: a wrong one is reported, never replaced.
+        read.map_err(|error| (true, RequestError::LocalImage { param, error }))
+    }
+}
+
 /// Fetches jobs' images from synchronous code (the CLI, batch threads) on one small runtime,
 /// started the first time a job names an image and shared by every caller after that.
 pub struct BlockingFetcher {
-    fetcher: Option<Arc<Fetcher>>,
+    sources: ImageSources,
     runtime: OnceLock<Result<tokio::runtime::Runtime, String>>,
 }
 
 impl BlockingFetcher {
-    /// Fetches with `fetcher`; `None` refuses jobs that name an image URL.
-    pub fn new(fetcher: Option<Arc<Fetcher>>) -> BlockingFetcher {
+    /// Fetches and reads from `sources`.
+    pub fn new(sources: ImageSources) -> BlockingFetcher {
         BlockingFetcher {
-            fetcher,
+            sources,
             runtime: OnceLock::new(),
         }
     }
 
     /// [`Job::fetch_images`], blocking this thread until it is done.
     pub fn fetch_images(&self, job: Job) -> Result<Job, RequestError> {
-        if job.image_urls().is_empty() {
+        if job.image_values().is_empty() {
             return Ok(job);
         }
         let runtime = self.runtime.get_or_init(|| {
@@ -218,7 +252,7 @@ impl BlockingFetcher {
         let runtime = runtime
             .as_ref()
             .map_err(|e| RequestError::Internal(format!("cannot start the fetch runtime: {e}")))?;
-        runtime.block_on(job.fetch_images(self.fetcher.as_deref()))
+        runtime.block_on(job.fetch_images(&self.sources))
     }
 }
 

@@ -25,7 +25,7 @@ mod functions;
 mod handler;
 pub mod job;
 pub mod manifest;
-mod media;
+pub mod media;
 mod metrics;
 pub mod params;
 pub mod raster;

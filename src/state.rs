@@ -12,7 +12,7 @@ use crate::cache::{ByteCache, Flights};
 use crate::config::ServerConfig;
 use crate::engine::Engine;
 use crate::error::RequestError;
-use crate::fetch::Fetcher;
+use crate::fetch::ImageSources;
 use crate::job::{CacheKey, Image, Job};
 use crate::metrics::Metrics;
 use crate::signing::Signer;
@@ -53,7 +53,7 @@ pub struct State {
     render_wait: Duration,
     request_deadline: Duration,
     signer: Signer,
-    fetcher: Option<Arc<Fetcher>>,
+    images: ImageSources,
     max_body_bytes: usize,
     public_url: Option<String>,
     cache_control: String,
@@ -69,7 +69,7 @@ impl State {
             metrics: Metrics::new(
                 cache.counters(),
                 engine.missing_glyphs(),
-                config.fetcher.as_deref(),
+                config.images.remote.as_deref(),
             ),
             engine,
             cache,
@@ -78,7 +78,7 @@ impl State {
             render_wait: config.render_wait,
             request_deadline: config.request_deadline,
             signer: config.signer.clone(),
-            fetcher: config.fetcher.clone(),
+            images: config.images.clone(),
             max_body_bytes: config.max_body_bytes,
             public_url: config.public_url.clone(),
             cache_control: format!("public, max-age={}, immutable", config.max_age),
@@ -128,7 +128,7 @@ impl State {
         }
         let key = job.key();
         let render = async {
-            let job = job.fetch_images(self.fetcher.as_deref()).await?;
+            let job = job.fetch_images(&self.images).await?;
             let permit =
                 tokio::time::timeout(self.render_wait, self.render_slots.clone().acquire_owned())
                     .await

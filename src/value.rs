@@ -75,8 +75,8 @@ pub enum ParamKind {
     },
     /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
     Bool,
-    /// An http(s) URL of a PNG, JPEG, WebP or GIF image that the server fetches (from
-    /// allow-listed hosts only) and embeds; empty means none.
+    /// A PNG, JPEG, WebP or GIF image, embedded: an http(s) URL fetched from an allow-listed
+    /// host, or a path read from an image directory (`--image-dir`); empty means none.
     Image {
         /// An asset drawn instead when the fetch fails (the card is then served with a short
         /// max-age); without one, a failed fetch is an error.
@@ -145,13 +145,17 @@ impl ParamKind {
             ParamKind::Image { .. } => {
                 let ok = raw.is_empty()
                     || (raw.len() <= MAX_URL_BYTES
-                        && url::Url::parse(raw)
-                            .is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
+                        && match url::Url::parse(raw) {
+                            Ok(url) => matches!(url.scheme(), "http" | "https"),
+                            // No scheme: a path in an image directory, checked when read.
+                            Err(_) => !raw.chars().any(char::is_control),
+                        });
                 if ok {
                     Ok(Value::Text(raw.to_string()))
                 } else {
                     Err(format!(
-                        "{name}: expected an http(s) URL of at most {MAX_URL_BYTES} bytes, got {}",
+                        "{name}: expected an http(s) URL or an image path of at most \
+                         {MAX_URL_BYTES} bytes, got {}",
                         quote(raw)
                     ))
                 }
@@ -194,7 +198,7 @@ impl std::fmt::Display for ParamKind {
             ParamKind::Number { min, max } => write!(f, "number {min}..{max}"),
             ParamKind::Enum { values } => f.write_str(&values.join("|")),
             ParamKind::Bool => f.write_str("bool"),
-            ParamKind::Image { .. } => f.write_str("image URL"),
+            ParamKind::Image { .. } => f.write_str("image URL or path"),
         }
     }
 }

@@ -19,6 +19,7 @@ use prometheus_client::metrics::counter::Counter;
 use super::policy::{AllowList, UrlError, check_ip, check_url};
 use crate::body::{BodyError, read_limited};
 use crate::cache::ByteCache;
+use crate::media::{ImageError, check_image};
 
 /// Limits on one fetch, each with a default.
 #[derive(Debug, Clone)]
@@ -81,15 +82,9 @@ pub enum FetchError {
     /// Past the total timeout.
     #[error("the image server did not answer within {0} s")]
     Timeout(u64),
-    /// The body is larger than allowed.
-    #[error("the image is larger than {0} bytes")]
-    TooLarge(usize),
-    /// The body is not PNG, JPEG, WebP or GIF.
-    #[error("not a PNG, JPEG, WebP or GIF image")]
-    NotAnImage,
-    /// The image's declared size is too large.
-    #[error("the image is {0}x{1} pixels; at most {2} per side")]
-    TooManyPixels(usize, usize, usize),
+    /// The body is too large, or not an image a template may draw.
+    #[error(transparent)]
+    Image(#[from] ImageError),
 }
 
 /// A fetched, checked image.
@@ -210,7 +205,7 @@ impl Fetcher {
             let body = read_limited(&head.headers, body, max)
                 .await
                 .map_err(|e| match e {
-                    BodyError::TooLarge => FetchError::TooLarge(max),
+                    BodyError::TooLarge => ImageError::TooLarge(max).into(),
                     BodyError::Read(e) => {
                         tracing::warn!(%url, error = error_chain(&*e), "image body failed");
                         classify(&*e, false)
@@ -231,12 +226,7 @@ impl Fetcher {
     }
 
     fn checked_image(&self, bytes: Bytes) -> Result<Fetched, FetchError> {
-        let mime = crate::media::raster_mime(&bytes).ok_or(FetchError::NotAnImage)?;
-        let size = imagesize::blob_size(&bytes).map_err(|_| FetchError::NotAnImage)?;
-        let max = self.limits.max_side;
-        if size.width > max || size.height > max {
-            return Err(FetchError::TooManyPixels(size.width, size.height, max));
-        }
+        let mime = check_image(&bytes, self.limits.max_side)?;
         Ok(Fetched { mime, bytes })
     }
 }

@@ -371,7 +371,7 @@ mod tests {
         static MEASURER: OnceLock<TextMeasurer> = OnceLock::new();
         MEASURER.get_or_init(|| {
             let fonts = Path::new(env!("CARGO_MANIFEST_DIR")).join("fonts");
-            let db = crate::fonts::load(&fonts, false).unwrap();
+            let db = crate::fonts::load(&[fonts], false).unwrap();
             TextMeasurer::new(db.clone(), Arc::new(Fallback::new(db)))
         })
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use hyper::{Method, StatusCode};
 use vellum::EngineConfig;
+use vellum::fetch::ImageSources;
 use vellum::server::ServerConfig;
 use vellum::signing::Signer;
 
@@ -241,11 +242,17 @@ fn image_cases(canary: &Canary, upstream: &Upstream) -> Vec<Case> {
         cases.push(avatar_err(url, 400, &not_public(ip)));
         cases.push(avatar_err(&upstream.redirect_to(url), 400, &not_public(ip)));
     }
-    let not_http =
-        |url: &str| format!("expected an http(s) URL of at most 2048 bytes, got \"{url}\"");
+    let not_http = |url: &str| {
+        format!("expected an http(s) URL or an image path of at most 2048 bytes, got \"{url}\"")
+    };
+    // A path is read from an image directory, and this server has none.
+    cases.push(avatar_err(
+        "/etc/passwd",
+        400,
+        "local images are off (no --image-dir given)",
+    ));
     for url in [
         "file:///etc/passwd",
-        "/etc/passwd",
         "gopher://127.0.0.1:70/_GET",
         "ftp://127.0.0.2/a.png",
         "data:image/svg+xml,<svg/>",
@@ -383,7 +390,10 @@ async fn public_server(canary: &Canary, upstream: &Upstream) -> TestServer {
     ];
     let config = ServerConfig {
         signer: Signer::new(vec![b"current".to_vec(), b"previous".to_vec()]),
-        fetcher: Some(Arc::new(test_fetcher(upstream, &forbidden_but_listed))),
+        images: ImageSources {
+            remote: Some(Arc::new(test_fetcher(upstream, &forbidden_but_listed))),
+            local: None,
+        },
         ..ServerConfig::default()
     };
     TestServer::start_with(EngineConfig::bundled(&support::root()), config).await

@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use crate::support::{self, decode_png};
 
-fn vellum_batch(templates: &Path, args: &[&str]) -> Output {
+pub(crate) fn vellum_batch(templates: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vellum"))
         .arg("batch")
         .arg("--templates")
@@ -17,15 +17,15 @@ fn vellum_batch(templates: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn manifest(dir: &Path) -> Vec<Vec<String>> {
+pub(crate) fn manifest(dir: &Path) -> Vec<Vec<String>> {
     let mut reader = csv::Reader::from_path(dir.join("manifest.csv")).unwrap();
     reader
         .records()
@@ -34,7 +34,7 @@ fn manifest(dir: &Path) -> Vec<Vec<String>> {
 }
 
 /// Every regular file under `dir`, relative to it, sorted.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use hyper::StatusCode;
 use vellum::EngineConfig;
-use vellum::fetch::{AllowList, FetchError, FetchLimits, Fetcher, UrlError};
+use vellum::fetch::{AllowList, FetchError, FetchLimits, Fetcher, ImageSources, UrlError};
+use vellum::media::ImageError;
 use vellum::server::ServerConfig;
 
 use crate::support::{self, TestServer, decode_png};
@@ -47,12 +48,18 @@ async fn fixture_images_are_fetched_and_hostile_ones_refused() {
     );
 
     let cases = [
-        ("/big.png", FetchError::TooLarge(5 * 1024 * 1024)),
-        ("/claims-huge.png", FetchError::TooLarge(5 * 1024 * 1024)),
+        ("/big.png", ImageError::TooLarge(5 * 1024 * 1024).into()),
+        (
+            "/claims-huge.png",
+            ImageError::TooLarge(5 * 1024 * 1024).into(),
+        ),
         ("/claims-more.png", FetchError::Truncated),
-        ("/huge.png", FetchError::TooManyPixels(50_000, 50_000, 4096)),
-        ("/image.svg", FetchError::NotAnImage),
-        ("/page.html", FetchError::NotAnImage),
+        (
+            "/huge.png",
+            ImageError::TooManyPixels(50_000, 50_000, 4096).into(),
+        ),
+        ("/image.svg", ImageError::NotAnImage.into()),
+        ("/page.html", ImageError::NotAnImage.into()),
         ("/missing.png", FetchError::Status(404)),
         ("/hang.png", FetchError::Timeout(2)),
         ("/trickle.png", FetchError::Timeout(2)),
@@ -91,7 +98,10 @@ async fn fixture_images_are_fetched_and_hostile_ones_refused() {
 
 async fn server_fetching_from(upstream: &Upstream) -> TestServer {
     let config = ServerConfig {
-        fetcher: Some(Arc::new(test_fetcher(upstream, &[]))),
+        images: ImageSources {
+            remote: Some(Arc::new(test_fetcher(upstream, &[]))),
+            local: None,
+        },
         ..ServerConfig::default()
     };
     TestServer::start_with(EngineConfig::bundled(&support::root()), config).await

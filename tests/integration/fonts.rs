@@ -54,7 +54,7 @@ fn engine(name: &str, fonts: &[&str]) -> Result<Engine, String> {
     }
     let mut config = EngineConfig::bundled(&support::root());
     config.templates_dir = templates;
-    config.fonts_dir = font_dir;
+    config.font_dirs = vec![font_dir];
     Engine::new(config).map_err(|e| e.to_string())
 }
 
@@ -133,4 +133,80 @@ fn a_font_file_that_does_not_load_stops_the_start_with_its_name() {
             "{file}: {err}"
         );
     }
+}
+
+#[test]
+fn add_fonts_brings_a_family_and_keeps_the_bundled_coverage() {
+    let dir = support::scratch_dir("fonts-add");
+    let (templates, mine) = (dir.join("templates"), dir.join("mine"));
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(templates.join("t.toml"), TOML).unwrap();
+    std::fs::write(templates.join("t.svg"), SVG).unwrap();
+    std::fs::copy(test_fonts().join("vellum-test.otf"), mine.join("brand.otf")).unwrap();
+    let bundled = support::root().join("fonts");
+    let bundled = bundled.to_str().unwrap();
+    let bundled_templates = support::root().join("templates");
+    // `vellum render` in `dir` with `flags`, then `args` (template, params, -o).
+    let vellum = |flags: &[&str], args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vellum"))
+            .current_dir(&dir)
+            .arg("render")
+            .args(flags)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+
+    // The brand family has only a Regular: asked for at 900 it draws Regular. Without it the
+    // family is unknown and the text falls back to Inter Black.
+    let card = |flags: &[&str], out: &str| {
+        let args = [
+            "--templates",
+            "templates",
+            "t",
+            "family=Vellum Test Web",
+            "weight=900",
+        ];
+        let run = vellum(flags, &[&args[..], &["-o", out]].concat());
+        assert!(run.status.success(), "{}", stderr(&run));
+        ink(&decode_png(&std::fs::read(dir.join(out)).unwrap())).0
+    };
+    let added = card(&["--fonts", bundled, "--add-fonts", "mine"], "added.png");
+    let unknown = card(&["--fonts", bundled], "unknown.png");
+    assert!(
+        unknown * 10 > added * 13,
+        "the added family draws (Regular {added} vs Black {unknown} dark pixels)"
+    );
+
+    // Added fonts keep the bundled emoji; replacing the fonts loses them.
+    let post = [
+        "--templates",
+        bundled_templates.to_str().unwrap(),
+        "post",
+        "title=Launch 🚀",
+        "-o",
+        "post.png",
+    ];
+    let kept = vellum(&["--fonts", bundled, "--add-fonts", "mine"], &post);
+    assert!(kept.status.success(), "{}", stderr(&kept));
+    assert!(
+        !stderr(&kept).contains("missing-glyph"),
+        "{}",
+        stderr(&kept)
+    );
+    let replaced = vellum(&["--fonts", "mine"], &post);
+    assert!(replaced.status.success(), "{}", stderr(&replaced));
+    assert!(
+        stderr(&replaced).contains("drew missing-glyph boxes"),
+        "{}",
+        stderr(&replaced)
+    );
+    let missing = vellum(&["--add-fonts", "nowhere"], &post);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(
+        stderr(&missing),
+        "vellum: --add-fonts nowhere: no such directory\n"
+    );
 }

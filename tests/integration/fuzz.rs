@@ -5,6 +5,8 @@
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
+use vellum::fetch::ImageSources;
+use vellum::job::BlockingFetcher;
 use vellum::{Engine, Format, RequestError};
 
 use crate::support;
@@ -83,8 +85,11 @@ fn check(template: &str, format: Format, query: &str) -> Result<(), String> {
     } else {
         format!("{query}&scale=0.1")
     };
+    // As a server with no image sources: an image param is refused before the render.
+    let images = BlockingFetcher::new(ImageSources::default());
     match engine
         .prepare(template, format, &query)
+        .and_then(|job| images.fetch_images(job))
         .and_then(|job| engine.render(&job))
     {
         Ok(image) if image.format == format => Ok(()),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use vellum::fetch::{AllowList, FetchLimits, Fetcher};
+use vellum::fetch::{AllowList, FetchLimits, Fetcher, ImageDirs, ImageSources};
 use vellum::signing::Signer;
 use vellum::{Engine, EngineConfig, Limits, ServerConfig};
 
@@ -68,15 +68,31 @@ pub struct ImageArgs {
         value_delimiter = ','
     )]
     pub hosts: Vec<String>,
+    /// Directory that `image` params may name files in, as a path relative to it
+    /// (photos/sku-1.jpg) or an absolute path inside it; ".." and symbolic links out of it
+    /// are refused. Repeat or comma-separate. None: local images are off.
+    #[arg(long = "image-dir", env = "VELLUM_IMAGE_DIRS", value_delimiter = ',')]
+    pub dirs: Vec<PathBuf>,
 }
 
 impl ImageArgs {
-    /// A fetcher for these hosts; `None` (remote images off) when there are none.
-    pub fn fetcher(&self) -> Option<Arc<Fetcher>> {
-        (!self.hosts.is_empty()).then(|| {
+    /// Where image params may come from: a fetcher for the allowed hosts and a reader for
+    /// the image directories, each off when none are given.
+    pub fn sources(&self) -> anyhow::Result<ImageSources> {
+        let limits = FetchLimits::default();
+        let local = match self.dirs.is_empty() {
+            true => None,
+            false => Some(Arc::new(ImageDirs::new(
+                &self.dirs,
+                limits.max_bytes,
+                limits.max_side,
+            )?)),
+        };
+        let remote = (!self.hosts.is_empty()).then(|| {
             let allow = AllowList::new(self.hosts.iter().cloned());
-            Arc::new(Fetcher::new(allow, FetchLimits::default(), None))
-        })
+            Arc::new(Fetcher::new(allow, limits, None))
+        });
+        Ok(ImageSources { remote, local })
     }
 }
 
@@ -104,10 +120,15 @@ pub struct EngineArgs {
     /// the templates bundled in the binary].
     #[arg(long, env = "VELLUM_TEMPLATES")]
     pub templates: Option<PathBuf>,
-    /// Directory of fonts (.ttf, .otf, .ttc, .woff, .woff2), searched recursively [default:
-    /// ./fonts if it exists, else the fonts bundled in the binary].
+    /// Directory of fonts (.ttf, .otf, .ttc, .woff, .woff2), searched recursively, that
+    /// replaces the default fonts [default: ./fonts if it exists, else the fonts bundled in
+    /// the binary].
     #[arg(long, env = "VELLUM_FONTS")]
     pub fonts: Option<PathBuf>,
+    /// Directory of more fonts, loaded after the default (or --fonts) ones: your brand's
+    /// families, with the bundled emoji and script coverage kept. Repeat or comma-separate.
+    #[arg(long = "add-fonts", env = "VELLUM_ADD_FONTS", value_delimiter = ',')]
+    pub add_fonts: Vec<PathBuf>,
     /// Also load the machine's fonts, after the bundled ones.
     #[arg(long, env = "VELLUM_SYSTEM_FONTS")]
     pub system_fonts: bool,
@@ -163,10 +184,18 @@ impl EngineArgs {
             }
         };
         let templates = pick(&self.templates, "--templates", "templates")?;
-        let fonts = pick(&self.fonts, "--fonts", "fonts")?;
+        let mut font_dirs = vec![pick(&self.fonts, "--fonts", "fonts")?];
+        for dir in &self.add_fonts {
+            anyhow::ensure!(
+                dir.is_dir(),
+                "--add-fonts {}: no such directory",
+                dir.display()
+            );
+            font_dirs.push(dir.clone());
+        }
         let config = EngineConfig {
             templates_dir: templates,
-            fonts_dir: fonts,
+            font_dirs,
             system_fonts: self.system_fonts,
             limits: Limits {
                 max_pixels: self.max_pixels,
@@ -278,10 +307,10 @@ pub struct BatchArgs {
 }
 
 impl ServeArgs {
-    /// The server's settings from these flags.
-    pub fn server_config(&self) -> ServerConfig {
+    /// The server's settings from these flags; fails on an image directory that is missing.
+    pub fn server_config(&self) -> anyhow::Result<ServerConfig> {
         let defaults = ServerConfig::default();
-        ServerConfig {
+        Ok(ServerConfig {
             cache_bytes: self.cache_mb.saturating_mul(1024 * 1024),
             max_renders: self.max_renders.unwrap_or(defaults.max_renders),
             render_wait: std::time::Duration::from_secs(self.render_wait_secs),
@@ -290,10 +319,10 @@ impl ServeArgs {
             max_connections: self.max_connections,
             max_age: self.max_age,
             signer: self.signing.signer(),
-            fetcher: self.images.fetcher(),
+            images: self.images.sources()?,
             max_body_bytes: self.max_body_bytes,
             public_url: self.public_url.clone(),
             ..defaults
-        }
+        })
     }
 }

@@ -65,7 +65,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     return_freed_images_to_the_system();
     let (engine, _bundled) = args.engine.engine()?;
     let engine = Arc::new(engine);
-    let config = args.server_config();
+    let config = args.server_config()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let server = Server::bind(args.addr, engine.clone(), config)
@@ -98,7 +98,11 @@ async fn reload_on_sighup(engine: Arc<Engine>) {
 
 /// Exit codes: 0 written, 1 the request was rejected or failed, 2 setup or I/O problems.
 fn render(args: RenderArgs) -> ExitCode {
-    let (engine, _bundled) = match args.engine.engine() {
+    let loaded = args.engine.engine().and_then(|(engine, bundled)| {
+        let sources = args.images.sources()?;
+        Ok((engine, bundled, sources))
+    });
+    let (engine, _bundled, sources) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("vellum: {e:#}");
@@ -136,7 +140,7 @@ fn render(args: RenderArgs) -> ExitCode {
             }
         }
     }
-    let fetcher = BlockingFetcher::new(args.images.fetcher());
+    let fetcher = BlockingFetcher::new(sources);
     let fetched = engine
         .prepare_pairs(&args.template, format, pairs)
         .and_then(|job| fetcher.fetch_images(job));
@@ -212,7 +216,7 @@ fn run_batch(args: BatchArgs) -> anyhow::Result<vellum::batch::Summary> {
     };
     let progress = Progress::new(rows.len(), data_name);
     let started = std::time::Instant::now();
-    let fetcher = BlockingFetcher::new(args.images.fetcher());
+    let fetcher = BlockingFetcher::new(args.images.sources()?);
     let reports = batch::run(&engine, &fetcher, rows, &options, &|r| progress.row_done(r))
         .with_context(|| format!("{}", args.output.display()))?;
     progress.finish();
