@@ -78,7 +78,7 @@ pub async fn respond(
     let mut pairs = crate::params::json_pairs(request.params).map_err(RequestError::BadParam)?;
     pairs.sort();
     let job = state
-        .engine
+        .engine()
         .prepare_pairs(&request.template, format, pairs.clone())?;
     let (width, height) = job.output_size();
     let etag = job.key().etag();

@@ -132,6 +132,15 @@ impl<K: std::hash::Hash + Eq, V: Weigh + Clone> ByteCache<K, V> {
         self.counters.entries.set(inner.lru.len() as i64);
     }
 
+    /// Drops every value (counted as neither hit nor eviction).
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.lru.clear();
+        inner.bytes = 0;
+        self.counters.bytes.set(0);
+        self.counters.entries.set(0);
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> CacheStats {
         let inner = self.lock();

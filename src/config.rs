@@ -3,6 +3,7 @@
 //!
 //! The command line's flags take their defaults from here, so each default is written once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Bounds on request size and output size, shared by the server and the CLI.
@@ -72,6 +73,8 @@ pub struct ServerConfig {
     /// Origin the JSON answers of `POST /render` put in front of image URLs
     /// (`https://img.example.com`). Default: none, `http://` + the request's `Host`.
     pub public_url: Option<String>,
+    /// The template studio `vellum dev` serves beside the endpoint. Default: none.
+    pub studio: Option<Arc<crate::studio::Studio>>,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +92,7 @@ impl Default for ServerConfig {
             images: crate::fetch::ImageSources::default(),
             max_body_bytes: 64 * 1024,
             public_url: None,
+            studio: None,
         }
     }
 }

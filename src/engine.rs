@@ -16,6 +16,7 @@ use crate::config::Limits;
 use crate::encode;
 use crate::error::{LoadError, RequestError, TooManyPixels};
 use crate::format::Format;
+use crate::functions::TextBox;
 use crate::job::{Image, Job};
 use crate::params::Params;
 use crate::raster::{self, RasterError};
@@ -59,21 +60,46 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Loads fonts and templates; fails with the file and field of the first problem.
+    /// Loads fonts and templates; fails naming every problem's file.
     pub fn new(config: EngineConfig) -> Result<Engine, LoadError> {
+        let (engine, mut problems) = Engine::new_lenient(config)?;
+        match problems.len() {
+            0 => Ok(engine),
+            1 => Err(problems.remove(0)),
+            _ => Err(LoadError::Several(problems)),
+        }
+    }
+
+    /// Loads fonts and every template that passes its checks, with the problems of those
+    /// that do not (left out). Fails only on fonts, assets or an unreadable directory.
+    pub fn new_lenient(config: EngineConfig) -> Result<(Engine, Vec<LoadError>), LoadError> {
         let fontdb = crate::fonts::load(&config.font_dirs, config.system_fonts)?;
         let fallback = Arc::new(crate::fonts::Fallback::new(fontdb.clone()));
         let measurer = Arc::new(TextMeasurer::new(fontdb.clone(), fallback.clone()));
         let options = raster::usvg_options(fontdb, fallback);
-        let set = TemplateSet::load(&config.templates_dir, &options, &measurer, &config.limits)?;
-        Ok(Engine {
+        let (set, problems) =
+            TemplateSet::load_lenient(&config.templates_dir, &options, &measurer, &config.limits)?;
+        let engine = Engine {
             config,
             options,
             measurer,
             set: RwLock::new(Arc::new(set)),
             renders: AtomicU64::new(0),
             missing_glyphs: Counter::default(),
-        })
+        };
+        Ok((engine, problems))
+    }
+
+    /// The directories and limits this engine was loaded with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Takes over `old`'s counters, so that an engine reloaded in its place keeps counting
+    /// into the same metrics.
+    pub fn continue_counting_from(&mut self, old: &Engine) {
+        self.missing_glyphs = old.missing_glyphs.clone();
+        self.renders = AtomicU64::new(old.render_count());
     }
 
     /// Reloads the templates from disk. On error the old set stays in service.
@@ -207,6 +233,13 @@ impl Engine {
     pub fn fill(&self, job: &Job) -> Result<String, RequestError> {
         job.fill()
             .map_err(|e| internal(&job.template().name, "fill", e))
+    }
+
+    /// The box of every text `text_box` and `draw` drew in the job's card (the studio's
+    /// outline view).
+    pub fn text_boxes(&self, job: &Job) -> Result<Vec<TextBox>, RequestError> {
+        let (filled, boxes) = crate::functions::recording_boxes(|| self.fill(job));
+        filled.map(|_| boxes)
     }
 
     /// Renders a checked job to image bytes. CPU-bound: keep it off async threads.

@@ -71,6 +71,26 @@ impl LoadError {
         let path = path.to_path_buf();
         move |error| LoadError::Io { path, error }
     }
+
+    /// The template a problem belongs to (`post` for `post.svg` or `post.toml`), when it
+    /// names one template's own file rather than an asset, a font or a directory.
+    pub fn template_name(&self) -> Option<&str> {
+        let path = match self {
+            LoadError::Io { path, .. }
+            | LoadError::Manifest { path, .. }
+            | LoadError::Template { path, .. } => path,
+            _ => return None,
+        };
+        let is_template_file = path.extension().is_some_and(|e| e == "svg" || e == "toml");
+        let in_assets = path
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|d| d == "assets");
+        match is_template_file && !in_assets {
+            true => path.file_stem().and_then(|s| s.to_str()),
+            false => None,
+        }
+    }
 }
 
 /// An output larger than the pixel budget: refused before any pixel is allocated.

@@ -32,6 +32,19 @@ impl Format {
         }
     }
 
+    /// A URL's file part split into template name and format: `post.png` -> (`post`, PNG),
+    /// `post` -> (`post`, PNG). Only a plain alphanumeric suffix is an extension; anything
+    /// else is part of the name. An unknown extension is the error, for its message.
+    pub fn split_file(file: &str) -> Result<(&str, Format), &str> {
+        let extension = file
+            .rsplit_once('.')
+            .filter(|(_, ext)| !ext.is_empty() && ext.chars().all(|c| c.is_ascii_alphanumeric()));
+        match extension {
+            Some((name, ext)) => Format::from_extension(ext).map(|f| (name, f)).ok_or(ext),
+            None => Ok((file, Format::Png)),
+        }
+    }
+
     /// The canonical extension.
     pub fn extension(self) -> &'static str {
         match self {

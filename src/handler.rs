@@ -37,7 +37,7 @@ pub async fn handle(
         Err(_) => (error(&state, &RequestError::Deadline, false), None),
     };
     if method == Method::HEAD {
-        *response.body_mut() = Body::default();
+        *response.body_mut() = response::empty();
     }
     let status = response.status().as_u16();
     state.metrics().count_response(status);
@@ -56,6 +56,11 @@ pub async fn handle(
 type Answer = Result<(Response<Body>, Option<Served>), RequestError>;
 
 async fn route(state: &Arc<State>, req: Request<Incoming>) -> Answer {
+    if let Some(studio) = state.studio() {
+        if let Some(answer) = crate::studio::routes::route(state, studio, &req).await {
+            return answer.map(|response| (response, None));
+        }
+    }
     let path = req.uri().path();
     let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
     let plain = |response| Ok((response, None));
@@ -95,18 +100,9 @@ async fn image(
     query: &str,
     headers: &hyper::HeaderMap,
 ) -> Result<(Response<Body>, Served), RequestError> {
-    // Only a plain alphanumeric suffix is an extension; anything else is part of the name.
-    let extension = file
-        .rsplit_once('.')
-        .filter(|(_, ext)| !ext.is_empty() && ext.chars().all(|c| c.is_ascii_alphanumeric()));
-    let (name, format) = match extension {
-        Some((name, ext)) => (
-            name,
-            Format::from_extension(ext).ok_or_else(|| RequestError::UnknownFormat(ext.into()))?,
-        ),
-        None => (file, Format::Png),
-    };
-    let job = state.engine.prepare(name, format, query)?;
+    let (name, format) =
+        Format::split_file(file).map_err(|ext| RequestError::UnknownFormat(ext.into()))?;
+    let job = state.engine().prepare(name, format, query)?;
     let etag = job.key().etag();
     if if_none_match(headers, &etag) {
         let response = response::not_modified(&etag, state.cache_control());
@@ -121,7 +117,7 @@ async fn image(
 
 /// `error` as a response; internal errors get a request id for the log.
 fn error(state: &State, error: &RequestError, json: bool) -> Response<Body> {
-    response::error(error, json, || state.request_id())
+    response::error(error, json, state.studio().is_some(), || state.request_id())
 }
 
 /// Whether an `If-None-Match` header matches `etag` (weak comparison, as RFC 9110 asks).
@@ -136,27 +132,8 @@ fn if_none_match(headers: &hyper::HeaderMap, etag: &str) -> bool {
 }
 
 fn templates_json(state: &State) -> Response<Body> {
-    let set = state.engine.templates();
-    let list: Vec<serde_json::Value> = set
-        .iter()
-        .map(|t| {
-            let example: Vec<(&str, &str)> = t
-                .manifest
-                .params
-                .iter()
-                .filter_map(|(k, spec)| spec.example.as_deref().map(|e| (k.as_str(), e)))
-                .collect();
-            let query = serde_urlencoded::to_string(example).unwrap_or_default();
-            serde_json::json!({
-                "name": t.name,
-                "description": t.manifest.description,
-                "width": t.manifest.width,
-                "height": t.manifest.height,
-                "params": t.manifest.params,
-                "example_url": format!("/og/{}.png?{query}", t.name),
-            })
-        })
-        .collect();
+    let set = state.engine().templates();
+    let list: Vec<serde_json::Value> = set.iter().map(|t| t.describe()).collect();
     let body = serde_json::to_vec_pretty(&serde_json::json!({ "templates": list }))
         .expect("manifests serialise to JSON");
     response::json(StatusCode::OK, body, "no-cache")

@@ -5,8 +5,12 @@
 //! `Content-Length` and `nosniff`; every error carries `Cache-Control: no-store`, so neither
 //! browsers nor CDNs keep it.
 
+use std::convert::Infallible;
+use std::pin::Pin;
+
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{Either, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::header::{self, HeaderValue};
 use hyper::{HeaderMap, Response, StatusCode};
 
@@ -14,8 +18,22 @@ use crate::error::RequestError;
 use crate::format::Format;
 use crate::job::Image;
 
-/// The response body type.
-pub type Body = Full<Bytes>;
+/// The response body type: whole bytes, or a stream (the studio's server-sent events).
+pub type Body = Either<Full<Bytes>, Stream>;
+
+/// A body sent as it is produced.
+pub type Stream =
+    StreamBody<Pin<Box<dyn tokio_stream::Stream<Item = Result<Frame<Bytes>, Infallible>> + Send>>>;
+
+/// A body of `bytes`.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Either::Left(Full::new(bytes.into()))
+}
+
+/// An empty body (`HEAD`, `304`).
+pub fn empty() -> Body {
+    Either::Left(Full::default())
+}
 
 /// `Cache-Control` for a card drawn with a fallback image.
 const FALLBACK_CACHE_CONTROL: &str = "public, max-age=60";
@@ -34,14 +52,14 @@ pub fn wants_json(headers: &HeaderMap) -> bool {
 
 /// `image` as the body, with its headers (see [`image_headers`]).
 pub fn image(image: &Image, etag: &str, cache_control: &str) -> Response<Body> {
-    let mut response = Response::new(Body::new(image.bytes.clone()));
+    let mut response = Response::new(full(image.bytes.clone()));
     image_headers(&mut response, etag, Some(image), cache_control);
     response
 }
 
 /// `304 Not Modified` for a client that holds the image named `etag`.
 pub fn not_modified(etag: &str, cache_control: &str) -> Response<Body> {
-    let mut response = Response::new(Body::default());
+    let mut response = Response::new(empty());
     *response.status_mut() = StatusCode::NOT_MODIFIED;
     image_headers(&mut response, etag, None, cache_control);
     response
@@ -90,10 +108,12 @@ fn ascii(s: &str) -> HeaderValue {
 }
 
 /// `error` as one line of text, or as `{"error", "status", "code"}` when `json`. An internal
-/// error's detail goes to the log under `request_id()`, and only the id to the client.
+/// error's detail goes to the log under `request_id()`, and only the id to the client, unless
+/// `show_detail` (`vellum dev`, where the template author is the client).
 pub fn error(
     error: &RequestError,
     as_json: bool,
+    show_detail: bool,
     request_id: impl FnOnce() -> u64,
 ) -> Response<Body> {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -101,7 +121,10 @@ pub fn error(
         RequestError::Internal(detail) => {
             let id = request_id();
             tracing::error!(request_id = id, detail, "internal error");
-            format!("internal error (request id {id})")
+            match show_detail {
+                true => format!("internal error (request id {id}): {detail}"),
+                false => format!("internal error (request id {id})"),
+            }
         }
         other => other.to_string(),
     };
@@ -127,7 +150,7 @@ pub fn error(
 
 /// A plain-text response that caches must not store.
 pub fn text(status: StatusCode, body: &str) -> Response<Body> {
-    let mut response = Response::new(Body::new(Bytes::copy_from_slice(body.as_bytes())));
+    let mut response = Response::new(full(Bytes::copy_from_slice(body.as_bytes())));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
@@ -144,7 +167,7 @@ pub fn text(status: StatusCode, body: &str) -> Response<Body> {
 
 /// A JSON response (`body` already serialised) with `cache_control`.
 pub fn json(status: StatusCode, body: Vec<u8>, cache_control: &'static str) -> Response<Body> {
-    let mut response = Response::new(Body::new(Bytes::from(body)));
+    let mut response = Response::new(full(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(

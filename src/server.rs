@@ -100,6 +100,9 @@ impl Server {
             }
         }
         drop(self.listener);
+        if let Some(studio) = self.state.studio() {
+            studio.close();
+        }
         if tokio::time::timeout(self.config.shutdown_grace, graceful.shutdown())
             .await
             .is_err()

@@ -2,8 +2,8 @@
 //! the cache, then one render per key however many requests want it, bounded by render slots
 //! and run on the blocking pool.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -16,6 +16,7 @@ use crate::fetch::ImageSources;
 use crate::job::{CacheKey, Image, Job};
 use crate::metrics::Metrics;
 use crate::signing::Signer;
+use crate::studio::Studio;
 
 /// The cache of finished images.
 pub type ImageCache = ByteCache<CacheKey, Image>;
@@ -44,8 +45,8 @@ impl Served {
 
 /// Everything a request handler shares: the engine, the cache, the settings and the counters.
 pub struct State {
-    /// The engine (templates, fonts, limits).
-    pub engine: Arc<Engine>,
+    /// The engine (templates, fonts, limits); `vellum dev` replaces it on a reload.
+    engine: RwLock<Arc<Engine>>,
     /// Finished images.
     pub cache: ImageCache,
     flights: Flights<CacheKey, Result<Image, RequestError>>,
@@ -59,6 +60,7 @@ pub struct State {
     cache_control: String,
     metrics: Metrics,
     next_request_id: AtomicU64,
+    studio: Option<Arc<Studio>>,
 }
 
 impl State {
@@ -71,7 +73,7 @@ impl State {
                 engine.missing_glyphs(),
                 config.images.remote.as_deref(),
             ),
-            engine,
+            engine: RwLock::new(engine),
             cache,
             flights: Flights::default(),
             render_slots: Arc::new(Semaphore::new(config.max_renders.max(1))),
@@ -83,7 +85,35 @@ impl State {
             public_url: config.public_url.clone(),
             cache_control: format!("public, max-age={}, immutable", config.max_age),
             next_request_id: AtomicU64::new(1),
+            studio: config.studio.clone(),
         }
+    }
+
+    /// The engine in service now.
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts `engine` in service (fonts and templates reloaded) and empties the cache, whose
+    /// keys do not cover fonts. Requests already under way finish with the old engine.
+    pub fn replace_engine(&self, mut engine: Engine) {
+        let mut current = self.engine.write().unwrap_or_else(|e| e.into_inner());
+        engine.continue_counting_from(&current);
+        *current = Arc::new(engine);
+        self.cache.clear();
+    }
+
+    /// `job` with its images fetched or read, as a render needs them.
+    pub async fn fetch_images(&self, job: Job) -> Result<Job, RequestError> {
+        job.fetch_images(&self.images).await
+    }
+
+    /// The template studio, when this server is `vellum dev`.
+    pub fn studio(&self) -> Option<&Arc<Studio>> {
+        self.studio.as_ref()
     }
 
     /// The URL signer (disabled when no key is configured).
@@ -134,7 +164,7 @@ impl State {
                     .await
                     .map_err(|_| RequestError::Busy)?
                     .map_err(|_| RequestError::Internal("render slots closed".into()))?;
-            let engine = self.engine.clone();
+            let engine = self.engine();
             let rendered = self.isolated(permit, move || engine.render(&job)).await;
             if let Ok(image) = &rendered {
                 if !image.fallback_used {
@@ -200,7 +230,7 @@ mod tests {
             panic!("a panic became a result")
         };
         assert!(matches!(error, RequestError::Internal(_)), "{error:?}");
-        let response = crate::response::error(&error, false, || state.request_id());
+        let response = crate::response::error(&error, false, false, || state.request_id());
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = http_body_util::BodyExt::collect(response.into_body()).await;
         assert_eq!(
@@ -215,7 +245,7 @@ mod tests {
             .clone()
             .try_acquire_owned()
             .expect("slot freed");
-        let engine = state.engine.clone();
+        let engine = state.engine();
         let job = engine
             .prepare("post", Format::Png, "title=After%20the%20panic")
             .unwrap();

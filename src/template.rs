@@ -42,6 +42,29 @@ impl Template {
         )
     }
 
+    /// The example value of every param that declares one, as (param, value).
+    pub fn examples(&self) -> Vec<(&str, &str)> {
+        self.manifest
+            .params
+            .iter()
+            .filter_map(|(k, spec)| spec.example.as_deref().map(|e| (k.as_str(), e)))
+            .collect()
+    }
+
+    /// The template as `GET /templates` lists it: name, description, size, params and a URL
+    /// filled with the examples.
+    pub fn describe(&self) -> serde_json::Value {
+        let query = serde_urlencoded::to_string(self.examples()).unwrap_or_default();
+        serde_json::json!({
+            "name": self.name,
+            "description": self.manifest.description,
+            "width": self.manifest.width,
+            "height": self.manifest.height,
+            "params": self.manifest.params,
+            "example_url": format!("/og/{}.png?{query}", self.name),
+        })
+    }
+
     /// Output width and height in whole pixels at `scale`.
     pub fn scaled_size(&self, scale: f32) -> (u64, u64) {
         let side = |v: u32| (v as f32 * scale).ceil() as u64;
@@ -58,12 +81,30 @@ pub struct TemplateSet {
 
 impl TemplateSet {
     /// Loads and checks every template in `dir`, using `options` to test-parse each one.
+    /// Any problem fails the whole set, with every problem reported.
     pub fn load(
         dir: &Path,
         options: &usvg::Options,
         measurer: &Arc<TextMeasurer>,
         limits: &Limits,
     ) -> Result<TemplateSet, LoadError> {
+        let (set, mut problems) = TemplateSet::load_lenient(dir, options, measurer, limits)?;
+        match problems.len() {
+            0 => Ok(set),
+            1 => Err(problems.remove(0)),
+            _ => Err(LoadError::Several(problems)),
+        }
+    }
+
+    /// Loads every template in `dir` that passes its checks, and the problems of those that
+    /// do not (left out of the set). Fails only when the directory or its assets cannot be
+    /// read: what `vellum dev` runs, so that one broken template hides no other.
+    pub fn load_lenient(
+        dir: &Path,
+        options: &usvg::Options,
+        measurer: &Arc<TextMeasurer>,
+        limits: &Limits,
+    ) -> Result<(TemplateSet, Vec<LoadError>), LoadError> {
         let io = LoadError::io;
         let mut manifests = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io(dir))? {
@@ -89,21 +130,22 @@ impl TemplateSet {
                 Err(problem) => problems.push(problem),
             }
         }
-        let set = TemplateSet {
+        let mut set = TemplateSet {
             tera,
             templates,
             assets,
         };
+        let mut broken = Vec::new();
         for template in set.templates.values() {
             if let Err(problem) = set.check(template, dir, options, limits) {
+                broken.push(template.name.clone());
                 problems.push(problem);
             }
         }
-        match problems.len() {
-            0 => Ok(set),
-            1 => Err(problems.remove(0)),
-            _ => Err(LoadError::Several(problems)),
+        for name in broken {
+            set.templates.remove(&name);
         }
+        Ok((set, problems))
     }
 
     /// The asset called `name` as a data URL, if `assets/` has it.

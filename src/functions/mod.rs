@@ -19,6 +19,7 @@ use args::{FIT_ARGS, known};
 use text_box::{draw, fit_request, text_box};
 
 pub use args::check_calls;
+pub use text_box::{TextBox, recording_boxes};
 
 /// Most bytes `qr` encodes (a version 40 code at the lowest error correction holds 2953).
 const MAX_QR_BYTES: usize = 1000;

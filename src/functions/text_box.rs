@@ -2,6 +2,8 @@
 //! `{{ t | draw(...) }}` draws what `fit_text` returned. Every value is escaped here, so a
 //! template needs neither a loop nor `| safe`.
 
+use std::cell::RefCell;
+
 use tera::{Kwargs, State, TeraResult, Value};
 
 use super::args::{DRAW_ARGS, FIT_ARGS, known};
@@ -11,6 +13,39 @@ use crate::text::{Direction, FitRequest, Fitted, TextMeasurer};
 
 /// Most lines a fitted text lays out.
 const MAX_FIT_LINES: usize = 50;
+
+/// The box a fitted text was drawn in, in template units, for the studio's outline view.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TextBox {
+    /// Left edge.
+    pub x: f64,
+    /// Top edge.
+    pub y: f64,
+    /// Width the text was fitted to.
+    pub width: f64,
+    /// The box's height, or the text block's when the box gives none.
+    pub height: f64,
+    /// The font size the text was drawn at (smaller than asked when it had to shrink).
+    pub font_size: f32,
+    /// Lines drawn.
+    pub lines: usize,
+    /// Whether the text was cut with an ellipsis.
+    pub truncated: bool,
+}
+
+thread_local! {
+    /// Boxes drawn on this thread while [`recording_boxes`] runs; `None` otherwise.
+    static BOXES: RefCell<Option<Vec<TextBox>>> = const { RefCell::new(None) };
+}
+
+/// Runs `fill` (which fills a template on this thread) and returns what it returned with
+/// the box of every text `text_box` and `draw` drew, in order.
+pub fn recording_boxes<T>(fill: impl FnOnce() -> T) -> (T, Vec<TextBox>) {
+    BOXES.with(|boxes| *boxes.borrow_mut() = Some(Vec::new()));
+    let filled = fill();
+    let boxes = BOXES.with(|boxes| boxes.borrow_mut().take().unwrap_or_default());
+    (filled, boxes)
+}
 
 /// A `FitRequest` that owns its strings, so it can outlive the arguments it came from.
 pub struct OwnedFit {
@@ -151,6 +186,19 @@ fn drawn(helper: &str, fitted: &Fitted, kwargs: &Kwargs) -> TeraResult<Value> {
             _ => free,
         }
     };
+    BOXES.with(|boxes| {
+        if let Some(boxes) = boxes.borrow_mut().as_mut() {
+            boxes.push(TextBox {
+                x,
+                y,
+                width: box_width,
+                height: fitted.box_height.map_or(block, f64::from),
+                font_size: fitted.font_size,
+                lines: fitted.lines.len(),
+                truncated: fitted.truncated,
+            });
+        }
+    });
     let mut svg = String::with_capacity(256);
     svg.push_str("<text");
     attribute(&mut svg, "font-family", &fitted.font_family);

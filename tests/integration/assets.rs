@@ -62,7 +62,7 @@ async fn editing_an_asset_changes_every_etag_after_reload() {
         mark.replace("#38bdf8", "#f97316"),
     )
     .unwrap();
-    server.state.engine.reload().unwrap();
+    server.state.engine().reload().unwrap();
     let after = server.get(url).await;
     assert_ne!(before.header("etag"), after.header("etag"));
     assert_ne!(before.body, after.body);

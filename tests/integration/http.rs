@@ -350,14 +350,18 @@ async fn an_edited_template_gets_a_new_etag_after_reload() {
         "no reload, no change"
     );
 
-    server.state.engine.reload().expect("edited template loads");
+    server
+        .state
+        .engine()
+        .reload()
+        .expect("edited template loads");
     let after = server.get(POST).await;
     assert_eq!(after.status, StatusCode::OK);
     assert_ne!(after.header("etag"), before.header("etag"));
     assert_ne!(after.body, before.body);
 
     std::fs::write(dir.join("post.svg"), "<svg>{{ nope }}</svg>").unwrap();
-    let err = server.state.engine.reload().unwrap_err().to_string();
+    let err = server.state.engine().reload().unwrap_err().to_string();
     assert!(err.contains("post.svg"), "{err}");
     let still = server.get(POST).await;
     assert_eq!(

@@ -17,6 +17,7 @@ mod local_images;
 mod post;
 mod scripts;
 mod signing;
+mod studio;
 mod text_fields;
 mod text_ways;
 mod upstream;

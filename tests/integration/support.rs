@@ -61,7 +61,28 @@ impl TestServer {
     }
 
     pub async fn start_with(engine: EngineConfig, config: ServerConfig) -> TestServer {
-        let engine = Arc::new(Engine::new(engine).expect("templates load"));
+        let engine = Engine::new(engine).expect("templates load");
+        TestServer::start_engine(engine, config).await
+    }
+
+    /// Starts `vellum dev` over `templates` (and the bundled fonts): the studio, loading
+    /// leniently, with the watcher that reloads it (dropped, it stops watching).
+    pub async fn start_dev(
+        templates: &Path,
+        mut config: ServerConfig,
+    ) -> (TestServer, notify::RecommendedWatcher) {
+        let mut engine_config = EngineConfig::bundled(&root());
+        engine_config.templates_dir = templates.to_path_buf();
+        let dirs = [templates.to_path_buf(), root().join("fonts")];
+        let (engine, problems) = Engine::new_lenient(engine_config).expect("fonts load");
+        config.studio = Some(Arc::new(vellum::studio::Studio::new(problems)));
+        let server = TestServer::start_engine(engine, config).await;
+        let watcher = vellum::studio::watch::watch(server.state.clone(), &dirs).expect("watch");
+        (server, watcher)
+    }
+
+    async fn start_engine(engine: Engine, config: ServerConfig) -> TestServer {
+        let engine = Arc::new(engine);
         let server = Server::bind("127.0.0.1:0".parse().unwrap(), engine, config)
             .await
             .expect("bind loopback");
@@ -137,7 +158,7 @@ impl TestServer {
     }
 
     pub fn renders(&self) -> u64 {
-        self.state.engine.render_count()
+        self.state.engine().render_count()
     }
 }
 

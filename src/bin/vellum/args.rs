@@ -27,6 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve templates over HTTP: GET /og/NAME.png?param=value
     Serve(ServeArgs),
+    /// Serve the endpoint and the template studio (http://127.0.0.1:3000/): live previews
+    /// from a form, hot reload on every save, copy-ready snippets
+    Dev(ServeArgs),
     /// Render one image: vellum render post title="Hello" -o card.png
     Render(RenderArgs),
     /// Render one image per row of a CSV or JSON Lines file:
@@ -164,6 +167,13 @@ impl EngineArgs {
     /// Loads the engine these flags describe; fails with the file that is wrong. The bundled
     /// files, when they are used, stay unpacked while the returned guard lives.
     pub fn engine(&self) -> anyhow::Result<(Engine, Option<Unpacked>)> {
+        let (config, bundled) = self.config()?;
+        let engine = Engine::new(config).context("cannot load templates and fonts")?;
+        Ok((engine, bundled))
+    }
+
+    /// The directories and limits these flags describe (see [`EngineArgs::engine`]).
+    pub fn config(&self) -> anyhow::Result<(EngineConfig, Option<Unpacked>)> {
         let mut bundled = None;
         let mut pick = |given: &Option<PathBuf>, flag: &str, local: &str| match given {
             Some(dir) => {
@@ -206,8 +216,7 @@ impl EngineArgs {
                 ..Limits::default()
             },
         };
-        let engine = Engine::new(config).context("cannot load templates and fonts")?;
-        Ok((engine, bundled))
+        Ok((config, bundled))
     }
 }
 

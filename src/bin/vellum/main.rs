@@ -3,6 +3,7 @@
 
 mod args;
 mod bundled;
+mod dev;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use args::{BatchArgs, Cli, Command, EngineArgs, RenderArgs, ServeArgs, SignArgs}
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // usvg warns on every font fallback, which bundled fonts make routine.
-    let default_level = if matches!(cli.command, Command::Serve(_)) {
+    let default_level = if matches!(cli.command, Command::Serve(_) | Command::Dev(_)) {
         "info,usvg=error"
     } else {
         "warn,usvg=error"
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Dev(args) => dev::run(args),
         Command::Render(args) => return render(args),
         Command::Batch(args) => return batch(args),
         Command::Templates(args) if args.check => return check_templates(args.engine),
