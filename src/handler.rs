@@ -133,7 +133,7 @@ fn if_none_match(headers: &hyper::HeaderMap, etag: &str) -> bool {
 
 fn templates_json(state: &State) -> Response<Body> {
     let set = state.engine().templates();
-    let list: Vec<serde_json::Value> = set.iter().map(|t| t.describe()).collect();
+    let list: Vec<serde_json::Value> = set.iter().map(|t| t.manifest.describe(&t.name)).collect();
     let body = serde_json::to_vec_pretty(&serde_json::json!({ "templates": list }))
         .expect("manifests serialise to JSON");
     response::json(StatusCode::OK, body, "no-cache")

@@ -127,6 +127,28 @@ impl Manifest {
 }
 
 impl Manifest {
+    /// The example value of every param that declares one, as (param, value).
+    pub fn examples(&self) -> Vec<(&str, &str)> {
+        self.params
+            .iter()
+            .filter_map(|(k, spec)| spec.example.as_deref().map(|e| (k.as_str(), e)))
+            .collect()
+    }
+
+    /// The template `name` as `GET /templates` lists it: name, description, size, params and
+    /// a URL filled with the examples.
+    pub fn describe(&self, name: &str) -> serde_json::Value {
+        let query = serde_urlencoded::to_string(self.examples()).unwrap_or_default();
+        serde_json::json!({
+            "name": name,
+            "description": self.description,
+            "width": self.width,
+            "height": self.height,
+            "params": self.params,
+            "example_url": format!("/og/{name}.png?{query}"),
+        })
+    }
+
     /// Every param's example (or else its default) as a checked value: what templates are
     /// test-filled with at load, and what previews show; or every param that has none.
     pub fn example_values(&self) -> Result<BTreeMap<String, Value>, Vec<String>> {

@@ -42,29 +42,6 @@ impl Template {
         )
     }
 
-    /// The example value of every param that declares one, as (param, value).
-    pub fn examples(&self) -> Vec<(&str, &str)> {
-        self.manifest
-            .params
-            .iter()
-            .filter_map(|(k, spec)| spec.example.as_deref().map(|e| (k.as_str(), e)))
-            .collect()
-    }
-
-    /// The template as `GET /templates` lists it: name, description, size, params and a URL
-    /// filled with the examples.
-    pub fn describe(&self) -> serde_json::Value {
-        let query = serde_urlencoded::to_string(self.examples()).unwrap_or_default();
-        serde_json::json!({
-            "name": self.name,
-            "description": self.manifest.description,
-            "width": self.manifest.width,
-            "height": self.manifest.height,
-            "params": self.manifest.params,
-            "example_url": format!("/og/{}.png?{query}", self.name),
-        })
-    }
-
     /// Output width and height in whole pixels at `scale`.
     pub fn scaled_size(&self, scale: f32) -> (u64, u64) {
         let side = |v: u32| (v as f32 * scale).ceil() as u64;

@@ -2,9 +2,9 @@
 //!
 //! [`Studio`] holds what the pages show beyond the templates themselves: the load problems of
 //! the last reload and a version that every reload bumps, announced to open pages as
-//! server-sent events. A reload builds a new engine and puts it in service unless it broke a
-//! template that was working, in which case the last good engine keeps rendering until the
-//! files are fixed.
+//! server-sent events. A reload ([`watch`]) builds a new engine and puts it in service unless
+//! it broke a template that was working, in which case the last good engine keeps rendering
+//! until the files are fixed.
 //!
 //! The files: [`routes`] (pages, their JSON and the event stream), [`watch`] (files changed ->
 //! reload), [`snippets`] (copy-ready URL, HTML and command lines), `page/` (the HTML, CSS and
@@ -18,7 +18,6 @@ use std::sync::RwLock;
 
 use tokio::sync::broadcast;
 
-use crate::engine::Engine;
 use crate::error::LoadError;
 
 /// One load problem as the pages show it.
@@ -89,31 +88,18 @@ impl Studio {
         let _ = self.notices.send(Notice::Closing);
     }
 
-    /// Loads the engine again from `current`'s directories. Returns the engine to put in
-    /// service, or `None` when the load failed or broke a template `current` serves; the
-    /// problems are recorded either way. Call [`Studio::announce`] once the engine is in
+    /// Records what a reload found: its `problems`, and whether the engine in service is now
+    /// `stale` (older than the files). Call [`Studio::announce`] once any new engine is in
     /// service.
-    pub fn reload(&self, current: &Engine) -> Option<Engine> {
-        let (replacement, problems) = match Engine::new_lenient(current.config().clone()) {
-            Err(problem) => (None, vec![problem]),
-            Ok((engine, problems)) => {
-                let serving = current.templates();
-                let breaks_working = problems.iter().any(|p| match p.template_name() {
-                    Some(name) => serving.get(name).is_some(),
-                    None => true,
-                });
-                (if breaks_working { None } else { Some(engine) }, problems)
-            }
-        };
+    pub fn record(&self, problems: Vec<LoadError>, stale: bool) {
         let problems = flatten(problems);
         for problem in &problems {
             tracing::warn!(problem = %problem.message, "template problem");
         }
         let mut status = self.status.write().unwrap_or_else(|e| e.into_inner());
         status.version += 1;
-        status.stale = replacement.is_none();
+        status.stale = stale;
         status.problems = problems;
-        replacement
     }
 
     /// Tells every open page that the templates changed (they fetch the new status).

@@ -101,8 +101,9 @@ fn status(state: &State, studio: &Studio) -> Response<Body> {
     let templates: Vec<serde_json::Value> = set
         .iter()
         .map(|t| {
-            let mut described = t.describe();
+            let mut described = t.manifest.describe(&t.name);
             let examples: serde_json::Map<String, serde_json::Value> = t
+                .manifest
                 .examples()
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v.into()))

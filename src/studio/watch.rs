@@ -8,6 +8,7 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 
+use crate::engine::Engine;
 use crate::state::State;
 
 /// How long the files must stay quiet before a reload starts.
@@ -35,20 +36,35 @@ pub fn watch(state: Arc<State>, dirs: &[PathBuf]) -> notify::Result<notify::Reco
             // Let the burst settle: wait until no change has come for SETTLE.
             while let Ok(Some(())) = tokio::time::timeout(SETTLE, changes.recv()).await {}
             let state = state.clone();
-            let reloaded = tokio::task::spawn_blocking(move || {
-                let Some(studio) = state.studio() else { return };
-                let started = std::time::Instant::now();
-                if let Some(engine) = studio.reload(&state.engine()) {
-                    state.replace_engine(engine);
-                    tracing::info!(ms = started.elapsed().as_millis() as u64, "reloaded");
-                }
-                studio.announce();
-            })
-            .await;
+            let reloaded = tokio::task::spawn_blocking(move || reload(&state)).await;
             if let Err(e) = reloaded {
                 tracing::error!(error = %e, "reload failed");
             }
         }
     });
     Ok(watcher)
+}
+
+/// Loads the engine again from the directories of the one in service, and puts it in service
+/// unless the load failed or broke a template that works now; records and announces either.
+fn reload(state: &State) {
+    let Some(studio) = state.studio() else { return };
+    let started = std::time::Instant::now();
+    let current = state.engine();
+    match Engine::new_lenient(current.config().clone()) {
+        Err(problem) => studio.record(vec![problem], true),
+        Ok((engine, problems)) => {
+            let serving = current.templates();
+            let breaks_working = problems.iter().any(|p| match p.template_name() {
+                Some(name) => serving.get(name).is_some(),
+                None => true,
+            });
+            studio.record(problems, breaks_working);
+            if !breaks_working {
+                state.replace_engine(engine);
+                tracing::info!(ms = started.elapsed().as_millis() as u64, "reloaded");
+            }
+        }
+    }
+    studio.announce();
 }
