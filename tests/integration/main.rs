@@ -18,6 +18,7 @@ mod post;
 mod scripts;
 mod signing;
 mod studio;
+mod studio_browser;
 mod text_fields;
 mod text_ways;
 mod upstream;

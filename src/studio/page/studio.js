@@ -207,7 +207,10 @@ function templatePage(name) {
     const params = new URLSearchParams();
     for (const [key, f] of fields) {
       const value = f.read();
-      if (value === '' && f.spec.type !== 'text' && f.spec.type !== 'image') continue;
+      // What the server would use anyway stays out of the URL: a default, or nothing given.
+      const fallback = f.spec.default === undefined ? '' : String(f.spec.default);
+      if (!f.spec.required && value === fallback) continue;
+      if (value === '' && f.spec.type !== 'text') continue;
       params.append(key, value);
     }
     if (withScale && scale.value !== '1') params.append('scale', scale.value);
@@ -218,7 +221,9 @@ function templatePage(name) {
     const old = new Map([...fields].map(([k, f]) => [k, f.read()]));
     fields = new Map();
     form.replaceChildren();
-    for (const [key, spec] of Object.entries(template.params)) {
+    // Required params first, then the rest, each in name order.
+    const entries = Object.entries(template.params).sort(([a, x], [b, y]) => (y.required - x.required) || a.localeCompare(b));
+    for (const [key, spec] of entries) {
       const f = field(key, spec, old.has(key) ? old.get(key) : initialValue(spec));
       fields.set(key, f);
       form.append(f.row);
