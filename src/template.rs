@@ -191,9 +191,24 @@ impl TemplateSet {
             .collect();
         undeclared.sort();
         if !undeclared.is_empty() {
+            // Where each is used, and the param it was likely meant to be.
+            let source = std::fs::read_to_string(dir.join(format!("{}.svg", template.name)))
+                .unwrap_or_default();
+            let named: Vec<String> = undeclared
+                .iter()
+                .map(|name| {
+                    let line = functions::first_use(&source, name).map(|l| format!("line {l}"));
+                    let like = functions::closest(name, manifest.params.keys().map(String::as_str))
+                        .map(|like| format!("did you mean {like}?"));
+                    match [line, like].into_iter().flatten().collect::<Vec<_>>() {
+                        notes if notes.is_empty() => name.to_string(),
+                        notes => format!("{name} ({})", notes.join(", ")),
+                    }
+                })
+                .collect();
             return Err(svg_error(format!(
                 "uses {}, not declared in {}.toml",
-                undeclared.join(", "),
+                named.join(", "),
                 template.name
             )));
         }

@@ -47,6 +47,30 @@ pub fn check_calls(source: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The line of the first Tera code in `source` that names `variable` as a whole word.
+pub fn first_use(source: &str, variable: &str) -> Option<usize> {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    tera_code(source).into_iter().find_map(|(offset, code)| {
+        code.match_indices(variable).find_map(|(at, _)| {
+            let before = code[..at].chars().next_back();
+            let after = code[at + variable.len()..].chars().next();
+            let whole = !before.is_some_and(is_word) && !after.is_some_and(is_word);
+            whole.then(|| source[..offset + at].matches('\n').count() + 1)
+        })
+    })
+}
+
+/// The candidate `name` was most likely meant as: within two edits (or a quarter of its
+/// length), nearest first.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(name, c), c))
+        .filter(|(distance, c)| *distance <= 2.max(c.len() / 4))
+        .min()
+        .map(|(_, c)| c)
+}
+
 /// The Tera code in a template: what is between `{{ }}` and between `{% %}`, with its offset.
 fn tera_code(source: &str) -> Vec<(usize, &str)> {
     let mut code = Vec::new();
@@ -145,13 +169,8 @@ pub fn known(helper: &str, kwargs: &Kwargs, takes: &[&str]) -> TeraResult<()> {
 }
 
 fn unknown(helper: &str, name: &str, takes: &[&str]) -> String {
-    let close = takes
-        .iter()
-        .map(|t| (strsim::damerau_levenshtein(name, t), *t))
-        .filter(|(distance, t)| *distance <= 2.max(t.len() / 4))
-        .min();
-    match close {
-        Some((_, like)) => format!("{helper}: unknown argument {name} (did you mean {like}?)"),
+    match closest(name, takes.iter().copied()) {
+        Some(like) => format!("{helper}: unknown argument {name} (did you mean {like}?)"),
         None => format!(
             "{helper}: unknown argument {name}; it takes {}",
             takes.join(", ")

@@ -18,7 +18,7 @@ use crate::text::TextMeasurer;
 use args::{FIT_ARGS, known};
 use text_box::{draw, fit_request, text_box};
 
-pub use args::check_calls;
+pub use args::{check_calls, closest, first_use};
 pub use text_box::{TextBox, recording_boxes};
 
 /// Most bytes `qr` encodes (a version 40 code at the lowest error correction holds 2953).

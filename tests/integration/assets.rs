@@ -206,7 +206,7 @@ fn a_load_error_names_the_file_that_is_wrong() {
     const SVG: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>{{ title }}</text></svg>"#;
     const TITLE: &str =
         "width = 10\nheight = 10\n[params.title]\ntype = \"text\"\nrequired = true\n";
-    let cases: [(&str, String, &str, &str); 7] = [
+    let cases: [(&str, String, &str, &str); 8] = [
         (
             "required-without-example",
             TITLE.to_string(),
@@ -229,7 +229,13 @@ fn a_load_error_names_the_file_that_is_wrong() {
             "undeclared",
             "width = 10\nheight = 10\n".to_string(),
             SVG,
-            "t.svg: uses title, not declared in t.toml",
+            "t.svg: uses title (line 1), not declared in t.toml",
+        ),
+        (
+            "misspelt",
+            format!("{TITLE}example = \"Hi\"\n"),
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\">\n<text>{{ titel }}</text></svg>",
+            "t.svg: uses titel (line 2, did you mean title?), not declared in t.toml",
         ),
         (
             "wrong-size",
