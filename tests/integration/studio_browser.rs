@@ -204,6 +204,40 @@ async fn a_template_page_previews_as_you_type_and_reloads_by_itself() {
     )
     .unwrap();
 
+    // The outline draws the fitted boxes over the preview; the format switch renders SVG.
+    client
+        .find(Locator::Css("#o-outline"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let boxes = browser
+        .wait_for(
+            "the outline",
+            3,
+            "const n = document.querySelectorAll('.boxes .box').length; return n > 0 && n;",
+        )
+        .await;
+    // post.svg draws five: title, subtitle, author badge, author, site.
+    assert_eq!(boxes, Value::from(5));
+    client
+        .execute(
+            "const f = document.getElementById('o-format'); f.value = 'svg'; \
+             f.dispatchEvent(new Event('change')); return null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .wait_for(
+            "the SVG preview",
+            3,
+            "return document.getElementById('info').textContent.startsWith('1200×630') \
+             && document.querySelector('#snippet-0 code').textContent.includes('/og/post.svg?');",
+        )
+        .await;
+
     // An invalid colour shows the server's own message beside the colour field.
     let color = client.find(Locator::Css("#f-color")).await.unwrap();
     color.clear().await.unwrap();
