@@ -24,6 +24,7 @@ pub mod format;
 mod functions;
 mod handler;
 pub mod job;
+mod layers;
 pub mod manifest;
 pub mod media;
 mod metrics;

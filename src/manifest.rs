@@ -35,6 +35,10 @@ pub struct Manifest {
     pub background: Option<String>,
     /// The parameters, by name, in name order.
     pub params: BTreeMap<String, ParamSpec>,
+    /// Whether the SVG is a Tera template (the default); `false` for a plain export from a
+    /// design tool, whose `{{` and `{%` are text and whose params are all layer bindings.
+    #[serde(skip)]
+    pub tera: bool,
 }
 
 /// One declared parameter.
@@ -54,6 +58,40 @@ pub struct ParamSpec {
     /// What the parameter means.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The element of the SVG this param changes, by id (see [`crate::layers`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<Layer>,
+}
+
+/// A param bound to an element of the SVG ("a layer", as design tools call them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Layer {
+    /// The element's `id`, as the design tool wrote it (spaces, brackets and dots included).
+    pub id: String,
+    /// For text: the box to fit into, in canvas units; without one, from the text's own
+    /// position up to the canvas edge.
+    #[serde(rename = "box", skip_serializing_if = "Option::is_none")]
+    pub area: Option<Area>,
+    /// For text: most lines; without it, as many as the design's text has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_lines: Option<usize>,
+    /// For text: smallest font size it may shrink to; without it, half the design's size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_font_size: Option<f64>,
+}
+
+/// A rectangle in canvas units.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Area {
+    /// Left edge.
+    pub x: f64,
+    /// Top edge.
+    pub y: f64,
+    /// Width.
+    pub width: f64,
+    /// Height.
+    pub height: f64,
 }
 
 /// The manifest as written, before checking.
@@ -67,6 +105,12 @@ struct RawManifest {
     background: Option<String>,
     #[serde(default)]
     params: BTreeMap<String, RawParam>,
+    #[serde(default = "yes")]
+    tera: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -84,6 +128,11 @@ struct RawParam {
     min: Option<f64>,
     max: Option<f64>,
     values: Option<Vec<String>>,
+    layer: Option<String>,
+    #[serde(rename = "box")]
+    area: Option<Area>,
+    max_lines: Option<usize>,
+    min_font_size: Option<f64>,
 }
 
 impl Manifest {
@@ -122,6 +171,7 @@ impl Manifest {
             height: raw.height,
             background: raw.background,
             params,
+            tera: raw.tera,
         })
     }
 }
@@ -230,11 +280,27 @@ fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<Pa
         ("max", raw.max.is_some(), "number"),
         ("values", raw.values.is_some(), "enum"),
         ("fallback", raw.fallback.is_some(), "image"),
+        ("box", raw.area.is_some(), "text"),
+        ("max_lines", raw.max_lines.is_some(), "text"),
+        ("min_font_size", raw.min_font_size.is_some(), "text"),
     ];
     for (field, present, owner) in misplaced {
         if present && raw.kind != owner {
             return Err(format!("{field}: only allowed for type = {owner:?}"));
         }
+    }
+    let layout = raw.area.is_some() || raw.max_lines.is_some() || raw.min_font_size.is_some();
+    if layout && raw.layer.is_none() {
+        return Err("box, max_lines and min_font_size belong to a layer binding: add layer".into());
+    }
+    if matches!(kind, ParamKind::Number { .. } | ParamKind::Enum { .. }) && raw.layer.is_some() {
+        return Err(format!(
+            "layer: a {} param cannot be bound to a layer (text, color, image and bool can)",
+            raw.kind
+        ));
+    }
+    if raw.area.is_some_and(|a| !(a.width > 0.0 && a.height > 0.0)) {
+        return Err("box: width and height must be positive".into());
     }
     if raw.required && raw.default.is_some() {
         return Err("a required parameter cannot have a default".into());
@@ -245,6 +311,12 @@ fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<Pa
         default: None,
         example: raw.example,
         description: raw.description,
+        layer: raw.layer.map(|id| Layer {
+            id,
+            area: raw.area,
+            max_lines: raw.max_lines,
+            min_font_size: raw.min_font_size,
+        }),
     };
     if let Some(default) = raw.default {
         let text = match default {

@@ -331,8 +331,8 @@ mod tests {
                 r#"size: expected a number from 1 to 10, got "NaN""#,
             ),
             (
-                "title=a&color=red",
-                r#"color: expected a hex colour like #1e40af or 1e40af, got "red""#,
+                "title=a&color=reddish",
+                r#"color: expected a colour (#1e40af, rgb(30 64 175), hsl(224 71% 40%) or a CSS name), got "reddish""#,
             ),
             (
                 "title=a&badge=maybe",
@@ -407,11 +407,11 @@ mod tests {
 
     #[test]
     fn manifest_defaults_are_checked_like_requests() {
-        let bad = "width = 1\nheight = 1\n[params.c]\ntype = \"color\"\ndefault = \"blue\"\n";
+        let bad = "width = 1\nheight = 1\n[params.c]\ntype = \"color\"\ndefault = \"bluish\"\n";
         let err = Manifest::parse(bad, Path::new("x.toml"), 500).unwrap_err();
         assert_eq!(
             err.to_string(),
-            r#"x.toml: params.c: default: c: expected a hex colour like #1e40af or 1e40af, got "blue""#
+            r#"x.toml: params.c: default: c: expected a colour (#1e40af, rgb(30 64 175), hsl(224 71% 40%) or a CSS name), got "bluish""#
         );
     }
 }

@@ -272,8 +272,20 @@ fn load_one(
         path: svg_path.clone(),
         message,
     };
-    functions::check_calls(&svg_text).map_err(svg_error)?;
-    tera.add_raw_template(&tera_name(&name), &svg_text)
+    // Layer bindings (and a plain export's literal text) become Tera here.
+    let tera_source = crate::layers::bind(&svg_text, &manifest).map_err(|message| match message
+        .starts_with("params.")
+    {
+        true => LoadError::Manifest {
+            path: toml_path.to_path_buf(),
+            message,
+        },
+        false => svg_error(message),
+    })?;
+    if manifest.tera {
+        functions::check_calls(&svg_text).map_err(svg_error)?;
+    }
+    tera.add_raw_template(&tera_name(&name), &tera_source)
         .map_err(|e| svg_error(e.to_string()))?;
     let mut hasher = blake3::Hasher::new();
     for part in [name.as_bytes(), svg_text.as_bytes(), toml_text.as_bytes()] {
@@ -313,7 +325,7 @@ fn parse_error(source: &str, filled: &str, error: &raster::RasterError) -> Strin
         allow_dtd: false,
         ..roxmltree::ParsingOptions::default()
     };
-    let blanked = blank_tera(source);
+    let blanked = crate::layers::blank_tera(source);
     if let Err(at_source) = roxmltree::Document::parse_with_options(&blanked, options()) {
         let pos = at_source.pos();
         let message = at_source.to_string();
@@ -330,37 +342,6 @@ fn parse_error(source: &str, filled: &str, error: &raster::RasterError) -> Strin
         message.push_str(&format!("; the filled line reads: {:?}", excerpt.trim()));
     }
     message
-}
-
-/// `source` with every Tera tag (`{{ }}`, `{% %}`, `{# #}`) replaced by spaces, newlines
-/// kept, so that positions in it are positions in the template.
-fn blank_tera(source: &str) -> String {
-    let mut out = String::with_capacity(source.len());
-    let mut rest = source;
-    while let Some(open) = rest.find('{') {
-        let close = match rest.get(open..open + 2) {
-            Some("{{") => "}}",
-            Some("{%") => "%}",
-            Some("{#") => "#}",
-            _ => {
-                out.push_str(&rest[..=open]);
-                rest = &rest[open + 1..];
-                continue;
-            }
-        };
-        out.push_str(&rest[..open]);
-        let end = rest[open + 2..]
-            .find(close)
-            .map_or(rest.len(), |e| open + 2 + e + 2);
-        out.extend(
-            rest[open..end]
-                .chars()
-                .map(|c| if c == '\n' { '\n' } else { ' ' }),
-        );
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Whether the root `<svg>` has no `viewBox`, or `0 0 width height`: user units are pixels,

@@ -59,7 +59,8 @@ pub enum ParamKind {
         /// clusters: `🇯🇵` and `👩‍👩‍👧‍👦` are one each).
         max_chars: usize,
     },
-    /// A hex colour, `#rgb` or `#rrggbb` (the `#` optional in requests).
+    /// A colour: hex (`#rgb`, `#rgba`, `#rrggbb`, `#rrggbbaa`, the `#` optional), `rgb()`,
+    /// `rgba()`, `hsl()`, `hsla()` or a CSS name; normalised to `#rrggbb` or `#rrggbbaa`.
     Color,
     /// A finite number within `[min, max]`.
     Number {
@@ -123,7 +124,8 @@ impl ParamKind {
             }
             ParamKind::Color => parse_color(raw).map(Value::Text).ok_or_else(|| {
                 format!(
-                    "{name}: expected a hex colour like #1e40af or 1e40af, got {}",
+                    "{name}: expected a colour (#1e40af, rgb(30 64 175), hsl(224 71% 40%) or a \
+                     CSS name), got {}",
                     quote(raw)
                 )
             }),
@@ -204,24 +206,24 @@ impl std::fmt::Display for ParamKind {
 }
 
 /// `#rgb`, `#rrggbb`, with or without `#`, any case -> `#rrggbb`.
+/// A colour as designers and APIs write it (`#1e40af`, `1e40af`, `#fff`, `#1e40af80`,
+/// `rgb(30 64 175)`, `rgba(30,64,175,.5)`, `hsl(224 71% 40%)`, `navy`), normalised to
+/// lower-case `#rrggbb`, or `#rrggbbaa` when it is not opaque, so that every spelling of one
+/// colour is one cache key.
 fn parse_color(raw: &str) -> Option<String> {
-    let hex = raw.strip_prefix('#').unwrap_or(raw);
-    if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
+    // CSS colour names and functions are case-insensitive.
+    let raw = raw.trim().to_ascii_lowercase();
+    let raw = raw.as_str();
+    let bare_hex = matches!(raw.len(), 3 | 4 | 6 | 8) && raw.chars().all(|c| c.is_ascii_hexdigit());
+    let color: svgtypes::Color = match bare_hex {
+        true => format!("#{raw}").parse().ok()?,
+        false => raw.parse().ok()?,
+    };
+    let mut hex = format!("#{:02x}{:02x}{:02x}", color.red, color.green, color.blue);
+    if color.alpha != 255 {
+        hex.push_str(&format!("{:02x}", color.alpha));
     }
-    let hex = hex.to_ascii_lowercase();
-    match hex.len() {
-        3 => Some(
-            hex.chars()
-                .flat_map(|c| [c, c])
-                .fold(String::from("#"), |mut s, c| {
-                    s.push(c);
-                    s
-                }),
-        ),
-        6 => Some(format!("#{hex}")),
-        _ => None,
-    }
+    Some(hex)
 }
 
 /// Characters XML 1.0 allows in a document.
@@ -265,6 +267,34 @@ mod tests {
             "name: at most 2 characters, got 3",
             "a letter with a combining accent is one character"
         );
+    }
+
+    #[test]
+    fn every_spelling_of_a_colour_is_one_value() {
+        let color = |raw: &str| match ParamKind::Color.check("c", raw) {
+            Ok(Value::Text(hex)) => hex,
+            other => panic!("{raw}: {other:?}"),
+        };
+        for raw in [
+            "#67b0c5",
+            "67B0C5",
+            "rgb(103,176,197)",
+            "rgb(103 176 197)",
+            "rgba(103, 176, 197, 1)",
+        ] {
+            assert_eq!(color(raw), "#67b0c5", "{raw}");
+        }
+        assert_eq!(color("hsl(0 100% 50%)"), "#ff0000");
+        assert_eq!(color("hsla(240, 100%, 50%, 0.5)"), "#0000ff80");
+        assert_eq!(color("navy"), "#000080");
+        assert_eq!(color("DarkSlateGray"), "#2f4f4f");
+        assert_eq!(color("#fff"), "#ffffff");
+        assert_eq!(color("fff8"), "#ffffff88");
+        assert_eq!(color("rgba(0,0,0,0.5)"), "#00000080");
+        assert_eq!(color("#11223344"), "#11223344");
+        for bad in ["bluish", "#12345", "rgb(1,2)", "", "url(#p)"] {
+            assert!(ParamKind::Color.check("c", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -276,7 +276,7 @@ fn one_load_reports_every_broken_template_and_param() {
     // Two bad params in one manifest, and a second template with a missing example.
     std::fs::write(
         dir.join("a.toml"),
-        "width = 10\nheight = 10\n[params.c]\ntype = \"color\"\ndefault = \"blue\"\n[params.n]\ntype = \"number\"\nmin = 5\nmax = 1\ndefault = 2\n",
+        "width = 10\nheight = 10\n[params.c]\ntype = \"color\"\ndefault = \"bluish\"\n[params.n]\ntype = \"number\"\nmin = 5\nmax = 1\ndefault = 2\n",
     )
     .unwrap();
     std::fs::write(
@@ -298,7 +298,7 @@ fn one_load_reports_every_broken_template_and_param() {
     let shown = err.replace(&format!("{}/", dir.display()), "");
     assert_eq!(
         shown,
-        "a.toml: params.c: default: c: expected a hex colour like #1e40af or 1e40af, got \"blue\"\n\
+        "a.toml: params.c: default: c: expected a colour (#1e40af, rgb(30 64 175), hsl(224 71% 40%) or a CSS name), got \"bluish\"\n\
          a.toml: params.n: min (5) must be <= max (1)\n\
          b.toml: params.t: a required parameter needs an example\n\
          b.toml: params.u: a required parameter needs an example"

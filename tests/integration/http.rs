@@ -215,9 +215,9 @@ async fn bad_requests_get_a_status_and_a_one_line_reason() {
             "theme: expected one of dark, light, got \"blue\"",
         ),
         (
-            "/og/post?title=Hi&color=red".into(),
+            "/og/post?title=Hi&color=reddish".into(),
             400,
-            "color: expected a hex colour like #1e40af or 1e40af, got \"red\"",
+            "color: expected a colour (#1e40af, rgb(30 64 175), hsl(224 71% 40%) or a CSS name), got \"reddish\"",
         ),
         (
             "/og/product?name=Boot&price=cheap".into(),

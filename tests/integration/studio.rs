@@ -287,11 +287,13 @@ async fn snippets_describe_the_card_and_sign_it_when_the_server_signs() {
     );
     assert!(!snippets["curl"].as_str().unwrap().contains("studio-key"));
     // Bad values get the endpoint's own message.
-    let bad = server.get("/studio/api/snippets/post.png?color=blue").await;
+    let bad = server
+        .get("/studio/api/snippets/post.png?color=bluish")
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         bad.text(),
-        "color: expected a hex colour like #1e40af or 1e40af, got \"blue\"\n"
+        "color: expected a colour (#1e40af, rgb(30 64 175), hsl(224 71% 40%) or a CSS name), got \"bluish\"\n"
     );
     server.stop().await;
 }

@@ -1,0 +1,208 @@
+//! Layer bindings: a design exported as plain SVG (no Tera in it) becomes a template through
+//! its manifest alone. Each binding changes its own layer and nothing else, pixel for pixel,
+//! and long text stays inside its box.
+
+use std::path::Path;
+
+use std::sync::Arc;
+
+use vellum::fetch::{FetchLimits, ImageDirs, ImageSources};
+use vellum::job::BlockingFetcher;
+use vellum::{Engine, EngineConfig, Format};
+
+use crate::support::{self, Pixels, decode_png};
+
+/// A card in the form Figma exports: ids with spaces, brackets and dots, text with
+/// `xml:space="preserve"` and positioned tspans, a photo as an image pattern fill, and a
+/// design whose own text holds `{{` (literal here).
+const DESIGN: &str = r##"<svg width="800" height="400" viewBox="0 0 800 400" fill="none" xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">
+<rect id="Card [bg]" width="800" height="400" fill="#0F172A"/>
+<rect id="Photo" x="520" y="40" width="240" height="240" rx="12" fill="url(#pattern0)"/>
+<text id="Title 1.0" fill="white" xml:space="preserve" style="white-space: pre" font-family="Inter" font-size="48" font-weight="bold" letter-spacing="0em"><tspan x="40" y="96.4545">Summer sale</tspan></text>
+<text id="Note" fill="#94A3B8" xml:space="preserve" style="white-space: pre" font-family="Inter" font-size="20" letter-spacing="0em"><tspan x="40" y="352.273">Use code {{ SUMMER }} at checkout</tspan></text>
+<g id="Badge">
+<circle id="Badge disc" cx="110" cy="220" r="60" fill="#F97316"/>
+<path id="Badge star" d="M110 180L122 208H152L128 226L137 256L110 238L83 256L92 226L68 208H98L110 180Z" fill="#FFF7ED"/>
+</g>
+<defs>
+<pattern id="pattern0" patternContentUnits="objectBoundingBox" width="1" height="1">
+<use xlink:href="#image0" transform="scale(0.5)"/>
+</pattern>
+<image id="image0" width="2" height="2" xlink:href="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGPQiDoBRAwQCgAhpgUpG+5kRAAAAABJRU5ErkJggg=="/>
+</defs>
+</svg>
+"##;
+
+const MANIFEST: &str = r##"
+description = "A design exported as plain SVG"
+width = 800
+height = 400
+tera = false
+
+[params.title]
+type = "text"
+layer = "Title 1.0"
+max_chars = 200
+default = "Summer sale"
+
+[params.background]
+type = "color"
+layer = "Card [bg]"
+default = "#0f172a"
+
+[params.badge]
+type = "color"
+layer = "Badge"
+default = "#f97316"
+
+[params.show_badge]
+type = "bool"
+layer = "Badge"
+default = true
+
+[params.photo]
+type = "image"
+layer = "Photo"
+"##;
+
+/// The title's box: from its x to the canvas edge, one line of the design's 48 px.
+const TITLE_BOX: (u32, u32, u32, u32) = (40, 40, 800, 110);
+const PHOTO_BOX: (u32, u32, u32, u32) = (520, 40, 760, 280);
+const BADGE_BOX: (u32, u32, u32, u32) = (50, 160, 170, 280);
+
+/// The design as a template in `dir`, with a red photo beside it to bind.
+struct Promo {
+    engine: Engine,
+    images: BlockingFetcher,
+}
+
+impl Promo {
+    fn new(dir: &Path) -> Promo {
+        std::fs::write(dir.join("promo.svg"), DESIGN).unwrap();
+        std::fs::write(dir.join("promo.toml"), MANIFEST).unwrap();
+        let mut red = tiny_skia::Pixmap::new(16, 16).unwrap();
+        red.fill(tiny_skia::Color::from_rgba8(220, 30, 30, 255));
+        std::fs::write(dir.join("red.png"), red.encode_png().unwrap()).unwrap();
+        let mut config = EngineConfig::bundled(&support::root());
+        config.templates_dir = dir.to_path_buf();
+        let limits = FetchLimits::default();
+        let dirs = ImageDirs::new(&[dir.to_path_buf()], limits.max_bytes, limits.max_side).unwrap();
+        Promo {
+            engine: Engine::new(config).unwrap_or_else(|e| panic!("{e}")),
+            images: BlockingFetcher::new(ImageSources {
+                remote: None,
+                local: Some(Arc::new(dirs)),
+            }),
+        }
+    }
+
+    fn render(&self, params: &[(&str, &str)]) -> Pixels {
+        let pairs = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let job = self
+            .engine
+            .prepare_pairs("promo", Format::Png, pairs)
+            .unwrap();
+        let job = self.images.fetch_images(job).unwrap();
+        decode_png(&self.engine.render(&job).unwrap().bytes)
+    }
+}
+
+/// Pixels that differ between `a` and `b`, as (x, y).
+fn changed(a: &Pixels, b: &Pixels) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    for y in 0..a.height {
+        for x in 0..a.width {
+            if a.at(x, y) != b.at(x, y) {
+                out.push((x, y));
+            }
+        }
+    }
+    out
+}
+
+fn inside((x, y): (u32, u32), (x0, y0, x1, y1): (u32, u32, u32, u32)) -> bool {
+    (x0..x1).contains(&x) && (y0..y1).contains(&y)
+}
+
+#[test]
+fn each_binding_changes_exactly_its_layer() {
+    let dir = support::scratch_dir("layers-figma");
+    let promo = Promo::new(&dir);
+    let base = promo.render(&[]);
+    // The design as exported: its own title, photo and badge.
+    assert_eq!(base.at(700, 380), [15, 23, 42, 255], "the background");
+    assert_eq!(base.at(110, 170 + 3), [249, 115, 22, 255], "the badge disc");
+
+    for (params, layer, what) in [
+        (vec![("title", "Winter sale")], TITLE_BOX, "title"),
+        (
+            vec![("badge", "rgb(34, 197, 94)")],
+            BADGE_BOX,
+            "badge colour",
+        ),
+        (vec![("show_badge", "false")], BADGE_BOX, "badge hidden"),
+        (vec![("photo", "red.png")], PHOTO_BOX, "photo"),
+    ] {
+        let card = promo.render(&params);
+        let diff = changed(&base, &card);
+        assert!(!diff.is_empty(), "{what}: something changed");
+        let outside: Vec<_> = diff.iter().filter(|p| !inside(**p, layer)).collect();
+        assert!(
+            outside.is_empty(),
+            "{what}: {} pixels outside the layer changed, first {:?}",
+            outside.len(),
+            outside.first()
+        );
+    }
+    // A colour for the background recolours the background only: everything the design
+    // draws over it keeps its pixels.
+    let green = promo.render(&[("background", "hsl(142 71% 45%)")]);
+    assert_eq!(
+        green.at(700, 380),
+        [33, 196, 93, 255],
+        "hsl(142 71% 45%) is #21c45d"
+    );
+    assert_eq!(
+        green.at(110, 173),
+        base.at(110, 173),
+        "the badge is untouched"
+    );
+    assert_eq!(
+        green.at(640, 160),
+        base.at(640, 160),
+        "the photo is untouched"
+    );
+    let photo = promo.render(&[("photo", "red.png")]);
+    assert_eq!(
+        photo.at(640, 160),
+        [220, 30, 30, 255],
+        "the photo is the bound image"
+    );
+}
+
+#[test]
+fn long_text_stays_in_its_box_and_design_text_is_literal() {
+    let dir = support::scratch_dir("layers-long");
+    let promo = Promo::new(&dir);
+    let base = promo.render(&[]);
+    let long = "Everything must go: boots, coats, scarves and hats at half price ".repeat(3);
+    let card = promo.render(&[("title", long.trim())]);
+    let outside: Vec<_> = changed(&base, &card)
+        .into_iter()
+        .filter(|p| !inside(*p, TITLE_BOX))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "{} pixels outside the title box",
+        outside.len()
+    );
+    // `{{ SUMMER }}` in the design is drawn as text, not read as Tera: the note has ink.
+    let ink = (40..400)
+        .flat_map(|x| (335..360).map(move |y| (x, y)))
+        .filter(|&(x, y)| base.at(x, y) != [15, 23, 42, 255])
+        .count();
+    assert!(ink > 500, "the note is drawn ({ink} pixels)");
+}
