@@ -25,7 +25,24 @@ struct RenderRequest {
     #[serde(default)]
     format: Option<String>,
     #[serde(default)]
-    params: serde_json::Map<String, serde_json::Value>,
+    params: Params,
+}
+
+/// Params as an object of values, or as the layered API's list of layer entries.
+#[derive(serde::Deserialize)]
+#[serde(
+    untagged,
+    expecting = "params as an object of values or a list of layers"
+)]
+enum Params {
+    Object(serde_json::Map<String, serde_json::Value>),
+    Layers(Vec<serde_json::Value>),
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params::Object(serde_json::Map::new())
+    }
 }
 
 /// The `Accept: application/json` answer.
@@ -43,8 +60,62 @@ pub async fn respond(
     state: &Arc<State>,
     req: Request<Incoming>,
 ) -> Result<(Response<Body>, Served), RequestError> {
-    authorize(state, &req)?;
     let json = response::wants_json(req.headers());
+    let (body, host) = read_json(state, req).await?;
+    let request: RenderRequest = serde_json::from_slice(&body)
+        .map_err(|e| RequestError::param(format!("invalid JSON body: {e}")))?;
+    let format = match request.format.as_deref() {
+        None => Format::Png,
+        Some(f) => Format::from_extension(f).ok_or_else(|| {
+            RequestError::param(format!("format: expected {}, got {f:?}", format::EXPECTED))
+        })?,
+    };
+    let engine = state.engine();
+    let mut pairs = match request.params {
+        Params::Object(map) => crate::params::json_pairs(map).map_err(RequestError::BadParam)?,
+        Params::Layers(entries) => {
+            let set = engine.templates();
+            let template = set
+                .get(&request.template)
+                .ok_or_else(|| RequestError::UnknownTemplate(request.template.clone()))?;
+            crate::entries::pairs(template, entries)?
+        }
+    };
+    pairs.sort();
+    let job = engine.prepare_pairs(&request.template, format, pairs.clone())?;
+    let (width, height) = job.output_size();
+    let etag = job.key().etag();
+    let (image, served) = state.image(job).await?;
+    if !json {
+        return Ok((
+            response::image(&image, &etag, state.cache_control()),
+            served,
+        ));
+    }
+    let path = format!(
+        "/og/{}.{}?{}",
+        request.template,
+        format.extension(),
+        serde_urlencoded::to_string(&pairs).expect("string pairs always serialise")
+    );
+    let answer = Rendered {
+        url: url_for(state, host.as_deref(), &path),
+        width,
+        height,
+        format: format.extension(),
+        bytes: image.bytes.len(),
+    };
+    let body = serde_json::to_vec(&answer).expect("plain fields serialise");
+    Ok((response::json(StatusCode::OK, body, "no-store"), served))
+}
+
+/// A JSON request's body and `Host`, after the checks every JSON route makes: the signing
+/// key as bearer token when signing is on, `Content-Type: application/json`, the size limit.
+pub async fn read_json(
+    state: &State,
+    req: Request<Incoming>,
+) -> Result<(bytes::Bytes, Option<String>), RequestError> {
+    authorize(state, &req)?;
     let media_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -67,49 +138,22 @@ pub async fn respond(
             BodyError::TooLarge => RequestError::BodyTooLarge(limit),
             BodyError::Read(e) => RequestError::param(format!("could not read the body: {e}")),
         })?;
-    let request: RenderRequest = serde_json::from_slice(&body)
-        .map_err(|e| RequestError::param(format!("invalid JSON body: {e}")))?;
-    let format = match request.format.as_deref() {
-        None => Format::Png,
-        Some(f) => Format::from_extension(f).ok_or_else(|| {
-            RequestError::param(format!("format: expected {}, got {f:?}", format::EXPECTED))
-        })?,
-    };
-    let mut pairs = crate::params::json_pairs(request.params).map_err(RequestError::BadParam)?;
-    pairs.sort();
-    let job = state
-        .engine()
-        .prepare_pairs(&request.template, format, pairs.clone())?;
-    let (width, height) = job.output_size();
-    let etag = job.key().etag();
-    let (image, served) = state.image(job).await?;
-    if !json {
-        return Ok((
-            response::image(&image, &etag, state.cache_control()),
-            served,
-        ));
-    }
-    let path = format!(
-        "/og/{}.{}?{}",
-        request.template,
-        format.extension(),
-        serde_urlencoded::to_string(&pairs).expect("string pairs always serialise")
-    );
-    let path = state.signer().sign(&path).unwrap_or(path);
+    Ok((body, host))
+}
+
+/// The full URL of `path` (`/og/...`), signed when signing is on: after `--public-url`, else
+/// `http://` and the request's `Host`.
+pub fn url_for(state: &State, host: Option<&str>, path: &str) -> String {
+    let path = state
+        .signer()
+        .sign(path)
+        .unwrap_or_else(|| path.to_string());
     let origin = match (state.public_url(), host) {
         (Some(base), _) => base.trim_end_matches('/').to_string(),
         (None, Some(host)) => format!("http://{host}"),
         (None, None) => String::new(),
     };
-    let answer = Rendered {
-        url: format!("{origin}{path}"),
-        width,
-        height,
-        format: format.extension(),
-        bytes: image.bytes.len(),
-    };
-    let body = serde_json::to_vec(&answer).expect("plain fields serialise");
-    Ok((response::json(StatusCode::OK, body, "no-store"), served))
+    format!("{origin}{path}")
 }
 
 /// With signing on, anyone who may render arbitrary cards holds a signing key: POST asks

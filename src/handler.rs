@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `GET`/`HEAD /og/{name}[.png\|.jpg\|.webp\|.svg]` | the image (PNG without an extension) |
 //! | `POST /render` | the image (or its URL as JSON) for a JSON body; see [`crate::api`] |
+//! | `POST /templates/{name}/images` | the layered API's JSON answer; see [`crate::layered`] |
 //! | `GET /templates` | JSON: every template and its params |
 //! | `GET /healthz` | `ok`, never queued behind renders |
 //! | `GET /metrics` | Prometheus text |
@@ -68,6 +69,14 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Answer {
         "/render" if req.method() != Method::POST => plain(response::method_not_allowed("POST")),
         "/render" => {
             let (response, served) = crate::api::respond(state, req).await?;
+            Ok((response, Some(served)))
+        }
+        _ if path.starts_with("/templates/") && path.ends_with("/images") => {
+            if req.method() != Method::POST {
+                return plain(response::method_not_allowed("POST"));
+            }
+            let name = path["/templates/".len()..path.len() - "/images".len()].to_string();
+            let (response, served) = crate::layered::respond(state, &name, req).await?;
             Ok((response, Some(served)))
         }
         "/healthz" | "/templates" | "/metrics" if !is_read => {

@@ -291,3 +291,24 @@ fn golden_card_a_hard_fields() {
         ],
     );
 }
+
+#[test]
+fn golden_travel() {
+    // The design export as bound by its manifest, with the layered API's example canvas.
+    check("travel", "travel", &[("canvas", "rgb(103,176,197)")]);
+}
+
+#[test]
+fn golden_travel_hard_fields() {
+    check(
+        "travel-fields",
+        "travel",
+        &[
+            ("kicker", "مرشد السفر 🇳🇿 旅行ガイド"),
+            (
+                "title",
+                "Aotearoa: 👩‍👩‍👧‍👦 road trips, ฟยอร์ด and 北島の温泉 for everyone",
+            ),
+        ],
+    );
+}

@@ -384,7 +384,10 @@ async fn templates_are_listed_as_json_with_their_params() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["card-a", "certificate", "post", "product"]);
+    assert_eq!(
+        names,
+        ["card-a", "certificate", "post", "product", "travel"]
+    );
     let post = &json["templates"][2];
     assert_eq!(post["width"], 1200);
     assert_eq!(post["params"]["theme"]["type"], "enum");

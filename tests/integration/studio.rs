@@ -115,7 +115,10 @@ async fn pages_allow_nothing_but_their_own_origin() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["card-a", "certificate", "post", "product"]);
+    assert_eq!(
+        names,
+        ["card-a", "certificate", "post", "product", "travel"]
+    );
     assert_eq!(status["status"]["problems"], serde_json::json!([]));
     // The endpoint still works beside the studio.
     let card = server.get("/og/post.png?title=Hi").await;
@@ -195,7 +198,7 @@ async fn a_template_broken_at_start_is_listed_and_the_rest_serve() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["card-a", "certificate", "post"]);
+    assert_eq!(names, ["card-a", "certificate", "post", "travel"]);
     let problems = status["status"]["problems"].as_array().unwrap();
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0]["template"], "product");

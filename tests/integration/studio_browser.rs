@@ -151,7 +151,7 @@ async fn the_gallery_shows_every_template_with_a_thumbnail() {
         .await;
     assert_eq!(
         names,
-        serde_json::json!(["card-a", "certificate", "post", "product"])
+        serde_json::json!(["card-a", "certificate", "post", "product", "travel"])
     );
     browser.screenshot("gallery.png").await;
     browser.client.clone().close().await.unwrap();

@@ -60,6 +60,9 @@ fn fields() -> Vec<(&'static str, &'static str, Vec<Rect>, usize)> {
         ("certificate", "issuer", vec![(766, 668, 994, 712)], 40),
         ("card-a", "title", vec![(74, 150, 1126, 420)], 200),
         ("card-a", "subtitle", vec![(74, 512, 1126, 566)], 80),
+        // Layer bindings: each text keeps to the box its manifest gives the layer.
+        ("travel", "kicker", vec![(34, 34, 616, 74)], 30),
+        ("travel", "title", vec![(34, 66, 616, 142)], 80),
     ]
 }
 

@@ -1,0 +1,101 @@
+//! The layered-image API, as hosted image services have it: a design's layers changed by
+//! name. `POST /templates/{name}/images` with
+//! `{"format": "jpeg", "metadata": ..., "params": [{"name": "title", "text": "Hi"}, ...]}`
+//! renders the card and answers `{id, templateId, imageUrl, thumbnailUrl,
+//! retinaThumbnailUrl, fileName, metadata, width, height}`; `POST /render` takes the same
+//! list as its `params`.
+//! The entries are read by [`crate::entries`].
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+
+use crate::error::RequestError;
+use crate::format::{self, Format};
+use crate::response::{self, Body};
+use crate::state::{Served, State};
+
+/// Widest thumbnail, in pixels (its retina version is twice that).
+const THUMBNAIL_WIDTH: f64 = 400.0;
+
+/// The request body of `POST /templates/{name}/images`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an image request")]
+struct ImageRequest {
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    metadata: serde_json::Value,
+    #[serde(default)]
+    params: Vec<serde_json::Value>,
+}
+
+/// The answer, with the field names hosted image APIs use.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ImageAnswer {
+    id: String,
+    template_id: String,
+    image_url: String,
+    thumbnail_url: String,
+    retina_thumbnail_url: String,
+    file_name: String,
+    metadata: serde_json::Value,
+    width: u64,
+    height: u64,
+}
+
+/// Answers `POST /templates/{name}/images`.
+pub async fn respond(
+    state: &Arc<State>,
+    name: &str,
+    req: Request<Incoming>,
+) -> Result<(Response<Body>, Served), RequestError> {
+    let (body, host) = crate::api::read_json(state, req).await?;
+    let request: ImageRequest = serde_json::from_slice(&body)
+        .map_err(|e| RequestError::param(format!("invalid JSON body: {e}")))?;
+    let format = match request.format.as_deref() {
+        None => Format::Png,
+        Some(f) => Format::from_extension(f).ok_or_else(|| {
+            RequestError::param(format!("format: expected {}, got {f:?}", format::EXPECTED))
+        })?,
+    };
+    let engine = state.engine();
+    let set = engine.templates();
+    let template = set
+        .get(name)
+        .ok_or_else(|| RequestError::UnknownTemplate(name.to_string()))?;
+    let mut pairs = crate::entries::pairs(template, request.params)?;
+    pairs.sort();
+    let job = engine.prepare_pairs(name, format, pairs.clone())?;
+    let (width, height) = job.output_size();
+    let id = job.key().etag()[1..11].to_string();
+    let (_, served) = state.image(job).await?;
+    let ext = format.extension();
+    let url = |scale: Option<f64>| {
+        let mut query = pairs.clone();
+        if let Some(scale) = scale {
+            query.retain(|(k, _)| k != "scale");
+            query.push(("scale".into(), format!("{scale:.2}")));
+        }
+        let query = serde_urlencoded::to_string(&query).expect("string pairs serialise");
+        crate::api::url_for(state, host.as_deref(), &format!("/og/{name}.{ext}?{query}"))
+    };
+    // Whole hundredths, rounded down, so the thumbnail is never wider than promised.
+    let thumbnail = (THUMBNAIL_WIDTH / f64::from(template.manifest.width) * 100.0).floor() / 100.0;
+    let thumbnail = thumbnail.clamp(0.1, 1.0);
+    let answer = ImageAnswer {
+        id: id.clone(),
+        template_id: name.to_string(),
+        image_url: url(None),
+        thumbnail_url: url(Some(thumbnail)),
+        retina_thumbnail_url: url(Some(thumbnail * 2.0)),
+        file_name: format!("{id}.{ext}"),
+        metadata: request.metadata,
+        width,
+        height,
+    };
+    let body = serde_json::to_vec(&answer).expect("plain fields serialise");
+    Ok((response::json(StatusCode::OK, body, "no-store"), served))
+}
