@@ -26,7 +26,7 @@ mod functions;
 mod handler;
 pub mod job;
 mod layered;
-mod layers;
+pub mod layers;
 pub mod manifest;
 pub mod media;
 mod metrics;

@@ -15,6 +15,7 @@
 //! elements and nothing else changes.
 
 mod edit;
+pub mod import;
 mod paint;
 mod style;
 mod text;

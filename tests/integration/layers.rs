@@ -206,3 +206,82 @@ fn long_text_stays_in_its_box_and_design_text_is_literal() {
         .count();
     assert!(ink > 500, "the note is drawn ({ink} pixels)");
 }
+
+#[test]
+fn import_binds_every_layer_and_reports_what_it_cannot_use() {
+    let dir = support::scratch_dir("layers-import");
+    let design = DESIGN.replace(
+        "<g id=\"Badge\">",
+        "<text fill=\"white\" font-family=\"Inter\" font-size=\"12\"><tspan x=\"600\" y=\"380\">no id</tspan></text>\n\
+         <text id=\"Script\" fill=\"white\" font-family=\"Gogh\" font-size=\"12\"><tspan x=\"600\" y=\"360\">hand</tspan></text>\n\
+         <path id=\"Outlined title\" d=\"M600 300H700V320H600Z\" stroke=\"white\"/>\n<g id=\"Badge\">",
+    );
+    std::fs::write(dir.join("design.svg"), &design).unwrap();
+    let import = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vellum"))
+            .current_dir(&dir)
+            .args(["import", "design.svg", "--name", "promo"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = import(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "  color  \"Card [bg]\" -> card_bg = \"#0f172a\"",
+        "  image  \"Photo\" -> photo",
+        "  text   \"Title 1.0\" -> title_1_0 = \"Summer sale\"",
+        "  text   \"Script\" -> script = \"hand\"",
+        "  color  \"Badge disc\" -> badge_disc = \"#f97316\"",
+        "wrote templates/promo.svg and templates/promo.toml",
+        "cannot use:",
+        "  text \"no id\" has no id: give it a name in the design tool to bind it",
+        "  \"Script\": font \"Gogh\" is not loaded, so it draws in the default font (add the font with --add-fonts or to fonts/)",
+        "  \"Outlined title\": a <path> with no fill of its own (outlined text is drawn this way; it cannot be edited as text)",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "{line:?} not in:\n{stdout}"
+        );
+    }
+    // The design itself is the template, unchanged; the manifest binds it and it renders.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("templates/promo.svg")).unwrap(),
+        design
+    );
+    let render = std::process::Command::new(env!("CARGO_BIN_EXE_vellum"))
+        .current_dir(&dir)
+        .args([
+            "render",
+            "--templates",
+            "templates",
+            "promo",
+            "title_1_0=Imported",
+            "-o",
+            "card.png",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        render.status.success(),
+        "{}",
+        String::from_utf8_lossy(&render.stderr)
+    );
+    assert_eq!(
+        decode_png(&std::fs::read(dir.join("card.png")).unwrap()).width,
+        800
+    );
+    // A second import does not overwrite without --force.
+    let again = import(&[]);
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&again.stderr),
+        "vellum: templates/promo.svg exists (--force replaces it)\n"
+    );
+    assert!(import(&["--force"]).status.success());
+}

@@ -39,6 +39,9 @@ pub enum Command {
     Templates(TemplatesArgs),
     /// Print a signed URL: vellum sign '/og/post.png?title=Hi' (key from --signing-key)
     Sign(SignArgs),
+    /// Turn a design exported as SVG into a template bound by its layers:
+    /// vellum import design.svg --name promo
+    Import(ImportArgs),
 }
 
 #[derive(Args)]
@@ -107,6 +110,20 @@ pub struct TemplatesArgs {
     /// (exit 1 if there are any).
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// The design, exported as SVG (Figma, Penpot, Inkscape, Illustrator).
+    pub design: PathBuf,
+    /// Template name: writes NAME.svg and NAME.toml into the templates directory.
+    #[arg(long)]
+    pub name: String,
+    /// Replace NAME.svg and NAME.toml if they exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args)]

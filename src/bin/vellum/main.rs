@@ -4,6 +4,7 @@
 mod args;
 mod bundled;
 mod dev;
+mod import;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         Command::Templates(args) if args.check => return check_templates(args.engine),
         Command::Templates(args) => list_templates(args.engine),
         Command::Sign(args) => sign(args),
+        Command::Import(args) => import::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
