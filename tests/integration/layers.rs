@@ -12,9 +12,10 @@ use vellum::{Engine, EngineConfig, Format};
 
 use crate::support::{self, Pixels, decode_png};
 
-/// A card in the form Figma exports: ids with spaces, brackets and dots, text with
-/// `xml:space="preserve"` and positioned tspans, a photo as an image pattern fill, and a
-/// design whose own text holds `{{` (literal here).
+/// A card written in the form Figma exports (not exported by Figma itself): ids with spaces,
+/// brackets and dots, text with `xml:space="preserve"` and positioned tspans, a photo as an
+/// image pattern fill, and a design whose own text holds `{{` (literal here). The tests also
+/// run it through Inkscape's command line, which writes it in its own form.
 const DESIGN: &str = r##"<svg width="800" height="400" viewBox="0 0 800 400" fill="none" xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">
 <rect id="Card [bg]" width="800" height="400" fill="#0F172A"/>
 <rect id="Photo" x="520" y="40" width="240" height="240" rx="12" fill="url(#pattern0)"/>
@@ -78,7 +79,11 @@ struct Promo {
 
 impl Promo {
     fn new(dir: &Path) -> Promo {
-        std::fs::write(dir.join("promo.svg"), DESIGN).unwrap();
+        Promo::of(dir, DESIGN)
+    }
+
+    fn of(dir: &Path, design: &str) -> Promo {
+        std::fs::write(dir.join("promo.svg"), design).unwrap();
         std::fs::write(dir.join("promo.toml"), MANIFEST).unwrap();
         let mut red = tiny_skia::Pixmap::new(16, 16).unwrap();
         red.fill(tiny_skia::Color::from_rgba8(220, 30, 30, 255));
@@ -127,10 +132,44 @@ fn inside((x, y): (u32, u32), (x0, y0, x1, y1): (u32, u32, u32, u32)) -> bool {
     (x0..x1).contains(&x) && (y0..y1).contains(&y)
 }
 
+/// `design` as Inkscape's command line exports it (plain SVG): Inkscape parses the design and
+/// writes it out in its own form (attributes one per line, ids on every element).
+fn inkscape_export(dir: &Path, design: &str) -> String {
+    let input = dir.join("design-in.svg");
+    let output = dir.join("design-inkscape.svg");
+    std::fs::write(&input, design).unwrap();
+    let run = std::process::Command::new("inkscape")
+        .arg(&input)
+        .args([
+            "--export-plain-svg",
+            "--export-type=svg",
+            "--export-filename",
+        ])
+        .arg(&output)
+        .output()
+        .expect("inkscape runs (apt-get install inkscape)");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let exported = std::fs::read_to_string(&output).unwrap();
+    assert_ne!(exported, design, "Inkscape wrote its own form");
+    exported
+}
+
 #[test]
 fn each_binding_changes_exactly_its_layer() {
-    let dir = support::scratch_dir("layers-figma");
-    let promo = Promo::new(&dir);
+    let figma = support::scratch_dir("layers-figma");
+    let inkscape = support::scratch_dir("layers-inkscape");
+    let exported = inkscape_export(&inkscape, DESIGN);
+    for (dir, design) in [(figma, DESIGN.to_string()), (inkscape, exported)] {
+        each_binding_changes_exactly_its_layer_in(&dir, &design);
+    }
+}
+
+fn each_binding_changes_exactly_its_layer_in(dir: &Path, design: &str) {
+    let promo = Promo::of(dir, design);
     let base = promo.render(&[]);
     // The design as exported: its own title, photo and badge.
     assert_eq!(base.at(700, 380), [15, 23, 42, 255], "the background");
