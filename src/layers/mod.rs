@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | text | a `<text>` (or a group holding one) | a `text_box` in the design's font, size, weight, fill, spacing and anchor, fitted to its box |
 //! | color | a shape, or a group | that fill, or the fill of the group and of every shape in it that sets its own |
-//! | image | an `<image>`, or a shape filled with an image pattern | that picture (the design's own when the param is empty) |
+//! | image | an `<image>`, a shape filled with an image pattern, or a plain shape | that picture (the design's own when the param is empty); over a plain shape, clipped to it |
 //! | bool | anything | shown or not |
 //!
 //! With `tera = false` in the manifest the SVG is a plain export: everything in it is
@@ -23,7 +23,7 @@ mod text;
 use crate::manifest::{Layer, Manifest};
 use crate::value::ParamKind;
 use edit::{Edit, apply, literal};
-use paint::{fill_edit, fill_targets, image_element};
+use paint::{clipped_image, fill_edit, fill_targets, image_element};
 use text::{text_box_call, text_element};
 
 pub use edit::blank_tera;
@@ -83,13 +83,18 @@ pub fn bind(source: &str, manifest: &Manifest) -> Result<String, String> {
             }
             ParamKind::Color => {}
             ParamKind::Image { .. } => {
-                let image = image_element(&doc, node).ok_or_else(|| {
-                    fail(format!(
-                        "is a <{}> without an image fill; bind an <image>, or a shape filled \
-                         with an image pattern",
-                        node.tag_name().name()
-                    ))
-                })?;
+                let Some(image) = image_element(&doc, node) else {
+                    // A plain shape: the image is drawn over it, clipped to its outline.
+                    let edit = clipped_image(source, node, param).ok_or_else(|| {
+                        fail(format!(
+                            "is a <{}>; bind an <image>, a shape filled with an image \
+                             pattern, or a rect, circle, ellipse, polygon or path",
+                            node.tag_name().name()
+                        ))
+                    })?;
+                    edits.push(edit);
+                    continue;
+                };
                 let href = image
                     .attributes()
                     .find(|a| a.name() == "href")

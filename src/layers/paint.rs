@@ -85,3 +85,123 @@ pub fn fill_edit(source: &str, node: Node, param: &str) -> Edit {
         text: format!(" fill=\"{value}\""),
     }
 }
+
+/// For an image layer on a plain shape: the image drawn right after the shape, covering its
+/// bounding box and clipped to its outline (a copy of the shape without its id and
+/// transform; the image takes the transform), only when the param is set.
+pub fn clipped_image(source: &str, node: Node, param: &str) -> Option<Edit> {
+    let (x, y, width, height) = bounding_box(node)?;
+    // The shape's own markup, minus the attributes a clip-path copy must not repeat.
+    let range = node.range();
+    let mut copy = source[range.clone()].to_string();
+    let mut dropped: Vec<_> = node
+        .attributes()
+        .filter(|a| {
+            matches!(
+                a.name(),
+                "id" | "transform" | "clip-path" | "mask" | "filter"
+            )
+        })
+        .map(|a| a.range())
+        .collect();
+    dropped.sort_by_key(|r| std::cmp::Reverse(r.start));
+    for r in dropped {
+        copy.replace_range(r.start - range.start..r.end - range.start, "");
+    }
+    let id = node.attribute("id").unwrap_or("layer");
+    let clip: String = format!("vellum-clip-{id}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let transform = node
+        .attribute("transform")
+        .map(|t| {
+            let mut attr = String::from(" transform=\"");
+            crate::text::svg::escape_into(t, &mut attr);
+            attr.push('"');
+            attr
+        })
+        .unwrap_or_default();
+    let copy = super::edit::literal(&copy);
+    Some(Edit {
+        range: range.end..range.end,
+        text: format!(
+            "{{% if {param} %}}<clipPath id=\"{clip}\">{copy}</clipPath><image href=\"{{{{ {param} }}}}\" \
+             x=\"{x}\" y=\"{y}\" width=\"{width}\" height=\"{height}\" \
+             preserveAspectRatio=\"xMidYMid slice\" clip-path=\"url(#{clip})\"{transform}/>{{% endif %}}"
+        ),
+    })
+}
+
+/// A shape's bounding box in its own coordinates, from its geometry attributes (for a path
+/// or polygon, the box of its points and control points, which covers it).
+fn bounding_box(node: Node) -> Option<(f64, f64, f64, f64)> {
+    let number = |name: &str| node.attribute(name).and_then(|v| style::length(v, 16.0));
+    let (x0, y0, x1, y1) = match node.tag_name().name() {
+        "rect" => {
+            let (x, y) = (number("x").unwrap_or(0.0), number("y").unwrap_or(0.0));
+            (x, y, x + number("width")?, y + number("height")?)
+        }
+        "circle" => {
+            let (cx, cy, r) = (
+                number("cx").unwrap_or(0.0),
+                number("cy").unwrap_or(0.0),
+                number("r")?,
+            );
+            (cx - r, cy - r, cx + r, cy + r)
+        }
+        "ellipse" => {
+            let (cx, cy) = (number("cx").unwrap_or(0.0), number("cy").unwrap_or(0.0));
+            let (rx, ry) = (number("rx")?, number("ry")?);
+            (cx - rx, cy - ry, cx + rx, cy + ry)
+        }
+        "polygon" | "polyline" => {
+            let points: Vec<f64> = node
+                .attribute("points")?
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            let xs = points.iter().step_by(2);
+            let ys = points.iter().skip(1).step_by(2);
+            extent(xs.copied().zip(ys.copied()))?
+        }
+        "path" => {
+            let mut points = Vec::new();
+            for segment in svgtypes::SimplifyingPathParser::from(node.attribute("d")?) {
+                use svgtypes::SimplePathSegment as S;
+                match segment.ok()? {
+                    S::MoveTo { x, y } | S::LineTo { x, y } => points.push((x, y)),
+                    S::CurveTo {
+                        x1,
+                        y1,
+                        x2,
+                        y2,
+                        x,
+                        y,
+                    } => {
+                        points.extend([(x1, y1), (x2, y2), (x, y)]);
+                    }
+                    S::Quadratic { x1, y1, x, y } => points.extend([(x1, y1), (x, y)]),
+                    S::ClosePath => {}
+                }
+            }
+            extent(points.into_iter())?
+        }
+        _ => return None,
+    };
+    (x1 > x0 && y1 > y0).then_some((x0, y0, x1 - x0, y1 - y0))
+}
+
+/// The smallest box holding every point.
+fn extent(points: impl Iterator<Item = (f64, f64)>) -> Option<(f64, f64, f64, f64)> {
+    points.fold(None, |acc, (x, y)| match acc {
+        None => Some((x, y, x, y)),
+        Some((x0, y0, x1, y1)) => Some((x0.min(x), y0.min(y), x1.max(x), y1.max(y))),
+    })
+}

@@ -21,6 +21,7 @@ const DESIGN: &str = r##"<svg width="800" height="400" viewBox="0 0 800 400" fil
 <rect id="Photo" x="520" y="40" width="240" height="240" rx="12" fill="url(#pattern0)"/>
 <text id="Title 1.0" fill="white" xml:space="preserve" style="white-space: pre" font-family="Inter" font-size="48" font-weight="bold" letter-spacing="0em"><tspan x="40" y="96.4545">Summer sale</tspan></text>
 <text id="Note" fill="#94A3B8" xml:space="preserve" style="white-space: pre" font-family="Inter" font-size="20" letter-spacing="0em"><tspan x="40" y="352.273">Use code {{ SUMMER }} at checkout</tspan></text>
+<circle id="Avatar" cx="700" cy="340" r="40" fill="#334155"/>
 <g id="Badge">
 <circle id="Badge disc" cx="110" cy="220" r="60" fill="#F97316"/>
 <path id="Badge star" d="M110 180L122 208H152L128 226L137 256L110 238L83 256L92 226L68 208H98L110 180Z" fill="#FFF7ED"/>
@@ -53,7 +54,7 @@ default = "#0f172a"
 
 [params.badge]
 type = "color"
-layer = "Badge"
+layer = "Badge disc"
 default = "#f97316"
 
 [params.show_badge]
@@ -64,12 +65,17 @@ default = true
 [params.photo]
 type = "image"
 layer = "Photo"
+
+[params.avatar]
+type = "image"
+layer = "Avatar"
 "##;
 
 /// The title's box: from its x to the canvas edge, one line of the design's 48 px.
 const TITLE_BOX: (u32, u32, u32, u32) = (40, 40, 800, 110);
 const PHOTO_BOX: (u32, u32, u32, u32) = (520, 40, 760, 280);
 const BADGE_BOX: (u32, u32, u32, u32) = (50, 160, 170, 280);
+const AVATAR_BOX: (u32, u32, u32, u32) = (660, 300, 740, 380);
 
 /// The design as a template in `dir`, with a red photo beside it to bind.
 struct Promo {
@@ -184,6 +190,7 @@ fn each_binding_changes_exactly_its_layer_in(dir: &Path, design: &str) {
         ),
         (vec![("show_badge", "false")], BADGE_BOX, "badge hidden"),
         (vec![("photo", "red.png")], PHOTO_BOX, "photo"),
+        (vec![("avatar", "red.png")], AVATAR_BOX, "avatar"),
     ] {
         let card = promo.render(&params);
         let diff = changed(&base, &card);
@@ -220,6 +227,11 @@ fn each_binding_changes_exactly_its_layer_in(dir: &Path, design: &str) {
         [220, 30, 30, 255],
         "the photo is the bound image"
     );
+    // On a plain circle the image is clipped to the circle: its box's corner keeps the
+    // background.
+    let avatar = promo.render(&[("avatar", "red.png")]);
+    assert_eq!(avatar.at(700, 340), [220, 30, 30, 255]);
+    assert_eq!(avatar.at(663, 303), base.at(663, 303));
 }
 
 #[test]
