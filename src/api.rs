@@ -85,6 +85,7 @@ pub async fn respond(
     let job = engine.prepare_pairs(&request.template, format, pairs.clone())?;
     let (width, height) = job.output_size();
     let etag = job.key().etag();
+    let version = job.template().version();
     let (image, served) = state.image(job).await?;
     if !json {
         return Ok((
@@ -99,7 +100,7 @@ pub async fn respond(
         serde_urlencoded::to_string(&pairs).expect("string pairs always serialise")
     );
     let answer = Rendered {
-        url: url_for(state, host.as_deref(), &path),
+        url: url_for(state, host.as_deref(), &path, &version),
         width,
         height,
         format: format.extension(),
@@ -141,13 +142,12 @@ pub async fn read_json(
     Ok((body, host))
 }
 
-/// The full URL of `path` (`/og/...`), signed when signing is on: after `--public-url`, else
-/// `http://` and the request's `Host`.
-pub fn url_for(state: &State, host: Option<&str>, path: &str) -> String {
-    let path = state
-        .signer()
-        .sign(path)
-        .unwrap_or_else(|| path.to_string());
+/// The full URL of `path` (`/og/...?...`) for template `version` (added as `v=`), signed
+/// when signing is on: after `--public-url`, else `http://` and the request's `Host`.
+pub fn url_for(state: &State, host: Option<&str>, path: &str, version: &str) -> String {
+    let joiner = if path.contains('?') { '&' } else { '?' };
+    let path = format!("{path}{joiner}{}={version}", crate::manifest::VERSION_KEY);
+    let path = state.signer().sign(&path).unwrap_or(path);
     let origin = match (state.public_url(), host) {
         (Some(base), _) => base.trim_end_matches('/').to_string(),
         (None, Some(host)) => format!("http://{host}"),

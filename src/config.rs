@@ -59,9 +59,15 @@ pub struct ServerConfig {
     /// Most connections open at once; further clients wait in the listen backlog.
     /// Default: 1024.
     pub max_connections: usize,
-    /// `max-age` for successful images, in seconds. Default: 31536000 (a year; URLs are
-    /// content-addressed by their parameters and the template's hash).
+    /// `max-age` for images whose URL names the current template version (`v=`), served
+    /// `immutable`, in seconds. Default: 31536000 (a year).
     pub max_age: u64,
+    /// `max-age` for images whose URL names no version, in seconds: how long an edit may
+    /// take to reach caches. Default: 86400 (a day).
+    pub unversioned_max_age: u64,
+    /// `stale-while-revalidate` for those, in seconds: how long a cache may keep serving the
+    /// old image while it asks for the new one. Default: 86400.
+    pub stale_while_revalidate: u64,
     /// How long shutdown waits for open requests. Default: 10 s.
     pub shutdown_grace: Duration,
     /// URL signing keys; with any set, unsigned image requests get 403. Default: none.
@@ -87,6 +93,8 @@ impl Default for ServerConfig {
             request_deadline: Duration::from_secs(30),
             max_connections: 1024,
             max_age: 31_536_000,
+            unversioned_max_age: 86_400,
+            stale_while_revalidate: 86_400,
             shutdown_grace: Duration::from_secs(10),
             signer: crate::signing::Signer::default(),
             images: crate::fetch::ImageSources::default(),

@@ -92,7 +92,7 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Answer {
                 state
                     .signer()
                     .verify(path, query, crate::signing::unix_now())?;
-                let (response, served) = image(state, file, query, req.headers()).await?;
+                let (response, served) = image(state, path, file, query, req.headers()).await?;
                 Ok((response, Some(served)))
             }
             None => plain(response::text(
@@ -105,6 +105,7 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Answer {
 
 async fn image(
     state: &Arc<State>,
+    path: &str,
     file: &str,
     query: &str,
     headers: &hyper::HeaderMap,
@@ -112,16 +113,39 @@ async fn image(
     let (name, format) =
         Format::split_file(file).map_err(|ext| RequestError::UnknownFormat(ext.into()))?;
     let job = state.engine().prepare(name, format, query)?;
+    // A URL made for the current template version may be kept for good; one made for an
+    // older version is sent to the current one; one with no version is kept briefly.
+    let current = job.template().version();
+    let cache_control = match job.params().version() {
+        Some(version) if version == current => state.cache_control(),
+        Some(_) => {
+            let location = with_version(state, path, query, &current);
+            return Ok((response::redirect(&location), Served::Redirected));
+        }
+        None => state.unversioned_cache_control(),
+    };
     let etag = job.key().etag();
     if if_none_match(headers, &etag) {
-        let response = response::not_modified(&etag, state.cache_control());
+        let response = response::not_modified(&etag, cache_control);
         return Ok((response, Served::Revalidated));
     }
     let (image, served) = state.image(job).await?;
-    Ok((
-        response::image(&image, &etag, state.cache_control()),
-        served,
-    ))
+    Ok((response::image(&image, &etag, cache_control), served))
+}
+
+/// `path?query` with its `v` set to `version` and signed again when signing is on; every
+/// other pair stays as sent.
+fn with_version(state: &State, path: &str, query: &str, version: &str) -> String {
+    let pairs: Vec<String> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("sig="))
+        .map(|pair| match pair.starts_with("v=") {
+            true => format!("v={version}"),
+            false => pair.to_string(),
+        })
+        .collect();
+    let target = format!("{path}?{}", pairs.join("&"));
+    state.signer().sign(&target).unwrap_or(target)
 }
 
 /// `error` as a response; internal errors get a request id for the log.
@@ -142,7 +166,10 @@ fn if_none_match(headers: &hyper::HeaderMap, etag: &str) -> bool {
 
 fn templates_json(state: &State) -> Response<Body> {
     let set = state.engine().templates();
-    let list: Vec<serde_json::Value> = set.iter().map(|t| t.manifest.describe(&t.name)).collect();
+    let list: Vec<serde_json::Value> = set
+        .iter()
+        .map(|t| t.manifest.describe(&t.name, &t.version()))
+        .collect();
     let body = serde_json::to_vec_pretty(&serde_json::json!({ "templates": list }))
         .expect("manifests serialise to JSON");
     response::json(StatusCode::OK, body, "no-cache")

@@ -71,6 +71,7 @@ pub async fn respond(
     let job = engine.prepare_pairs(name, format, pairs.clone())?;
     let (width, height) = job.output_size();
     let id = job.key().etag()[1..11].to_string();
+    let version = job.template().version();
     let (_, served) = state.image(job).await?;
     let ext = format.extension();
     let url = |scale: Option<f64>| {
@@ -80,7 +81,12 @@ pub async fn respond(
             query.push(("scale".into(), format!("{scale:.2}")));
         }
         let query = serde_urlencoded::to_string(&query).expect("string pairs serialise");
-        crate::api::url_for(state, host.as_deref(), &format!("/og/{name}.{ext}?{query}"))
+        crate::api::url_for(
+            state,
+            host.as_deref(),
+            &format!("/og/{name}.{ext}?{query}"),
+            &version,
+        )
     };
     // Whole hundredths, rounded down, so the thumbnail is never wider than promised.
     let thumbnail = (THUMBNAIL_WIDTH / f64::from(template.manifest.width) * 100.0).floor() / 100.0;

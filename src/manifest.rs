@@ -13,9 +13,13 @@ use crate::error::LoadError;
 use crate::value::{ParamKind, Value};
 
 /// Query keys that are not template values, so no manifest may declare them: the output
-/// options (`scale`, `quality`, `compression`) and the URL signature with its expiry
-/// (checked by [`crate::signing`], never part of the canonical form).
-pub const RESERVED_KEYS: &[&str] = &["scale", "quality", "compression", "sig", "exp"];
+/// options (`scale`, `quality`, `compression`), the template version a URL was made for
+/// (`v`), and the URL signature with its expiry (checked by [`crate::signing`]). Only the
+/// output options are part of the canonical form.
+pub const RESERVED_KEYS: &[&str] = &["scale", "quality", "compression", "v", "sig", "exp"];
+
+/// The query key that names the template version a URL was made for.
+pub const VERSION_KEY: &str = "v";
 
 /// Largest canvas side a manifest may declare, in pixels.
 const MAX_CANVAS_SIDE: u32 = 10_000;
@@ -185,12 +189,15 @@ impl Manifest {
             .collect()
     }
 
-    /// The template `name` as `GET /templates` lists it: name, description, size, params and
-    /// a URL filled with the examples.
-    pub fn describe(&self, name: &str) -> serde_json::Value {
-        let query = serde_urlencoded::to_string(self.examples()).unwrap_or_default();
+    /// The template `name` at `version` as `GET /templates` lists it: name, version,
+    /// description, size, params and a URL filled with the examples.
+    pub fn describe(&self, name: &str, version: &str) -> serde_json::Value {
+        let mut pairs = self.examples();
+        pairs.push((VERSION_KEY, version));
+        let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
         serde_json::json!({
             "name": name,
+            "version": version,
             "description": self.description,
             "width": self.width,
             "height": self.height,

@@ -28,6 +28,8 @@ pub struct Params {
     quality: u8,
     /// PNG compression level, 1 to 9 (only meaningful for `.png`).
     compression: u8,
+    /// The template version the URL was made for (`v=`): not part of the canonical form.
+    version: Option<String>,
 }
 
 impl Params {
@@ -85,6 +87,8 @@ impl Params {
 
         given.remove(crate::signing::SIG_KEY);
         given.remove(crate::signing::EXP_KEY);
+        // Which version of the template the URL was made for: decides caching, never pixels.
+        let version = given.remove(crate::manifest::VERSION_KEY);
         let scale = match given.remove("scale") {
             Some(raw) => parse_scale(&raw, limits.max_scale)?,
             None => 1.0,
@@ -139,7 +143,13 @@ impl Params {
             scale,
             quality,
             compression,
+            version,
         })
+    }
+
+    /// The template version the request's URL was made for (`v=`), if it names one.
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
     }
 
     /// Every declared parameter with its value (defaults filled), in name order.

@@ -38,6 +38,9 @@ pub fn empty() -> Body {
 /// `Cache-Control` for a card drawn with a fallback image.
 const FALLBACK_CACHE_CONTROL: &str = "public, max-age=60";
 
+/// `Cache-Control` for a redirect from an old template version to the current one.
+const REDIRECT_CACHE_CONTROL: &str = "public, max-age=60";
+
 /// CSP for `.svg` output: nothing may load or run, even when opened directly.
 const SVG_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 
@@ -181,6 +184,23 @@ pub fn json(status: StatusCode, body: Vec<u8>, cache_control: &'static str) -> R
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// `302` to `location`, the same image under the current template version; caches may keep
+/// the redirect for a minute.
+pub fn redirect(location: &str) -> Response<Body> {
+    let mut response = Response::new(empty());
+    *response.status_mut() = StatusCode::FOUND;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::LOCATION,
+        HeaderValue::from_str(location).expect("a URL built from a valid request target"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(REDIRECT_CACHE_CONTROL),
     );
     response
 }

@@ -30,6 +30,8 @@ pub enum Served {
     Miss,
     /// `304 Not Modified`: the client had it.
     Revalidated,
+    /// Redirected to the URL of the current template version.
+    Redirected,
 }
 
 impl Served {
@@ -39,6 +41,7 @@ impl Served {
             Served::Hit => "hit",
             Served::Miss => "miss",
             Served::Revalidated => "revalidated",
+            Served::Redirected => "redirected",
         }
     }
 }
@@ -58,6 +61,7 @@ pub struct State {
     max_body_bytes: usize,
     public_url: Option<String>,
     cache_control: String,
+    unversioned_cache_control: String,
     metrics: Metrics,
     next_request_id: AtomicU64,
     studio: Option<Arc<Studio>>,
@@ -84,6 +88,10 @@ impl State {
             max_body_bytes: config.max_body_bytes,
             public_url: config.public_url.clone(),
             cache_control: format!("public, max-age={}, immutable", config.max_age),
+            unversioned_cache_control: format!(
+                "public, max-age={}, stale-while-revalidate={}",
+                config.unversioned_max_age, config.stale_while_revalidate
+            ),
             next_request_id: AtomicU64::new(1),
             studio: config.studio.clone(),
         }
@@ -141,9 +149,14 @@ impl State {
         self.public_url.as_deref()
     }
 
-    /// `Cache-Control` for successful images.
+    /// `Cache-Control` for images whose URL names the current template version.
     pub fn cache_control(&self) -> &str {
         &self.cache_control
+    }
+
+    /// `Cache-Control` for images whose URL names no version: short, revalidated by ETag.
+    pub fn unversioned_cache_control(&self) -> &str {
+        &self.unversioned_cache_control
     }
 
     /// A new id for an internal error, to find its detail in the log.

@@ -42,6 +42,12 @@ impl Template {
         )
     }
 
+    /// The template's version as URLs carry it (`v=`): the start of its content hash, so any
+    /// edit to its SVG, manifest or assets gives a new one.
+    pub fn version(&self) -> String {
+        self.content_hash.to_hex()[..10].to_string()
+    }
+
     /// Output width and height in whole pixels at `scale`.
     pub fn scaled_size(&self, scale: f32) -> (u64, u64) {
         let side = |v: u32| (v as f32 * scale).ceil() as u64;

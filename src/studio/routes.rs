@@ -101,7 +101,7 @@ fn status(state: &State, studio: &Studio) -> Response<Body> {
     let templates: Vec<serde_json::Value> = set
         .iter()
         .map(|t| {
-            let mut described = t.manifest.describe(&t.name);
+            let mut described = t.manifest.describe(&t.name, &t.version());
             let examples: serde_json::Map<String, serde_json::Value> = t
                 .manifest
                 .examples()
@@ -173,6 +173,7 @@ fn snippets(
     let card = Card {
         origin: &origin,
         template: name,
+        version: &job.template().version(),
         format,
         pairs: &pairs,
         size: job.output_size(),

@@ -12,6 +12,8 @@ pub struct Card<'a> {
     pub origin: &'a str,
     /// Template name.
     pub template: &'a str,
+    /// The template's version, carried as `v=` so that caches may keep the image for good.
+    pub version: &'a str,
     /// Output format.
     pub format: Format,
     /// The form's values and options, in the order given.
@@ -38,12 +40,15 @@ pub struct Snippets {
 impl Card<'_> {
     /// The snippets for this card; the URL is signed with `signer`'s key when it has one.
     pub fn snippets(&self, signer: &Signer) -> Snippets {
-        let query = serde_urlencoded::to_string(self.pairs).expect("string pairs serialise");
+        let mut pairs: Vec<(&str, &str)> = self
+            .pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pairs.push((crate::manifest::VERSION_KEY, self.version));
+        let query = serde_urlencoded::to_string(pairs).expect("string pairs serialise");
         let ext = self.format.extension();
-        let path = match query.is_empty() {
-            true => format!("/og/{}.{ext}", self.template),
-            false => format!("/og/{}.{ext}?{query}", self.template),
-        };
+        let path = format!("/og/{}.{ext}?{query}", self.template);
         let path = signer.sign(&path).unwrap_or(path);
         let url = format!("{}{path}", self.origin);
         let (width, height) = self.size;
@@ -120,6 +125,7 @@ mod tests {
         Card {
             origin: "http://127.0.0.1:3000",
             template: "post",
+            version: "0123456789",
             format: Format::Png,
             pairs,
             size: (1200, 630),
@@ -136,7 +142,7 @@ mod tests {
             ("theme".to_string(), "dark".to_string()),
         ];
         let s = card(&pairs).snippets(&Signer::default());
-        let query = "title=Tom%27s+%22best%22+%3Ccard%3E+%26+more&theme=dark";
+        let query = "title=Tom%27s+%22best%22+%3Ccard%3E+%26+more&theme=dark&v=0123456789";
         assert_eq!(s.url, format!("http://127.0.0.1:3000/og/post.png?{query}"));
         assert_eq!(
             s.img,
@@ -168,7 +174,7 @@ mod tests {
         let pairs = [("title".to_string(), "Hi".to_string())];
         let signer = Signer::new(vec![b"k1".to_vec()]);
         let s = card(&pairs).snippets(&signer);
-        let signed = signer.sign("/og/post.png?title=Hi").unwrap();
+        let signed = signer.sign("/og/post.png?title=Hi&v=0123456789").unwrap();
         assert_eq!(s.url, format!("http://127.0.0.1:3000{signed}"));
         assert!(s.url.contains("sig="), "{}", s.url);
         assert!(s.curl.contains("Authorization: Bearer $VELLUM_SIGNING_KEY"));

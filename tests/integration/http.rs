@@ -20,9 +20,10 @@ async fn a_post_card_is_a_1200x630_png_with_cache_headers() {
     );
     assert_eq!(reply.header("content-type"), "image/png");
     assert_eq!(reply.header("content-length"), reply.body.len().to_string());
+    // No v= in the URL: kept a day, then revalidated (versions.rs has the other rules).
     assert_eq!(
         reply.header("cache-control"),
-        "public, max-age=31536000, immutable"
+        "public, max-age=86400, stale-while-revalidate=86400"
     );
     assert_eq!(reply.header("x-content-type-options"), "nosniff");
     let etag = reply.header("etag");
@@ -150,7 +151,7 @@ async fn if_none_match_answers_304_without_a_body_or_a_render() {
         assert_eq!(reply.header("etag"), etag);
         assert_eq!(
             reply.header("cache-control"),
-            "public, max-age=31536000, immutable"
+            "public, max-age=86400, stale-while-revalidate=86400"
         );
     }
     assert_eq!(server.renders(), renders);

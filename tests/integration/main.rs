@@ -24,3 +24,4 @@ mod studio_browser;
 mod text_fields;
 mod text_ways;
 mod upstream;
+mod versions;

@@ -271,11 +271,27 @@ async fn snippets_describe_the_card_and_sign_it_when_the_server_signs() {
     let path = url
         .strip_prefix(&format!("http://{}", server.addr))
         .unwrap();
+    let status = status_json(&server.get("/studio/api/status").await);
+    let post = status["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "post")
+        .unwrap();
+    let version = post["version"].as_str().unwrap();
     assert_eq!(
         path,
         signer
-            .sign("/og/post.webp?title=Hello+%26+welcome&scale=2")
+            .sign(&format!(
+                "/og/post.webp?title=Hello+%26+welcome&scale=2&v={version}"
+            ))
             .unwrap()
+    );
+    let card = server.get(path).await;
+    assert_eq!(
+        card.header("cache-control"),
+        "public, max-age=31536000, immutable",
+        "the snippet's URL names the current version"
     );
     // The signed URL is one the endpoint serves.
     let card = server.get(path).await;

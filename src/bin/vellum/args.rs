@@ -130,6 +130,9 @@ pub struct ImportArgs {
 pub struct SignArgs {
     #[command(flatten)]
     pub signing: SigningArgs,
+    /// The templates (to add the template's version, v=, to an image URL without one).
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Path and query to sign, e.g. /og/post.png?title=Hi (a full http(s) URL also works).
     pub url: String,
 }
@@ -262,9 +265,17 @@ pub struct ServeArgs {
     /// Most connections open at once (more wait to be accepted).
     #[arg(long, env = "VELLUM_MAX_CONNECTIONS", default_value_t = ServerConfig::default().max_connections)]
     pub max_connections: usize,
-    /// Cache-Control max-age for images, in seconds.
+    /// Cache-Control max-age, in seconds, for images whose URL names the current template
+    /// version (v=), served immutable.
     #[arg(long, env = "VELLUM_MAX_AGE", default_value_t = ServerConfig::default().max_age)]
     pub max_age: u64,
+    /// Cache-Control max-age, in seconds, for images whose URL names no template version:
+    /// how long an edit may take to reach caches.
+    #[arg(long, env = "VELLUM_UNVERSIONED_MAX_AGE", default_value_t = ServerConfig::default().unversioned_max_age)]
+    pub unversioned_max_age: u64,
+    /// stale-while-revalidate, in seconds, for images whose URL names no template version.
+    #[arg(long, env = "VELLUM_STALE_WHILE_REVALIDATE", default_value_t = ServerConfig::default().stale_while_revalidate)]
+    pub stale_while_revalidate: u64,
     /// Largest POST /render body in bytes (larger gets 413).
     #[arg(long, env = "VELLUM_MAX_BODY_BYTES", default_value_t = ServerConfig::default().max_body_bytes)]
     pub max_body_bytes: usize,
@@ -344,6 +355,8 @@ impl ServeArgs {
             request_deadline: std::time::Duration::from_secs(self.request_deadline_secs),
             max_connections: self.max_connections,
             max_age: self.max_age,
+            unversioned_max_age: self.unversioned_max_age,
+            stale_while_revalidate: self.stale_while_revalidate,
             signer: self.signing.signer(),
             images: self.images.sources()?,
             max_body_bytes: self.max_body_bytes,

@@ -287,6 +287,29 @@ fn check_templates(args: EngineArgs) -> ExitCode {
     }
 }
 
+/// An image URL's `path` with its template's current version added as `v=`, so that caches
+/// may keep the image for good (kept as it is when it names one already, or is no image URL).
+fn with_version(args: &SignArgs, path: String) -> anyhow::Result<String> {
+    let (route, query) = path.split_once('?').unwrap_or((&path, ""));
+    let Some(file) = route.strip_prefix("/og/") else {
+        return Ok(path);
+    };
+    if query.split('&').any(|pair| pair.starts_with("v=")) {
+        return Ok(path);
+    }
+    let (name, _) = Format::split_file(file)
+        .map_err(|ext| anyhow::anyhow!("{path:?}: unknown format {ext:?}"))?;
+    let (engine, _bundled) = args.engine.engine()?;
+    let template = engine.templates().get(name).cloned();
+    let template = template.with_context(|| format!("{path:?}: no template called {name:?}"))?;
+    let joiner = match (path.contains('?'), query.is_empty()) {
+        (false, _) => "?",
+        (true, true) => "",
+        (true, false) => "&",
+    };
+    Ok(format!("{path}{joiner}v={}", template.version()))
+}
+
 fn sign(args: SignArgs) -> anyhow::Result<()> {
     let signer = args.signing.signer();
     // Only the path and query are signed; an origin in front is kept as given.
@@ -303,6 +326,7 @@ fn sign(args: SignArgs) -> anyhow::Result<()> {
         "{:?}: expected a path like /og/post.png?title=Hi",
         args.url
     );
+    let path = with_version(&args, path)?;
     let signed = signer
         .sign(&path)
         .context("no signing key: pass --signing-key or set VELLUM_SIGNING_KEYS")?;
