@@ -14,4 +14,4 @@ pub mod run;
 pub use names::{NameError, NamePattern};
 pub use report::{Progress, RowReport, Status, Summary, write_report};
 pub use rows::{BadRow, DataError, Row, RowResult, read_rows};
-pub use run::{BatchOptions, run, unused_columns};
+pub use run::{BatchOptions, Shard, run, unused_columns};

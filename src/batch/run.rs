@@ -33,6 +33,44 @@ pub struct BatchOptions {
     pub resume: bool,
     /// Threads to render on.
     pub jobs: usize,
+    /// Only this share of the rows, for runs split across machines. Default: every row.
+    pub shard: Shard,
+}
+
+/// A deterministic share of a data file's rows: row `i` (0-based, in file order) belongs to
+/// shard `i % count`, so `count` runs, one per `index`, render every row exactly once, with
+/// the same file names as one run would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which share, 0-based.
+    pub index: usize,
+    /// How many shares.
+    pub count: usize,
+}
+
+impl Shard {
+    /// Every row.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Parses `K/N` (1-based, as `--shard` takes it).
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let parsed = text.split_once('/').and_then(|(k, n)| {
+            let (k, n) = (
+                k.trim().parse::<usize>().ok()?,
+                n.trim().parse::<usize>().ok()?,
+            );
+            (1..=n).contains(&k).then_some(Shard {
+                index: k - 1,
+                count: n,
+            })
+        });
+        parsed.ok_or_else(|| format!("expected K/N with 1 <= K <= N, like 2/8, got {text:?}"))
+    }
+
+    /// Whether the row at 0-based position `i` is in this share.
+    pub fn holds(&self, i: usize) -> bool {
+        i % self.count == self.index
+    }
 }
 
 /// Renders every row; `on_done` is called as each row finishes (from worker threads).
@@ -46,11 +84,13 @@ pub fn run(
 ) -> Result<Vec<RowReport>, std::io::Error> {
     std::fs::create_dir_all(&options.out_dir)?;
     let template_time = template_mtime(engine, &options.template);
+    // Row numbers (`{row}`) and their width count every row, whichever share runs.
     let width = rows.len().to_string().len();
     let mut claimed: HashMap<PathBuf, u64> = HashMap::new();
     let planned: Vec<Result<(Row, PathBuf), RowReport>> = rows
         .into_iter()
         .enumerate()
+        .filter(|(i, _)| options.shard.holds(*i))
         .map(|(i, row)| {
             let row = row.map_err(|bad| failed(bad.line, None, bad.reason))?;
             let file = options

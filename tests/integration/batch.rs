@@ -365,3 +365,93 @@ fn json_lines_report_bad_lines_the_same_way() {
     let small = decode_png(&std::fs::read(out_dir.join("4.png")).unwrap());
     assert_eq!((small.width, small.height), (600, 315));
 }
+
+#[test]
+fn shards_together_render_every_row_exactly_once() {
+    let dir = support::scratch_dir("batch-shards");
+    let mut csv = String::from("name,price\n");
+    for i in 0..23 {
+        csv.push_str(&format!("Item {i},{}\n", 10 + i));
+    }
+    let data = dir.join("data.csv");
+    std::fs::write(&data, csv).unwrap();
+    let templates = support::root().join("templates");
+    // One run of everything, for comparison.
+    let whole = dir.join("whole");
+    let out = vellum_batch(
+        &templates,
+        &[
+            "product",
+            data.to_str().unwrap(),
+            "-o",
+            whole.to_str().unwrap(),
+            "--format",
+            "svg",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Three shards into one directory, each with its own report.
+    let split = dir.join("split");
+    let mut lines = Vec::new();
+    for k in 1..=3 {
+        let report = dir.join(format!("report-{k}.csv"));
+        let shard = format!("{k}/3");
+        let out = vellum_batch(
+            &templates,
+            &[
+                "product",
+                data.to_str().unwrap(),
+                "-o",
+                split.to_str().unwrap(),
+                "--format",
+                "svg",
+                "--shard",
+                &shard,
+                "--manifest",
+                report.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let expected = [8, 8, 7][k - 1];
+        assert!(
+            stdout(&out).starts_with(&format!("rendered {expected}, skipped 0, failed 0 in ")),
+            "shard {k}: {}",
+            stdout(&out)
+        );
+        let mut reader = csv::Reader::from_path(&report).unwrap();
+        lines.extend(reader.records().map(|r| r.unwrap()[0].to_string()));
+    }
+    // Every data line (2 to 24) exactly once across the shards' reports.
+    lines.sort_by_key(|l| l.parse::<u32>().unwrap());
+    let all: Vec<String> = (2..=24).map(|l| l.to_string()).collect();
+    assert_eq!(lines, all);
+    // The same files, with the same names and bytes, as the single run.
+    let mut whole_files = files_under(&whole);
+    whole_files.retain(|f| f.to_str() != Some("manifest.csv"));
+    assert_eq!(files_under(&split), whole_files);
+    for file in &whole_files {
+        assert_eq!(
+            std::fs::read(whole.join(file)).unwrap(),
+            std::fs::read(split.join(file)).unwrap(),
+            "{}",
+            file.display()
+        );
+    }
+    let bad = vellum_batch(
+        &templates,
+        &[
+            "product",
+            data.to_str().unwrap(),
+            "-o",
+            split.to_str().unwrap(),
+            "--shard",
+            "4/3",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("expected K/N with 1 <= K <= N, like 2/8, got \"4/3\""),
+        "{}",
+        stderr(&bad)
+    );
+}

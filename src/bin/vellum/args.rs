@@ -334,6 +334,10 @@ pub struct BatchArgs {
     /// Skip rows whose output file exists and is newer than the template.
     #[arg(long)]
     pub resume: bool,
+    /// Render only share K of N (1-based): row i goes to share i mod N, so N machines split
+    /// one data file with no coordinator; their reports together list every row once.
+    #[arg(long, value_name = "K/N", value_parser = vellum::batch::Shard::parse)]
+    pub shard: Option<vellum::batch::Shard>,
     /// Render threads [default: number of cores].
     #[arg(short, long)]
     pub jobs: Option<usize>,

@@ -217,8 +217,10 @@ fn run_batch(args: BatchArgs) -> anyhow::Result<vellum::batch::Summary> {
         jobs: args
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        shard: args.shard.unwrap_or(batch::Shard::ALL),
     };
-    let progress = Progress::new(rows.len(), data_name);
+    let in_shard = (0..rows.len()).filter(|&i| options.shard.holds(i)).count();
+    let progress = Progress::new(in_shard, data_name);
     let started = std::time::Instant::now();
     let fetcher = BlockingFetcher::new(args.images.sources()?);
     let reports = batch::run(&engine, &fetcher, rows, &options, &|r| progress.row_done(r))
