@@ -237,3 +237,31 @@ fn a_template_error_at_render_time_names_the_template_and_the_cause() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_exits_zero_only_while_a_server_answers() {
+    let server = crate::support::TestServer::start().await;
+    let addr = server.addr.to_string();
+    let health = move |addr: String| {
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_vellum"))
+                .args(["health", "--addr", &addr, "--timeout-secs", "5"])
+                .output()
+                .unwrap()
+        })
+    };
+    let up = health(addr.clone()).await.unwrap();
+    assert!(up.status.success(), "{}", stderr(&up));
+    assert_eq!(
+        String::from_utf8_lossy(&up.stdout),
+        format!("http://{addr}/healthz: ok\n")
+    );
+    server.stop().await;
+    let down = health(addr.clone()).await.unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(
+        stderr(&down).starts_with(&format!("vellum: http://{addr}/healthz: ")),
+        "{}",
+        stderr(&down)
+    );
+}

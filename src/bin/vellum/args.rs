@@ -39,6 +39,9 @@ pub enum Command {
     Templates(TemplatesArgs),
     /// Print a signed URL: vellum sign '/og/post.png?title=Hi' (key from --signing-key)
     Sign(SignArgs),
+    /// Exit 0 when a server answers /healthz (for container health checks):
+    /// vellum health --addr 127.0.0.1:3000
+    Health(HealthArgs),
     /// Turn a design exported as SVG into a template bound by its layers:
     /// vellum import design.svg --name promo
     Import(ImportArgs),
@@ -110,6 +113,16 @@ pub struct TemplatesArgs {
     /// (exit 1 if there are any).
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Args)]
+pub struct HealthArgs {
+    /// Address of the server to ask.
+    #[arg(long, env = "VELLUM_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 3)]
+    pub timeout_secs: u64,
 }
 
 #[derive(Args)]

@@ -4,6 +4,7 @@
 mod args;
 mod bundled;
 mod dev;
+mod health;
 mod import;
 
 use std::process::ExitCode;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         Command::Templates(args) => list_templates(args.engine),
         Command::Sign(args) => sign(args),
         Command::Import(args) => import::run(args),
+        Command::Health(args) => return health::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
