@@ -15,6 +15,8 @@ pub enum Status {
     Skipped,
     /// Not written; the reason.
     Failed(String),
+    /// Not written because the output disk filled up; `--resume` finishes it.
+    Stopped,
 }
 
 /// One row's result, for the progress display and the run's report.
@@ -41,6 +43,8 @@ pub struct Summary {
     pub skipped: usize,
     /// Rows that failed.
     pub failed: usize,
+    /// Rows not written because the output disk filled up.
+    pub stopped: usize,
     /// Wall time of the run.
     pub elapsed: Duration,
 }
@@ -57,6 +61,7 @@ impl Summary {
                 Status::Rendered => s.rendered += 1,
                 Status::Skipped => s.skipped += 1,
                 Status::Failed(_) => s.failed += 1,
+                Status::Stopped => s.stopped += 1,
             }
         }
         s
@@ -73,9 +78,13 @@ impl std::fmt::Display for Summary {
         };
         write!(
             f,
-            "rendered {}, skipped {}, failed {} in {secs:.1} s ({rate:.1} images/s)",
+            "rendered {}, skipped {}, failed {}",
             self.rendered, self.skipped, self.failed
-        )
+        )?;
+        if self.stopped > 0 {
+            write!(f, ", not written for want of space {}", self.stopped)?;
+        }
+        write!(f, " in {secs:.1} s ({rate:.1} images/s)")
     }
 }
 
@@ -148,6 +157,7 @@ impl From<&RowReport> for ReportRecord {
             Status::Rendered => ("rendered", String::new()),
             Status::Skipped => ("skipped", String::new()),
             Status::Failed(reason) => ("failed", reason.clone()),
+            Status::Stopped => ("stopped", "the output disk is full".to_string()),
         };
         ReportRecord {
             line: o.line,

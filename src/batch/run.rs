@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use rayon::prelude::*;
@@ -105,6 +106,8 @@ pub fn run(
             Ok((row, file))
         })
         .collect();
+    // Once the disk is full, no row is attempted: each would fail the same way.
+    let disk_full = AtomicBool::new(false);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.max(1))
         .build()
@@ -114,8 +117,19 @@ pub fn run(
             .into_par_iter()
             .map(|planned| {
                 let outcome = match planned {
+                    Ok((row, file)) if disk_full.load(Ordering::Relaxed) => stopped(row.line, file),
                     Ok((row, file)) => {
-                        render_row(engine, options, row, file, template_time, fetcher)
+                        let line = row.line;
+                        let outcome =
+                            render_row(engine, options, row, file.clone(), template_time, fetcher);
+                        match outcome {
+                            Err(full) => {
+                                tracing::debug!(error = %full, "the output disk is full");
+                                disk_full.store(true, Ordering::Relaxed);
+                                stopped(line, file)
+                            }
+                            Ok(report) => report,
+                        }
                     }
                     Err(outcome) => outcome,
                 };
@@ -127,6 +141,27 @@ pub fn run(
     Ok(outcomes)
 }
 
+/// A row not written because the output disk filled up.
+fn stopped(line: u64, file: PathBuf) -> RowReport {
+    RowReport {
+        line,
+        file: Some(file),
+        status: Status::Stopped,
+        size: (0, 0),
+        bytes: 0,
+    }
+}
+
+/// Whether a write failed for want of space (or quota) rather than for this row's sake.
+fn is_out_of_space(error: &std::io::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    error.kind() == std::io::ErrorKind::StorageFull
+        || matches!(error.raw_os_error(), Some(ENOSPC | EDQUOT))
+}
+
+/// Checks, renders and writes one row: its report, or the write error when the disk is full
+/// (which stops the run rather than failing every row after it).
 fn render_row(
     engine: &Engine,
     options: &BatchOptions,
@@ -134,42 +169,44 @@ fn render_row(
     file: PathBuf,
     template_time: Option<SystemTime>,
     fetcher: &BlockingFetcher,
-) -> RowReport {
+) -> Result<RowReport, std::io::Error> {
     let line = row.line;
     let path = options.out_dir.join(&file);
     let mut pairs = params_only(engine, &options.template, row.pairs);
     pairs.extend(options.options.iter().cloned());
     let job = match engine.prepare_pairs(&options.template, options.format, pairs) {
         Ok(job) => job,
-        Err(e) => return failed(line, Some(file), e.to_string()),
+        Err(e) => return Ok(failed(line, Some(file), e.to_string())),
     };
     let size = job.output_size();
     if options.resume && is_newer(&path, template_time) {
-        return RowReport {
+        return Ok(RowReport {
             line,
             file: Some(file),
             status: Status::Skipped,
             size,
             bytes: 0,
-        };
+        });
     }
     let image = match fetcher
         .fetch_images(job)
         .and_then(|job| engine.render(&job))
     {
         Ok(image) => image,
-        Err(e) => return failed(line, Some(file), e.to_string()),
+        Err(e) => return Ok(failed(line, Some(file), e.to_string())),
     };
-    if let Err(e) = write_atomically(&path, &image.bytes) {
-        return failed(line, Some(file), format!("cannot write: {e}"));
+    match write_atomically(&path, &image.bytes) {
+        Err(e) if is_out_of_space(&e) => return Err(e),
+        Err(e) => return Ok(failed(line, Some(file), format!("cannot write: {e}"))),
+        Ok(()) => {}
     }
-    RowReport {
+    Ok(RowReport {
         line,
         file: Some(file),
         status: Status::Rendered,
         size,
         bytes: image.bytes.len(),
-    }
+    })
 }
 
 /// Keeps the pairs that are the template's params; other columns (a SKU used only in file

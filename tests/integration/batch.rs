@@ -455,3 +455,117 @@ fn shards_together_render_every_row_exactly_once() {
         stderr(&bad)
     );
 }
+
+/// A tmpfs mounted for a test, unmounted when dropped.
+struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let run = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "mounting a tmpfs needs root: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        Tmpfs {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn grow(&self, size: &str) {
+        let run = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.dir)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).output();
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_run_cleanly_and_resume_finishes_it() {
+    let dir = support::scratch_dir("batch-full-disk");
+    let mut csv = String::from("sku,name,price\n");
+    for i in 0..24 {
+        csv.push_str(&format!("S{i:02},Trail runner {i},{}\n", 80 + i));
+    }
+    let data = dir.join("data.csv");
+    std::fs::write(&data, csv).unwrap();
+    let disk = Tmpfs::mount(&dir.join("out"), "400k");
+    let args = [
+        "product",
+        data.to_str().unwrap(),
+        "-o",
+        disk.dir.to_str().unwrap(),
+        "--name",
+        "{sku}.png",
+        "--jobs",
+        "2",
+    ];
+    let out = vellum_batch(&support::root().join("templates"), &args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    let full: Vec<&str> = err.lines().filter(|l| l.starts_with("vellum: ")).collect();
+    assert_eq!(full.len(), 1, "one message:\n{err}");
+    assert!(
+        full[0].starts_with(&format!(
+            "vellum: {}: the disk is full; stopped with ",
+            disk.dir.display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("No space left"), "no per-row errors:\n{err}");
+    // What is there is whole, and no temporary file is left behind.
+    let written = files_under(&disk.dir);
+    assert!(!written.is_empty() && written.len() < 24, "{written:?}");
+    for file in &written {
+        let name = file.to_str().unwrap();
+        assert!(!name.contains(".tmp"), "left behind: {name}");
+        if name.ends_with(".png") {
+            let card = decode_png(&std::fs::read(disk.dir.join(file)).unwrap());
+            assert_eq!((card.width, card.height), (1200, 630), "{name}");
+        }
+    }
+    let images = written
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+        .count();
+
+    // With room, --resume renders only what is missing.
+    disk.grow("16m");
+    let resumed = vellum_batch(
+        &support::root().join("templates"),
+        &[&args[..], &["--resume"]].concat(),
+    );
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(
+        stdout(&resumed).starts_with(&format!(
+            "rendered {}, skipped {images}, failed 0 in ",
+            24 - images
+        )),
+        "{}",
+        stdout(&resumed)
+    );
+    let pngs = files_under(&disk.dir)
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+        .count();
+    assert_eq!(pngs, 24);
+}

@@ -175,9 +175,11 @@ fn render(args: RenderArgs) -> ExitCode {
     }
 }
 
-/// Exit codes: 0 every row written or skipped, 1 some rows failed, 2 setup or I/O problems.
+/// Exit codes: 0 every row written or skipped, 1 some rows failed, 2 setup or I/O problems
+/// (a full disk among them).
 fn batch(args: BatchArgs) -> ExitCode {
     match run_batch(args) {
+        Ok(summary) if summary.stopped > 0 => ExitCode::from(2),
         Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
         Err(e) => {
@@ -232,8 +234,25 @@ fn run_batch(args: BatchArgs) -> anyhow::Result<vellum::batch::Summary> {
     let report = args
         .manifest
         .unwrap_or_else(|| args.output.join("manifest.csv"));
-    batch::write_report(&report, &reports).with_context(|| format!("{}", report.display()))?;
+    let written = batch::write_report(&report, &reports);
     println!("{summary}");
+    if summary.stopped > 0 {
+        // One message for the whole run: every image written is whole, the rest wait.
+        eprintln!(
+            "vellum: {}: the disk is full; stopped with {} rows not written (every file written \
+             is whole). Free some space and run the same command with --resume to finish.",
+            args.output.display(),
+            summary.stopped
+        );
+        if let Err(e) = written {
+            eprintln!(
+                "vellum: {}: the report could not be written either: {e}",
+                report.display()
+            );
+        }
+        return Ok(summary);
+    }
+    written.with_context(|| format!("{}", report.display()))?;
     Ok(summary)
 }
 
