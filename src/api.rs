@@ -64,12 +64,7 @@ pub async fn respond(
     let (body, host) = read_json(state, req).await?;
     let request: RenderRequest = serde_json::from_slice(&body)
         .map_err(|e| RequestError::param(format!("invalid JSON body: {e}")))?;
-    let format = match request.format.as_deref() {
-        None => Format::Png,
-        Some(f) => Format::from_extension(f).ok_or_else(|| {
-            RequestError::param(format!("format: expected {}, got {f:?}", format::EXPECTED))
-        })?,
-    };
+    let format = json_format(request.format.as_deref())?;
     let engine = state.engine();
     let mut pairs = match request.params {
         Params::Object(map) => crate::params::json_pairs(map).map_err(RequestError::BadParam)?,
@@ -108,6 +103,16 @@ pub async fn respond(
     };
     let body = serde_json::to_vec(&answer).expect("plain fields serialise");
     Ok((response::json(StatusCode::OK, body, "no-store"), served))
+}
+
+/// The output format a JSON body's `format` field names; PNG when it has none.
+pub fn json_format(format: Option<&str>) -> Result<Format, RequestError> {
+    match format {
+        None => Ok(Format::Png),
+        Some(f) => Format::from_extension(f).ok_or_else(|| {
+            RequestError::param(format!("format: expected {}, got {f:?}", format::EXPECTED))
+        }),
+    }
 }
 
 /// A JSON request's body and `Host`, after the checks every JSON route makes: the signing

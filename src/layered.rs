@@ -12,7 +12,6 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 
 use crate::error::RequestError;
-use crate::format::{self, Format};
 use crate::response::{self, Body};
 use crate::state::{Served, State};
 
@@ -55,12 +54,7 @@ pub async fn respond(
     let (body, host) = crate::api::read_json(state, req).await?;
     let request: ImageRequest = serde_json::from_slice(&body)
         .map_err(|e| RequestError::param(format!("invalid JSON body: {e}")))?;
-    let format = match request.format.as_deref() {
-        None => Format::Png,
-        Some(f) => Format::from_extension(f).ok_or_else(|| {
-            RequestError::param(format!("format: expected {}, got {f:?}", format::EXPECTED))
-        })?,
-    };
+    let format = crate::api::json_format(request.format.as_deref())?;
     let engine = state.engine();
     let set = engine.templates();
     let template = set

@@ -153,30 +153,27 @@ pub fn error(
 
 /// A plain-text response that caches must not store.
 pub fn text(status: StatusCode, body: &str) -> Response<Body> {
-    let mut response = Response::new(full(Bytes::copy_from_slice(body.as_bytes())));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    let body = Bytes::copy_from_slice(body.as_bytes());
+    typed(status, body, "text/plain; charset=utf-8", "no-store")
 }
 
 /// A JSON response (`body` already serialised) with `cache_control`.
 pub fn json(status: StatusCode, body: Vec<u8>, cache_control: &'static str) -> Response<Body> {
+    typed(status, body.into(), "application/json", cache_control)
+}
+
+/// `body` with its `Content-Type`, `Cache-Control` and `nosniff`: what every non-image
+/// answer carries.
+pub fn typed(
+    status: StatusCode,
+    body: Bytes,
+    content_type: &'static str,
+    cache_control: &'static str,
+) -> Response<Body> {
     let mut response = Response::new(full(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(cache_control),

@@ -79,17 +79,11 @@ pub async fn route(
 
 /// A page or one of its files, with the CSP and no caching (the studio is for editing).
 fn page(body: &'static str, content_type: &'static str) -> Response<Body> {
-    let mut response = Response::new(response::full(Bytes::from_static(body.as_bytes())));
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
+    let body = Bytes::from_static(body.as_bytes());
+    let mut response = response::typed(StatusCode::OK, body, content_type, "no-store");
+    response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
     );
     response
 }

@@ -206,16 +206,7 @@ fn the_release_binary_alone_works_from_an_empty_directory() {
 #[test]
 fn a_template_error_at_render_time_names_the_template_and_the_cause() {
     let dir = support::scratch_dir("cli-tera-runtime");
-    std::fs::write(
-        dir.join("t.toml"),
-        "width = 100\nheight = 40\n[params.w]\ntype = \"number\"\nmin = 0\nmax = 100\ndefault = 50\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("t.svg"),
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="100" height="40">{{ text_box(text="Hi", x=0, y=0, width=w, max_lines=1, font_size=10) }}</svg>"#,
-    )
-    .unwrap();
+    support::write_failing_template(&dir);
     let out = dir.join("card.png");
     let run = vellum(&[
         "render",

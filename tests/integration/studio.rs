@@ -215,17 +215,7 @@ async fn a_template_broken_at_start_is_listed_and_the_rest_serve() {
 #[tokio::test]
 async fn a_template_error_at_render_time_shows_in_full_only_under_dev() {
     let dir = support::scratch_dir("studio-tera-runtime").join("templates");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("t.toml"),
-        "width = 100\nheight = 40\n[params.w]\ntype = \"number\"\nmin = 0\nmax = 100\ndefault = 50\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("t.svg"),
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="100" height="40">{{ text_box(text="Hi", x=0, y=0, width=w, max_lines=1, font_size=10) }}</svg>"#,
-    )
-    .unwrap();
+    support::write_failing_template(&dir);
     let (dev, _watch) = TestServer::start_dev(&dir, ServerConfig::default()).await;
     let reply = dev.get("/og/t.png?w=0").await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);

@@ -234,6 +234,22 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Writes template `t` into `dir`: it loads, but its `text_box` fails at render time when
+/// `w=0` (a Tera runtime error).
+pub fn write_failing_template(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("t.toml"),
+        "width = 100\nheight = 40\n[params.w]\ntype = \"number\"\nmin = 0\nmax = 100\ndefault = 50\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("t.svg"),
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="100" height="40">{{ text_box(text="Hi", x=0, y=0, width=w, max_lines=1, font_size=10) }}</svg>"#,
+    )
+    .unwrap();
+}
+
 /// A fresh scratch directory under `target/`, emptied first.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = root().join("target").join("test-scratch").join(name);
