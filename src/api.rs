@@ -17,25 +17,30 @@ use crate::format::{self, Format};
 use crate::response::{self, Body};
 use crate::state::{Served, State};
 
-/// The request body.
-#[derive(serde::Deserialize)]
+/// The request body of `POST /render`.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a render request")]
-struct RenderRequest {
+pub(crate) struct RenderRequest {
+    /// The template's name.
     template: String,
+    /// `png` (the default), `jpg`/`jpeg`, `webp` or `svg`.
     #[serde(default)]
     format: Option<String>,
+    /// The template's params, with `scale`, `quality` and `compression` as in a URL.
     #[serde(default)]
     params: Params,
 }
 
 /// Params as an object of values, or as the layered API's list of layer entries.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(
     untagged,
     expecting = "params as an object of values or a list of layers"
 )]
 enum Params {
+    /// `{"title": "Hi", "scale": 2}`: strings, numbers or booleans.
     Object(serde_json::Map<String, serde_json::Value>),
+    /// `[{"name": "title", "text": "Hi"}, ...]`, as in the layered API.
     Layers(Vec<serde_json::Value>),
 }
 
@@ -45,13 +50,18 @@ impl Default for Params {
     }
 }
 
-/// The `Accept: application/json` answer.
-#[derive(serde::Serialize)]
-struct Rendered {
+/// The `Accept: application/json` answer of `POST /render`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Rendered {
+    /// The image's GET URL, with the template's version (and signed when signing is on).
     url: String,
+    /// Width in pixels.
     width: u64,
+    /// Height in pixels.
     height: u64,
+    /// The format's extension.
     format: &'static str,
+    /// The image's size in bytes.
     bytes: usize,
 }
 

@@ -168,16 +168,46 @@ pub enum RequestError {
     /// The request took longer than the request deadline.
     #[error("request took too long, try again shortly")]
     Deadline,
+    /// No route at this path.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The route exists but not for this method; the methods it takes, as for `Allow`.
+    #[error("method not allowed: use {}", .0.replace(", ", " or "))]
+    MethodNotAllowed(&'static str),
     /// A bug or an unexpected failure; details go to the log, never to the client.
     #[error("internal error")]
     Internal(String),
 }
 
+/// Every [`RequestError::code`], for clients and the OpenAPI document.
+pub const CODES: &[&str] = &[
+    "unknown_template",
+    "unknown_format",
+    "bad_param",
+    "query_too_long",
+    "too_many_pixels",
+    "images_off",
+    "image_refused",
+    "image_timeout",
+    "image_failed",
+    "bad_signature",
+    "unsupported_media_type",
+    "body_too_large",
+    "unauthorized",
+    "busy",
+    "deadline",
+    "not_found",
+    "method_not_allowed",
+    "internal",
+];
+
 impl RequestError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> u16 {
         match self {
-            RequestError::UnknownTemplate(_) | RequestError::UnknownFormat(_) => 404,
+            RequestError::UnknownTemplate(_)
+            | RequestError::UnknownFormat(_)
+            | RequestError::NotFound(_) => 404,
             RequestError::BadParam(_)
             | RequestError::TooManyPixels(_)
             | RequestError::ImagesOff(_)
@@ -194,6 +224,7 @@ impl RequestError {
             RequestError::Unauthorized => 401,
             RequestError::Signature(_) => 403,
             RequestError::Busy | RequestError::Deadline => 503,
+            RequestError::MethodNotAllowed(_) => 405,
             RequestError::Internal(_) => 500,
         }
     }
@@ -221,6 +252,8 @@ impl RequestError {
             RequestError::Unauthorized => "unauthorized",
             RequestError::Busy => "busy",
             RequestError::Deadline => "deadline",
+            RequestError::NotFound(_) => "not_found",
+            RequestError::MethodNotAllowed(_) => "method_not_allowed",
             RequestError::Internal(_) => "internal",
         }
     }
@@ -267,40 +300,30 @@ mod tests {
             RequestError::Unauthorized,
             RequestError::Busy,
             RequestError::Deadline,
+            RequestError::NotFound("/nope".into()),
+            RequestError::MethodNotAllowed("GET, HEAD"),
             RequestError::Internal("detail".into()),
         ];
         let codes: Vec<&str> = errors.iter().map(RequestError::code).collect();
         assert_eq!(
-            codes,
-            [
-                "unknown_template",
-                "unknown_format",
-                "bad_param",
-                "query_too_long",
-                "too_many_pixels",
-                "images_off",
-                "image_refused",
-                "image_timeout",
-                "image_failed",
-                "bad_signature",
-                "unsupported_media_type",
-                "body_too_large",
-                "unauthorized",
-                "busy",
-                "deadline",
-                "internal",
-            ]
+            codes, CODES,
+            "one error of each kind, in the order of CODES"
         );
         let statuses: Vec<u16> = errors.iter().map(RequestError::status).collect();
         assert_eq!(
             statuses,
             [
-                404, 404, 400, 414, 400, 400, 400, 504, 502, 403, 415, 413, 401, 503, 503, 500
+                404, 404, 400, 414, 400, 400, 400, 504, 502, 403, 415, 413, 401, 503, 503, 404,
+                405, 500
             ]
         );
         assert_eq!(
             errors[4].to_string(),
             "output too large: 1x2 pixels exceeds the budget of 1 pixels"
+        );
+        assert_eq!(
+            errors[16].to_string(),
+            "method not allowed: use GET or HEAD"
         );
     }
 }

@@ -21,6 +21,9 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format, in the order the docs list them.
+    pub const ALL: [Format; 4] = [Format::Png, Format::Jpeg, Format::Webp, Format::Svg];
+
     /// Maps a file extension (without the dot) to a format.
     pub fn from_extension(ext: &str) -> Option<Format> {
         match ext.to_ascii_lowercase().as_str() {

@@ -8,6 +8,7 @@
 //! | `GET /templates` | JSON: every template and its params |
 //! | `GET /healthz` | `ok`, never queued behind renders |
 //! | `GET /metrics` | Prometheus text |
+//! | `GET /openapi.json` | this API as OpenAPI 3.1, built from the code and the manifests |
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -30,12 +31,14 @@ pub async fn handle(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let json = response::wants_json(req.headers());
+    // JSON errors for clients that ask for JSON, and always for the layered API (whose
+    // answers are JSON); one line of text for everyone else (an <img>, curl).
+    let json = response::wants_json(req.headers()) || crate::layered::is_route(&path);
     let answer = tokio::time::timeout(state.request_deadline(), route(&state, req)).await;
     let (mut response, served) = match answer {
         Ok(Ok((response, served))) => (response, served),
-        Ok(Err(e)) => (error(&state, &e, json && path == "/render"), None),
-        Err(_) => (error(&state, &RequestError::Deadline, false), None),
+        Ok(Err(e)) => (error(&state, &e, json), None),
+        Err(_) => (error(&state, &RequestError::Deadline, json), None),
     };
     if method == Method::HEAD {
         *response.body_mut() = response::empty();
@@ -65,28 +68,30 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Answer {
     let path = req.uri().path();
     let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
     let plain = |response| Ok((response, None));
+    let not_allowed = |allow| Err(RequestError::MethodNotAllowed(allow));
     match path {
-        "/render" if req.method() != Method::POST => plain(response::method_not_allowed("POST")),
+        "/render" if req.method() != Method::POST => not_allowed("POST"),
         "/render" => {
             let (response, served) = crate::api::respond(state, req).await?;
             Ok((response, Some(served)))
         }
-        _ if path.starts_with("/templates/") && path.ends_with("/images") => {
+        _ if crate::layered::is_route(path) => {
             if req.method() != Method::POST {
-                return plain(response::method_not_allowed("POST"));
+                return not_allowed("POST");
             }
             let name = path["/templates/".len()..path.len() - "/images".len()].to_string();
             let (response, served) = crate::layered::respond(state, &name, req).await?;
             Ok((response, Some(served)))
         }
-        "/healthz" | "/templates" | "/metrics" if !is_read => {
-            plain(response::method_not_allowed("GET, HEAD"))
+        "/healthz" | "/templates" | "/metrics" | "/openapi.json" if !is_read => {
+            not_allowed("GET, HEAD")
         }
         "/healthz" => plain(response::text(StatusCode::OK, "ok\n")),
         "/templates" => plain(templates_json(state)),
         "/metrics" => plain(metrics(state)),
+        "/openapi.json" => plain(openapi_json(state)),
         _ => match path.strip_prefix("/og/") {
-            Some(_) if !is_read => plain(response::method_not_allowed("GET, HEAD")),
+            Some(_) if !is_read => not_allowed("GET, HEAD"),
             Some(file) => {
                 let query = req.uri().query().unwrap_or("");
                 state
@@ -95,10 +100,7 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Answer {
                 let (response, served) = image(state, path, file, query, req.headers()).await?;
                 Ok((response, Some(served)))
             }
-            None => plain(response::text(
-                StatusCode::NOT_FOUND,
-                &format!("not found: {path}\n"),
-            )),
+            None => Err(RequestError::NotFound(path.to_string())),
         },
     }
 }
@@ -172,6 +174,12 @@ fn templates_json(state: &State) -> Response<Body> {
         .collect();
     let body = serde_json::to_vec_pretty(&serde_json::json!({ "templates": list }))
         .expect("manifests serialise to JSON");
+    response::json(StatusCode::OK, body, "no-cache")
+}
+
+fn openapi_json(state: &State) -> Response<Body> {
+    let document = crate::openapi::document(&state.engine());
+    let body = serde_json::to_vec_pretty(&document).expect("the document serialises");
     response::json(StatusCode::OK, body, "no-cache")
 }
 

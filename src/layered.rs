@@ -19,30 +19,48 @@ use crate::state::{Served, State};
 const THUMBNAIL_WIDTH: f64 = 400.0;
 
 /// The request body of `POST /templates/{name}/images`.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "an image request")]
-struct ImageRequest {
+pub(crate) struct ImageRequest {
+    /// `png` (the default), `jpg`/`jpeg`, `webp` or `svg`.
     #[serde(default)]
     format: Option<String>,
+    /// Anything; echoed in the answer.
     #[serde(default)]
     metadata: serde_json::Value,
+    /// Layer entries: `{"name": "title", "text": "Hi"}`, with `text`, `imageUrl`,
+    /// `backgroundColor`, `color` or `visible`.
     #[serde(default)]
     params: Vec<serde_json::Value>,
 }
 
 /// The answer, with the field names hosted image APIs use.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct ImageAnswer {
+pub(crate) struct ImageAnswer {
+    /// Stable for the same image.
     id: String,
+    /// The template's name.
     template_id: String,
+    /// The image's GET URL.
     image_url: String,
+    /// The image at most 400 px wide.
     thumbnail_url: String,
+    /// The thumbnail at twice its size.
     retina_thumbnail_url: String,
+    /// `{id}.{format}`.
     file_name: String,
+    /// The request's `metadata`.
     metadata: serde_json::Value,
+    /// Width in pixels.
     width: u64,
+    /// Height in pixels.
     height: u64,
+}
+
+/// Whether `path` is `/templates/{name}/images`.
+pub fn is_route(path: &str) -> bool {
+    path.starts_with("/templates/") && path.ends_with("/images")
 }
 
 /// Answers `POST /templates/{name}/images`.

@@ -30,6 +30,7 @@ pub mod layers;
 pub mod manifest;
 pub mod media;
 mod metrics;
+mod openapi;
 pub mod params;
 pub mod raster;
 mod response;

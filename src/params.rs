@@ -15,7 +15,7 @@ use crate::manifest::{Manifest, RESERVED_KEYS};
 use crate::value::{Value, quote};
 
 /// Smallest accepted `scale`.
-const MIN_SCALE: f32 = 0.1;
+pub const MIN_SCALE: f32 = 0.1;
 
 /// A request's values and output options, checked against one manifest.
 #[derive(Debug, Clone, PartialEq)]

@@ -110,6 +110,17 @@ fn ascii(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).expect("etags and cache-control values are ASCII")
 }
 
+/// A JSON error's body.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct ErrorBody {
+    /// What was wrong, in one line (it may be reworded between versions).
+    error: String,
+    /// The HTTP status.
+    status: u16,
+    /// A stable name for the kind of error, for clients that branch on it.
+    code: &'static str,
+}
+
 /// `error` as one line of text, or as `{"error", "status", "code"}` when `json`. An internal
 /// error's detail goes to the log under `request_id()`, and only the id to the client, unless
 /// `show_detail` (`vellum dev`, where the template author is the client).
@@ -132,12 +143,13 @@ pub fn error(
         other => other.to_string(),
     };
     let mut response = if as_json {
-        let body = serde_json::json!({
-            "error": message,
-            "status": status.as_u16(),
-            "code": error.code(),
-        });
-        json(status, body.to_string().into_bytes(), "no-store")
+        let body = ErrorBody {
+            error: message,
+            status: status.as_u16(),
+            code: error.code(),
+        };
+        let body = serde_json::to_vec(&body).expect("plain fields serialise");
+        json(status, body, "no-store")
     } else {
         text(status, &format!("{message}\n"))
     };
@@ -147,6 +159,9 @@ pub fn error(
     }
     if matches!(error, RequestError::Unauthorized) {
         headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if let RequestError::MethodNotAllowed(allow) = error {
+        headers.insert(header::ALLOW, HeaderValue::from_static(allow));
     }
     response
 }
@@ -199,17 +214,5 @@ pub fn redirect(location: &str) -> Response<Body> {
         header::CACHE_CONTROL,
         HeaderValue::from_static(REDIRECT_CACHE_CONTROL),
     );
-    response
-}
-
-/// `405` naming the methods a route takes (`"GET, HEAD"`, `"POST"`).
-pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
-    let mut response = text(
-        StatusCode::METHOD_NOT_ALLOWED,
-        &format!("method not allowed: use {}\n", allow.replace(", ", " or ")),
-    );
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
     response
 }

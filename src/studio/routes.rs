@@ -53,7 +53,7 @@ pub async fn route(
         return None;
     }
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        return Some(Ok(response::method_not_allowed("GET, HEAD")));
+        return Some(Err(RequestError::MethodNotAllowed("GET, HEAD")));
     }
     let rest = path.strip_prefix("/studio/").unwrap_or("");
     Some(match rest.split_once('/') {
@@ -70,10 +70,7 @@ pub async fn route(
         }
         None if rest == "events" => Ok(events(studio)),
         None if !rest.is_empty() => Ok(page(PAGE, "text/html; charset=utf-8")),
-        _ => Ok(response::text(
-            StatusCode::NOT_FOUND,
-            &format!("not found: {path}\n"),
-        )),
+        _ => Err(RequestError::NotFound(path.to_string())),
     })
 }
 

@@ -205,12 +205,24 @@ async fn a_layer_entry_that_does_not_fit_is_a_400_naming_it() {
     ] {
         let body = json!({"params": params}).to_string();
         let reply = post(&server, "/templates/travel/images", &body).await;
+        // The layered API answers JSON, so its errors are JSON too, with a stable code.
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
-        assert_eq!(reply.text(), format!("{message}\n"), "{body}");
+        assert_eq!(reply.header("content-type"), "application/json");
+        let error: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(
+            error,
+            json!({"error": message, "status": 400, "code": "bad_param"}),
+            "{body}"
+        );
     }
     let unknown = post(&server, "/templates/nope/images", "{}").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let error: Value = serde_json::from_slice(&unknown.body).unwrap();
+    assert_eq!(error["code"], "unknown_template");
     let get = server.get("/templates/travel/images").await;
     assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(get.header("allow"), "POST");
+    let error: Value = serde_json::from_slice(&get.body).unwrap();
+    assert_eq!(error["code"], "method_not_allowed");
     server.stop().await;
 }

@@ -16,6 +16,7 @@ mod injection;
 mod layered;
 mod layers;
 mod local_images;
+mod openapi;
 mod post;
 mod scripts;
 mod signing;
