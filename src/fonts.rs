@@ -122,10 +122,10 @@ impl Fallback {
     pub fn select(&self, c: char, tried: &[fontdb::ID]) -> Option<fontdb::ID> {
         let base_id = *tried.first()?;
         let key = (base_id, c);
-        if let Some(found) = lock(&self.chosen).get(&key) {
-            if found.is_none_or(|id| !tried.contains(&id)) {
-                return *found;
-            }
+        if let Some(found) = lock(&self.chosen).get(&key)
+            && found.is_none_or(|id| !tried.contains(&id))
+        {
+            return *found;
         }
         let base = self.db.face(base_id)?;
         let choice = self

@@ -4,8 +4,8 @@
 //! Encoding lives in [`crate::encode`]; this module only names the formats, so that every layer
 //! (params, engine, server, batch) can use them without importing the encoders.
 
-/// The formats in words, for error messages: "expected png, jpg, webp or svg".
-pub const EXPECTED: &str = "png, jpg, webp or svg";
+/// The formats in words, for error messages: "expected png, jpg, webp, svg or pdf".
+pub const EXPECTED: &str = "png, jpg, webp, svg or pdf";
 
 /// An output format, chosen by the path's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,11 +18,19 @@ pub enum Format {
     Webp,
     /// The filled SVG itself, not rasterised.
     Svg,
+    /// PDF: the filled SVG as vector graphics, text selectable (see [`crate::pdf`]).
+    Pdf,
 }
 
 impl Format {
     /// Every format, in the order the docs list them.
-    pub const ALL: [Format; 4] = [Format::Png, Format::Jpeg, Format::Webp, Format::Svg];
+    pub const ALL: [Format; 5] = [
+        Format::Png,
+        Format::Jpeg,
+        Format::Webp,
+        Format::Svg,
+        Format::Pdf,
+    ];
 
     /// Maps a file extension (without the dot) to a format.
     pub fn from_extension(ext: &str) -> Option<Format> {
@@ -31,6 +39,7 @@ impl Format {
             "jpg" | "jpeg" => Some(Format::Jpeg),
             "webp" => Some(Format::Webp),
             "svg" => Some(Format::Svg),
+            "pdf" => Some(Format::Pdf),
             _ => None,
         }
     }
@@ -55,6 +64,7 @@ impl Format {
             Format::Jpeg => "jpg",
             Format::Webp => "webp",
             Format::Svg => "svg",
+            Format::Pdf => "pdf",
         }
     }
 
@@ -65,7 +75,13 @@ impl Format {
             Format::Jpeg => "image/jpeg",
             Format::Webp => "image/webp",
             Format::Svg => "image/svg+xml",
+            Format::Pdf => "application/pdf",
         }
+    }
+
+    /// Whether the output is pixels (so the pixel budget applies), not vector.
+    pub fn is_raster(self) -> bool {
+        !matches!(self, Format::Svg | Format::Pdf)
     }
 }
 
@@ -75,7 +91,7 @@ mod tests {
 
     #[test]
     fn every_format_reads_back_from_its_extension() {
-        for format in [Format::Png, Format::Jpeg, Format::Webp, Format::Svg] {
+        for format in Format::ALL {
             assert_eq!(Format::from_extension(format.extension()), Some(format));
         }
         assert_eq!(Format::from_extension("JPEG"), Some(Format::Jpeg));

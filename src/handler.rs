@@ -60,10 +60,10 @@ pub async fn handle(
 type Answer = Result<(Response<Body>, Option<Served>), RequestError>;
 
 async fn route(state: &Arc<State>, req: Request<Incoming>) -> Answer {
-    if let Some(studio) = state.studio() {
-        if let Some(answer) = crate::studio::routes::route(state, studio, &req).await {
-            return answer.map(|response| (response, None));
-        }
+    if let Some(studio) = state.studio()
+        && let Some(answer) = crate::studio::routes::route(state, studio, &req).await
+    {
+        return answer.map(|response| (response, None));
     }
     let path = req.uri().path();
     let is_read = matches!(*req.method(), Method::GET | Method::HEAD);

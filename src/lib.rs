@@ -32,6 +32,7 @@ pub mod media;
 mod metrics;
 mod openapi;
 pub mod params;
+pub mod pdf;
 pub mod raster;
 mod response;
 pub mod server;

@@ -100,8 +100,8 @@ fn image_path(template: &Template, limits: &Limits) -> Value {
         "name": "format",
         "in": "path",
         "required": true,
-        "description": "Output format (`/og/NAME` without an extension is PNG)",
-        "schema": { "type": "string", "enum": ["png", "jpg", "jpeg", "webp", "svg"] },
+        "description": "Output format (`jpeg` is `jpg`; `/og/NAME` without an extension is PNG)",
+        "schema": { "type": "string", "enum": Format::ALL.map(Format::extension) },
     })];
     for (name, spec) in &manifest.params {
         let mut schema = param_schema(&spec.kind);

@@ -182,7 +182,7 @@ impl Params {
         match format {
             Format::Jpeg => pairs.push(("quality", self.quality.to_string())),
             Format::Png => pairs.push(("compression", self.compression.to_string())),
-            Format::Webp | Format::Svg => {}
+            Format::Webp | Format::Svg | Format::Pdf => {}
         }
         serde_urlencoded::to_string(pairs).expect("string pairs always serialise")
     }

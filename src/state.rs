@@ -179,10 +179,10 @@ impl State {
                     .map_err(|_| RequestError::Internal("render slots closed".into()))?;
             let engine = self.engine();
             let rendered = self.isolated(permit, move || engine.render(&job)).await;
-            if let Ok(image) = &rendered {
-                if !image.fallback_used {
-                    self.cache.insert(key, image.clone());
-                }
+            if let Ok(image) = &rendered
+                && !image.fallback_used
+            {
+                self.cache.insert(key, image.clone());
             }
             rendered
         };

@@ -223,12 +223,11 @@ impl TemplateSet {
             if let ParamKind::Image {
                 fallback: Some(asset),
             } = &spec.kind
+                && self.asset_url(asset).is_none()
             {
-                if self.asset_url(asset).is_none() {
-                    return Err(manifest_error(format!(
-                        "params.{name}: fallback: no file {asset:?} in the templates' assets/"
-                    )));
-                }
+                return Err(manifest_error(format!(
+                    "params.{name}: fallback: no file {asset:?} in the templates' assets/"
+                )));
             }
         }
         let values = manifest.example_values().map_err(|problems| {

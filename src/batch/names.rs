@@ -274,11 +274,11 @@ mod tests {
         );
         assert_eq!(
             pick("{sku}", Some("gif")),
-            Err("unknown format \"gif\" (expected png, jpg, webp or svg)".into())
+            Err("unknown format \"gif\" (expected png, jpg, webp, svg or pdf)".into())
         );
         assert_eq!(
             pick("{sku}.gif", None),
-            Err("unknown format \"gif\" (expected png, jpg, webp or svg)".into())
+            Err("unknown format \"gif\" (expected png, jpg, webp, svg or pdf)".into())
         );
     }
 }

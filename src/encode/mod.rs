@@ -66,7 +66,7 @@ pub fn encode_with<'a>(
                 .encode(pixels, width, height, color)
                 .map_err(|e| fail(e.to_string()))?;
         }
-        Format::Svg => return Err(fail("SVG output is not rasterised".into())),
+        Format::Svg | Format::Pdf => return Err(fail("vector output is not rasterised".into())),
     }
     Ok(&buffers.file)
 }

@@ -51,20 +51,20 @@ pub fn fill_targets<'a>(node: Node<'a, 'a>) -> Vec<Node<'a, 'a>> {
 /// attribute, else a new attribute.
 pub fn fill_edit(source: &str, node: Node, param: &str) -> Edit {
     let value = format!("{{{{ {param} }}}}");
-    if let Some(style) = node.attributes().find(|a| a.name() == "style") {
-        if style::declaration(style.value(), "fill").is_some() {
-            let rewritten: Vec<String> = source[style.range_value()]
-                .split(';')
-                .map(|decl| match decl.split_once(':') {
-                    Some((key, _)) if key.trim() == "fill" => format!("fill:{value}"),
-                    _ => decl.to_string(),
-                })
-                .collect();
-            return Edit {
-                range: style.range_value(),
-                text: rewritten.join(";"),
-            };
-        }
+    if let Some(style) = node.attributes().find(|a| a.name() == "style")
+        && style::declaration(style.value(), "fill").is_some()
+    {
+        let rewritten: Vec<String> = source[style.range_value()]
+            .split(';')
+            .map(|decl| match decl.split_once(':') {
+                Some((key, _)) if key.trim() == "fill" => format!("fill:{value}"),
+                _ => decl.to_string(),
+            })
+            .collect();
+        return Edit {
+            range: style.range_value(),
+            text: rewritten.join(";"),
+        };
     }
     if let Some(fill) = node
         .attributes()

@@ -153,10 +153,9 @@ fn chunks(text: Node) -> Option<Vec<Chunk>> {
         .rev()
         .flat_map(|c| c.pieces.iter_mut().rev())
         .find(|p| !p.text.is_empty())
+        && last.text.ends_with(' ')
     {
-        if last.text.ends_with(' ') {
-            last.text.pop();
-        }
+        last.text.pop();
     }
     Some(chunks)
 }

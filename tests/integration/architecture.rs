@@ -53,10 +53,10 @@ impl Crate {
                 };
                 let start = usize::from(matches!(path[0].as_str(), "crate" | "super" | "self"));
                 full.extend(path[start..].iter().map(String::as_str));
-                if let Some(target) = self.resolve(&full) {
-                    if &target != module {
-                        to.insert(target);
-                    }
+                if let Some(target) = self.resolve(&full)
+                    && &target != module
+                {
+                    to.insert(target);
                 }
             }
             edges.insert(module.clone(), to);

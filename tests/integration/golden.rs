@@ -5,7 +5,7 @@
 //! `target/golden/` and their paths printed. `VELLUM_BLESS=1 cargo test golden` writes
 //! references that are missing; it never overwrites one, and is refused under CI.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use crate::support::{self, Pixels, decode_png};
 
@@ -52,7 +52,7 @@ fn check(name: &str, template: &str, params: &[(&str, &str)]) {
         (expected.width, expected.height),
         "{name}: size changed"
     );
-    let (differing, diff) = compare(&expected, &actual);
+    let (differing, diff) = compare(&expected, &actual, CHANNEL_TOLERANCE);
     let allowed = (f64::from(actual.width * actual.height) * PIXEL_BUDGET) as usize;
     if differing > allowed {
         std::fs::write(&actual_path, &png).unwrap();
@@ -66,9 +66,9 @@ fn check(name: &str, template: &str, params: &[(&str, &str)]) {
     }
 }
 
-/// Counts pixels differing by more than the tolerance; the diff image shows them in red
-/// over a faded copy of the expected image.
-fn compare(expected: &Pixels, actual: &Pixels) -> (usize, Vec<u8>) {
+/// Counts pixels with a channel differing by more than `tolerance`; the diff image shows them
+/// in red over a faded copy of the expected image.
+pub fn compare(expected: &Pixels, actual: &Pixels, tolerance: u8) -> (usize, Vec<u8>) {
     let mut differing = 0;
     let mut diff = Vec::with_capacity(expected.rgba.len());
     for (e, a) in expected
@@ -76,10 +76,7 @@ fn compare(expected: &Pixels, actual: &Pixels) -> (usize, Vec<u8>) {
         .chunks_exact(4)
         .zip(actual.rgba.chunks_exact(4))
     {
-        let off = e
-            .iter()
-            .zip(a)
-            .any(|(x, y)| x.abs_diff(*y) > CHANNEL_TOLERANCE);
+        let off = e.iter().zip(a).any(|(x, y)| x.abs_diff(*y) > tolerance);
         if off {
             differing += 1;
             diff.extend_from_slice(&[255, 0, 0, 255]);
@@ -91,7 +88,7 @@ fn compare(expected: &Pixels, actual: &Pixels) -> (usize, Vec<u8>) {
     (differing, diff)
 }
 
-fn write_png(path: &PathBuf, rgba: &[u8], width: u32, height: u32) {
+pub fn write_png(path: &Path, rgba: &[u8], width: u32, height: u32) {
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut encoder = png::Encoder::new(file, width, height);
     encoder.set_color(png::ColorType::Rgba);

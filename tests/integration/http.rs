@@ -188,7 +188,7 @@ async fn bad_requests_get_a_status_and_a_one_line_reason() {
         (
             "/og/post.gif?title=Hi".into(),
             404,
-            "unknown format: \"gif\" (expected png, jpg, webp or svg)",
+            "unknown format: \"gif\" (expected png, jpg, webp, svg or pdf)",
         ),
         (
             "/og/post?title=Hi&font=Comic".into(),

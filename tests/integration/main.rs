@@ -17,6 +17,7 @@ mod layered;
 mod layers;
 mod local_images;
 mod openapi;
+mod pdf;
 mod post;
 mod scripts;
 mod signing;

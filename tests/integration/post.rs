@@ -172,7 +172,7 @@ async fn bad_posts_get_clear_errors() {
             vec![JSON],
             body(json!({"template": "post", "format": "gif", "params": {"title": "Hi"}})),
             400,
-            "format: expected png, jpg, webp or svg, got \"gif\"",
+            "format: expected png, jpg, webp, svg or pdf, got \"gif\"",
         ),
         (
             vec![JSON],

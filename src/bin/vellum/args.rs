@@ -335,7 +335,7 @@ pub struct BatchArgs {
     /// extension is added.
     #[arg(long, default_value = "{row}")]
     pub name: String,
-    /// Output format: png, jpg, webp or svg [default: from --name, else png].
+    /// Output format: png, jpg, webp, svg or pdf [default: from --name, else png].
     #[arg(long)]
     pub format: Option<String>,
     /// Output scale for every row, as the URL's scale (0.1 to 4).
