@@ -253,16 +253,14 @@ impl Engine {
         self.renders.fetch_add(1, Ordering::Relaxed);
         let template = job.template();
         let background = template.background.as_deref();
-        let svg = match (job.format().is_raster(), background) {
-            (false, Some(background)) => background.under_svg(&svg),
-            _ => svg,
-        };
         let bytes: Bytes = if job.format() == Format::Svg {
-            svg.into()
+            match background {
+                Some(background) => background.under_svg(&svg).into(),
+                None => svg.into(),
+            }
         } else if job.format() == Format::Pdf {
-            self.pdf(&svg, job.params().scale())
-                .map_err(|e| internal(&template.name, "pdf", e))?
-                .into()
+            let page = self.pdf_page_of(job, svg);
+            self.pdf_document(&[(page, job.params().scale())])?.into()
         } else {
             let name = &template.name;
             let tree = self
@@ -307,14 +305,32 @@ impl Engine {
 }
 
 impl Engine {
-    /// A PDF of filled SVG, its text placed as for a raster render.
-    fn pdf(&self, svg: &str, scale: f32) -> Result<Vec<u8>, crate::pdf::PdfError> {
-        let placed = text::svg::place_runs(svg, &self.measurer);
+    /// A job's page for [`Engine::pdf_document`]: its filled SVG (over its background) with
+    /// text placed as for a raster render.
+    pub fn pdf_page(&self, job: &Job) -> Result<String, RequestError> {
+        let svg = self.fill(job)?;
+        self.renders.fetch_add(1, Ordering::Relaxed);
+        Ok(self.pdf_page_of(job, svg))
+    }
+
+    fn pdf_page_of(&self, job: &Job, svg: String) -> String {
+        let svg = match job.template().background.as_deref() {
+            Some(background) => background.under_svg(&svg),
+            None => svg,
+        };
+        text::svg::place_runs(&svg, &self.measurer).unwrap_or(svg)
+    }
+
+    /// A PDF with a page per `(page, scale)`, in order; the fonts for PDFs are set up at the
+    /// first one.
+    pub fn pdf_document(&self, pages: &[(String, f32)]) -> Result<Vec<u8>, RequestError> {
         let fonts = self
             .pdf
             .get_or_init(|| crate::pdf::PdfFonts::new(&self.options.fontdb, self.fallback.clone()));
-        let page = placed.as_deref().unwrap_or(svg);
-        fonts.write([page], scale, self.limits().max_svg_nodes)
+        let pages = pages.iter().map(|(svg, scale)| (svg.as_str(), *scale));
+        fonts
+            .write(pages, self.limits().max_svg_nodes)
+            .map_err(|e| RequestError::Internal(format!("pdf: {e}")))
     }
 
     /// Logs and counts a render that draws .notdef boxes, naming the params whose values hold

@@ -95,15 +95,15 @@ impl PdfFonts {
         PdfFonts { options }
     }
 
-    /// A PDF of one page per SVG, each page the SVG's size (times `scale`) in points.
+    /// A PDF with a page per `(svg, scale)`, each page the SVG's size times its scale, in
+    /// points.
     pub fn write<'a>(
         &self,
-        pages: impl IntoIterator<Item = &'a str>,
-        scale: f32,
+        pages: impl IntoIterator<Item = (&'a str, f32)>,
         max_nodes: u32,
     ) -> Result<Vec<u8>, PdfError> {
         let mut document = krilla::Document::new();
-        for svg in pages {
+        for (svg, scale) in pages {
             let tree = self.parse(svg, max_nodes)?;
             let side = |v: f32| v * POINTS_PER_PIXEL * scale;
             let size = Size::from_wh(side(tree.size().width()), side(tree.size().height()))

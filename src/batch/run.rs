@@ -211,7 +211,7 @@ fn render_row(
 
 /// Keeps the pairs that are the template's params; other columns (a SKU used only in file
 /// names, a catalogue's extra fields) are left out.
-fn params_only(
+pub(super) fn params_only(
     engine: &Engine,
     template: &str,
     pairs: Vec<(String, String)>,
@@ -249,7 +249,7 @@ pub fn unused_columns(engine: &Engine, template: &str, rows: &[RowResult]) -> Ve
     unused
 }
 
-fn failed(line: u64, file: Option<PathBuf>, reason: String) -> RowReport {
+pub(super) fn failed(line: u64, file: Option<PathBuf>, reason: String) -> RowReport {
     RowReport {
         line,
         file,

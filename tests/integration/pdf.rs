@@ -166,3 +166,55 @@ async fn a_pdf_draws_colour_emoji_and_every_template_renders_as_pdf() {
     assert_eq!(reply.text(), "quality: only applies to .jpg output\n");
     server.stop().await;
 }
+
+#[test]
+fn a_batch_pdf_has_one_page_per_row_in_row_order() {
+    let dir = support::scratch_dir("pdf-book");
+    let data = dir.join("class.csv");
+    std::fs::write(
+        &data,
+        "recipient,achievement\n山田 太郎,Rust\nAda Lovelace,Engines 🎉\n,no name\nGrace Hopper,COBOL\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_vellum"))
+        .current_dir(support::root())
+        .args(["batch", "certificate"])
+        .arg(&data)
+        .arg("-o")
+        .arg(&out)
+        .args(["--pdf", "class.pdf"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    // The row without a name fails with its line; the others are pages.
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("class.csv:4: missing required parameter \"recipient\""),
+        "{stderr}"
+    );
+    let book = out.join("class.pdf");
+    let info = String::from_utf8(poppler("pdfinfo", &[], &book)).unwrap();
+    assert!(info.contains("Pages:           3"), "{info}");
+    let text = String::from_utf8(poppler("pdftotext", &[], &book)).unwrap();
+    let pages: Vec<&str> = text
+        .split('\u{c}')
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    assert_eq!(pages.len(), 3, "{text}");
+    for (page, name) in pages
+        .iter()
+        .zip(["山田 太郎", "Ada Lovelace", "Grace Hopper"])
+    {
+        assert!(page.contains(name), "{name} not on its page: {page}");
+    }
+    let report = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
+    assert_eq!(
+        report
+            .lines()
+            .filter(|l| l.contains(",class.pdf,rendered,"))
+            .count(),
+        3,
+        "{report}"
+    );
+}

@@ -345,8 +345,12 @@ pub struct BatchArgs {
     #[arg(long)]
     pub quality: Option<String>,
     /// Skip rows whose output file exists and is newer than the template.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "pdf")]
     pub resume: bool,
+    /// Write every row as a page of one PDF, this file under OUTPUT, in row order, instead
+    /// of a file per row.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "format", "quality"])]
+    pub pdf: Option<PathBuf>,
     /// Render only share K of N (1-based): row i goes to share i mod N, so N machines split
     /// one data file with no coordinator; their reports together list every row once.
     #[arg(long, value_name = "K/N", value_parser = vellum::batch::Shard::parse)]

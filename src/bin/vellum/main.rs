@@ -191,7 +191,11 @@ fn batch(args: BatchArgs) -> ExitCode {
 
 fn run_batch(args: BatchArgs) -> anyhow::Result<vellum::batch::Summary> {
     use vellum::batch::{self, BatchOptions, NamePattern, Progress};
-    let (names, format) = NamePattern::with_format(&args.name, args.format.as_deref())?;
+    let format = match args.pdf {
+        Some(_) => Some("pdf"),
+        None => args.format.as_deref(),
+    };
+    let (names, format) = NamePattern::with_format(&args.name, format)?;
     let (engine, _bundled) = args.engine.engine()?;
     anyhow::ensure!(
         engine.templates().get(&args.template).is_some(),
@@ -227,8 +231,12 @@ fn run_batch(args: BatchArgs) -> anyhow::Result<vellum::batch::Summary> {
     let progress = Progress::new(in_shard, data_name);
     let started = std::time::Instant::now();
     let fetcher = BlockingFetcher::new(args.images.sources()?);
-    let reports = batch::run(&engine, &fetcher, rows, &options, &|r| progress.row_done(r))
-        .with_context(|| format!("{}", args.output.display()))?;
+    let on_done = |r: &batch::RowReport| progress.row_done(r);
+    let reports = match &args.pdf {
+        Some(book) => batch::run_book(&engine, &fetcher, rows, &options, book, &on_done),
+        None => batch::run(&engine, &fetcher, rows, &options, &on_done),
+    }
+    .with_context(|| format!("{}", args.output.display()))?;
     progress.finish();
     let summary = batch::Summary::of(&reports, started.elapsed());
     let report = args
