@@ -5,7 +5,7 @@
 #      non-root user, the image's directory layout (copied), templates mounted read-only,
 #      nothing writable; `vellum health` says when they are up. The nodes differ in render
 #      slots, cache size and thread count, and one is restarted halfway;
-#   2. 200 URLs (every bundled template x hard text in every text field x every format x
+#   2. 250 URLs (every bundled template x hard text in every text field x every format x
 #      scale 1 and 2) give byte-identical bodies and identical ETags from both nodes;
 #   3. nginx with deploy/nginx/nginx.conf in front: a second request is a cache HIT,
 #      If-None-Match gives 304, a burst for a new card renders it once, a 4xx is never
@@ -152,7 +152,7 @@ jq -r --arg wide "$wide" '
     $wide ] as $hard
   | .templates[] as $t
   | range($hard | length) as $i
-  | ("png", "jpg", "webp", "svg") as $format
+  | ("png", "jpg", "webp", "svg", "pdf") as $format
   | (1, 2) as $scale
   | [ $t.params | to_entries[]
       | (.value.max_chars // 200) as $max
@@ -167,7 +167,7 @@ count=$(wc -l <"$work/urls")
 templates=$(jq -r '.templates | length' "$work/templates.json")
 bundled=$(ls templates/*.toml | wc -l)
 [ "$templates" = "$bundled" ] || fail "/templates lists $templates templates, templates/ has $bundled"
-[ "$count" -ge 200 ] || fail "only $count URLs"
+[ "$count" -ge 250 ] || fail "only $count URLs"
 echo "$count URLs over $templates templates"
 
 # fetch_all BASE DIR: every URL from one node into DIR/N.{body,head}.
