@@ -125,21 +125,44 @@ fn stages(c: &mut Criterion, engine: &Engine) {
     group.bench_function("encode png (tiny-skia encode_png)", |b| {
         b.iter(|| black_box(&pixmap).encode_png().unwrap())
     });
-    group.bench_function("encode jpg q85", |b| {
-        b.iter(|| {
-            encode::encode(black_box(&pixmap), Format::Jpeg, EncodeOptions::default()).unwrap()
-        })
-    });
-    group.bench_function("encode webp (lossless)", |b| {
-        b.iter(|| {
-            encode::encode(black_box(&pixmap), Format::Webp, EncodeOptions::default()).unwrap()
-        })
-    });
+    for (name, format, options) in other_encoders() {
+        group.bench_function(name, |b| {
+            b.iter(|| encode::encode(black_box(&pixmap), format, options).unwrap())
+        });
+    }
     group.finish();
 }
 
-/// PNG size at each level, and tiny-skia's.
-fn png_sizes(engine: &Engine) -> Vec<(String, usize)> {
+/// JPEG and WebP encoders, as requests choose them (`quality`, `lossless`).
+fn other_encoders() -> Vec<(String, Format, EncodeOptions)> {
+    let webp = |quality| EncodeOptions {
+        webp_quality: quality,
+        ..EncodeOptions::default()
+    };
+    let mut encoders = vec![
+        (
+            "encode jpg q85".to_string(),
+            Format::Jpeg,
+            EncodeOptions::default(),
+        ),
+        (
+            "encode webp (lossless)".to_string(),
+            Format::Webp,
+            webp(None),
+        ),
+    ];
+    for quality in [75, 80, 90] {
+        encoders.push((
+            format!("encode webp q{quality}"),
+            Format::Webp,
+            webp(Some(quality)),
+        ));
+    }
+    encoders
+}
+
+/// File size of every encoder: PNG at each level, tiny-skia's, JPEG and WebP.
+fn encoder_sizes(engine: &Engine) -> Vec<(String, usize)> {
     let job = engine.prepare(GROUP, Format::Png, QUERY).unwrap();
     let svg = engine.fill(&job).unwrap();
     let tree = raster::parse(&svg, engine.usvg_options(), 100_000).unwrap();
@@ -165,6 +188,12 @@ fn png_sizes(engine: &Engine) -> Vec<(String, usize)> {
         "encode png (tiny-skia encode_png)".into(),
         pixmap.encode_png().unwrap().len(),
     ));
+    for (name, format, options) in other_encoders() {
+        sizes.push((
+            name,
+            encode::encode(&pixmap, format, options).unwrap().len(),
+        ));
+    }
     sizes
 }
 
@@ -192,14 +221,12 @@ fn report(sizes: &[(String, usize)]) {
         FIT_TEXT,
         "parse (usvg + text layout)",
         RASTERIZE,
-        "encode jpg q85",
-        "encode webp (lossless)",
     ] {
         if let Some(ns) = mean_ns(name) {
             println!("  {name:<36} {:>8.4}x", ns / baseline);
         }
     }
-    println!("\npng encoders: time as a share of `{BASELINE}`, and file size:");
+    println!("\nencoders: time as a share of `{BASELINE}`, and file size:");
     for (name, size) in sizes {
         if let Some(ns) = mean_ns(name) {
             println!("  {name:<36} {:>8.4}x {:>8} bytes", ns / baseline, size);
@@ -216,5 +243,5 @@ fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     stages(&mut criterion, &engine);
     criterion.final_summary();
-    report(&png_sizes(&engine));
+    report(&encoder_sizes(&engine));
 }

@@ -16,7 +16,15 @@ use crate::value::{ParamKind, Value};
 /// options (`scale`, `quality`, `compression`), the template version a URL was made for
 /// (`v`), and the URL signature with its expiry (checked by [`crate::signing`]). Only the
 /// output options are part of the canonical form.
-pub const RESERVED_KEYS: &[&str] = &["scale", "quality", "compression", "v", "sig", "exp"];
+pub const RESERVED_KEYS: &[&str] = &[
+    "scale",
+    "quality",
+    "lossless",
+    "compression",
+    "v",
+    "sig",
+    "exp",
+];
 
 /// The query key that names the template version a URL was made for.
 pub const VERSION_KEY: &str = "v";

@@ -8,7 +8,7 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
 use crate::config::Limits;
-use crate::encode::DEFAULT_JPEG_QUALITY;
+use crate::encode::{DEFAULT_JPEG_QUALITY, DEFAULT_WEBP_QUALITY};
 use crate::engine::Engine;
 use crate::format::Format;
 use crate::template::Template;
@@ -183,8 +183,13 @@ fn output_options(limits: &Limits, version: &str) -> Vec<Value> {
         }),
         json!({
             "name": "quality", "in": "query",
-            "description": "JPEG quality; `.jpg` only",
-            "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": DEFAULT_JPEG_QUALITY },
+            "description": format!("JPEG or lossy WebP quality; `.jpg` (default {DEFAULT_JPEG_QUALITY}) and `.webp` (default {DEFAULT_WEBP_QUALITY}) only"),
+            "schema": { "type": "integer", "minimum": 1, "maximum": 100 },
+        }),
+        json!({
+            "name": "lossless", "in": "query",
+            "description": "Lossless WebP instead of lossy; `.webp` only, without `quality`",
+            "schema": { "type": "boolean", "default": false },
         }),
         json!({
             "name": "compression", "in": "query",

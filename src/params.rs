@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::Limits;
-use crate::encode::{DEFAULT_JPEG_QUALITY, EncodeOptions};
+use crate::encode::{DEFAULT_JPEG_QUALITY, DEFAULT_WEBP_QUALITY, EncodeOptions};
 use crate::error::RequestError;
 use crate::format::Format;
 use crate::manifest::{Manifest, RESERVED_KEYS};
@@ -24,8 +24,10 @@ pub struct Params {
     values: BTreeMap<String, Value>,
     /// Output size multiplier.
     scale: f32,
-    /// JPEG quality, 1 to 100 (only meaningful for `.jpg`).
+    /// JPEG or lossy WebP quality, 1 to 100 (only meaningful for `.jpg` and `.webp`).
     quality: u8,
+    /// Lossless WebP instead of lossy (only meaningful for `.webp`).
+    lossless: bool,
     /// PNG compression level, 1 to 9 (only meaningful for `.png`).
     compression: u8,
     /// The template version the URL was made for (`v=`): not part of the canonical form.
@@ -94,13 +96,38 @@ impl Params {
             None => 1.0,
         };
         let quality = match given.remove("quality") {
-            Some(_) if format != Format::Jpeg => {
+            Some(_) if !matches!(format, Format::Jpeg | Format::Webp) => {
                 return Err(RequestError::param(
-                    "quality: only applies to .jpg output".to_string(),
+                    "quality: only applies to .jpg and .webp output".to_string(),
                 ));
             }
-            Some(raw) => parse_quality(&raw)?,
-            None => DEFAULT_JPEG_QUALITY,
+            Some(raw) => Some(parse_quality(&raw)?),
+            None => None,
+        };
+        let lossless = match given.remove("lossless") {
+            Some(_) if format != Format::Webp => {
+                return Err(RequestError::param(
+                    "lossless: only applies to .webp output".to_string(),
+                ));
+            }
+            Some(raw) => match crate::value::ParamKind::Bool
+                .check("lossless", &raw)
+                .map_err(RequestError::BadParam)?
+            {
+                Value::Bool(lossless) => lossless,
+                _ => unreachable!("a bool param checks into a bool"),
+            },
+            None => false,
+        };
+        if lossless && quality.is_some() {
+            return Err(RequestError::param(
+                "quality: lossless WebP has no quality; give one or the other".to_string(),
+            ));
+        }
+        let quality = match (quality, format) {
+            (Some(quality), _) => quality,
+            (None, Format::Webp) => DEFAULT_WEBP_QUALITY,
+            (None, _) => DEFAULT_JPEG_QUALITY,
         };
         let compression = match given.remove("compression") {
             Some(_) if format != Format::Png => {
@@ -142,6 +169,7 @@ impl Params {
             values,
             scale,
             quality,
+            lossless,
             compression,
             version,
         })
@@ -167,6 +195,7 @@ impl Params {
         EncodeOptions {
             jpeg_quality: self.quality,
             png_compression: self.compression,
+            webp_quality: (!self.lossless).then_some(self.quality),
         }
     }
 
@@ -182,7 +211,9 @@ impl Params {
         match format {
             Format::Jpeg => pairs.push(("quality", self.quality.to_string())),
             Format::Png => pairs.push(("compression", self.compression.to_string())),
-            Format::Webp | Format::Svg | Format::Pdf => {}
+            Format::Webp if self.lossless => pairs.push(("lossless", "true".to_string())),
+            Format::Webp => pairs.push(("quality", self.quality.to_string())),
+            Format::Svg | Format::Pdf => {}
         }
         serde_urlencoded::to_string(pairs).expect("string pairs always serialise")
     }
@@ -356,7 +387,10 @@ mod tests {
                 "title=a&scale=9",
                 r#"scale: expected a number from 0.1 to 4, got "9""#,
             ),
-            ("title=a&quality=50", "quality: only applies to .jpg output"),
+            (
+                "title=a&quality=50",
+                "quality: only applies to .jpg and .webp output",
+            ),
             (
                 "title=%C3%28",
                 r#"malformed query string: "title" is not valid UTF-8 once decoded"#,

@@ -1,4 +1,5 @@
-//! Encoders that turn a rendered pixmap into file bytes: PNG, JPEG and WebP.
+//! Encoders that turn a rendered pixmap into file bytes: PNG, JPEG and WebP (lossy through
+//! libwebp, lossless through image-webp).
 //!
 //! Encoders are picked for speed at a sane size (measured in `benches/render.rs`): PNG
 //! through the `png` crate, stored as RGB when the image is opaque ([`png`](self::png)); a
@@ -17,7 +18,8 @@ use crate::format::Format;
 
 pub use backdrop::Backdrop;
 pub use options::{
-    Buffers, DEFAULT_JPEG_QUALITY, DEFAULT_PNG_COMPRESSION, EncodeError, EncodeOptions,
+    Buffers, DEFAULT_JPEG_QUALITY, DEFAULT_PNG_COMPRESSION, DEFAULT_WEBP_QUALITY, EncodeError,
+    EncodeOptions,
 };
 
 /// Encodes a rendered pixmap as PNG, JPEG or WebP.
@@ -58,17 +60,48 @@ pub fn encode_with<'a>(
         }
         Format::Webp => {
             let (pixels, file) = buffers.cleared();
-            let color = match pixels::straight_pixels(pixmap, pixels) {
-                pixels::Channels::Rgb => image_webp::ColorType::Rgb8,
-                pixels::Channels::Rgba => image_webp::ColorType::Rgba8,
-            };
-            image_webp::WebPEncoder::new(file)
-                .encode(pixels, width, height, color)
-                .map_err(|e| fail(e.to_string()))?;
+            let channels = pixels::straight_pixels(pixmap, pixels);
+            match options.webp_quality {
+                Some(quality) => {
+                    webp_lossy(pixels, channels, width, height, quality, file).map_err(fail)?
+                }
+                None => {
+                    let color = match channels {
+                        pixels::Channels::Rgb => image_webp::ColorType::Rgb8,
+                        pixels::Channels::Rgba => image_webp::ColorType::Rgba8,
+                    };
+                    image_webp::WebPEncoder::new(file)
+                        .encode(pixels, width, height, color)
+                        .map_err(|e| fail(e.to_string()))?;
+                }
+            }
         }
         Format::Svg | Format::Pdf => return Err(fail("vector output is not rasterised".into())),
     }
     Ok(&buffers.file)
+}
+
+/// Lossy WebP (libwebp) of straight `pixels` into `file`.
+fn webp_lossy(
+    pixels: &[u8],
+    channels: pixels::Channels,
+    width: u32,
+    height: u32,
+    quality: u8,
+    file: &mut Vec<u8>,
+) -> Result<(), String> {
+    let encoder = match channels {
+        pixels::Channels::Rgb => webp::Encoder::from_rgb(pixels, width, height),
+        pixels::Channels::Rgba => webp::Encoder::from_rgba(pixels, width, height),
+    };
+    let mut config = webp::WebPConfig::new().map_err(|()| "libwebp config".to_string())?;
+    config.quality = f32::from(quality);
+    config.method = options::WEBP_METHOD;
+    let encoded = encoder
+        .encode_advanced(&config)
+        .map_err(|e| format!("{e:?}"))?;
+    file.extend_from_slice(&encoded);
+    Ok(())
 }
 
 /// PNG into `buffers.file`. Over a backdrop, untouched rows come from its compressed blocks

@@ -5,6 +5,11 @@ use crate::format::Format;
 
 /// JPEG quality when a request gives none.
 pub const DEFAULT_JPEG_QUALITY: u8 = 85;
+/// Lossy WebP quality when a request gives none (measured on card A in `benches/render.rs`:
+/// see the README's table).
+pub const DEFAULT_WEBP_QUALITY: u8 = 80;
+/// libwebp's effort, 0 (fastest) to 6 (smallest): measured in `benches/render.rs`.
+pub const WEBP_METHOD: i32 = 4;
 /// PNG compression level when neither the request nor the server says: zlib level 2 without
 /// filters, measured as the best time for the size on the bundled cards.
 pub const DEFAULT_PNG_COMPRESSION: u8 = 2;
@@ -31,6 +36,8 @@ pub struct EncodeOptions {
     pub jpeg_quality: u8,
     /// PNG compression level: 1 is fdeflate's single fast pass, 2 to 9 are zlib levels.
     pub png_compression: u8,
+    /// WebP: lossy at this quality (1 to 100), or lossless when `None`.
+    pub webp_quality: Option<u8>,
 }
 
 impl EncodeOptions {
@@ -48,6 +55,7 @@ impl Default for EncodeOptions {
         EncodeOptions {
             jpeg_quality: DEFAULT_JPEG_QUALITY,
             png_compression: DEFAULT_PNG_COMPRESSION,
+            webp_quality: Some(DEFAULT_WEBP_QUALITY),
         }
     }
 }

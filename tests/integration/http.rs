@@ -73,6 +73,78 @@ async fn jpeg_quality_changes_the_file() {
     assert_ne!(low.header("etag"), high.header("etag"));
 }
 
+/// Decodes a WebP (lossy or lossless) into RGBA.
+fn decode_webp(bytes: &[u8]) -> Vec<u8> {
+    let mut decoder =
+        image_webp::WebPDecoder::new(std::io::Cursor::new(bytes)).expect("valid webp header");
+    let mut buf = vec![0; decoder.output_buffer_size().expect("sane size")];
+    decoder.read_image(&mut buf).expect("valid webp data");
+    match decoder.has_alpha() {
+        true => buf,
+        false => buf
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn webp_is_lossy_by_quality_or_lossless_on_request() {
+    let server = TestServer::start().await;
+    let get = |url: &'static str| server.get(url);
+    let png = decode_png(&get("/og/post.png?title=Hi").await.body);
+    let lossy = get("/og/post.webp?title=Hi").await;
+    let lossless = get("/og/post.webp?title=Hi&lossless=true").await;
+    assert_eq!(lossy.status, StatusCode::OK);
+    assert_eq!(lossless.status, StatusCode::OK);
+    assert_eq!(lossy.header("content-type"), "image/webp");
+    // Lossless gives the PNG's pixels exactly; the default is lossy, close and smaller.
+    assert_eq!(decode_webp(&lossless.body), png.rgba);
+    let lossy_pixels = decode_webp(&lossy.body);
+    assert_ne!(lossy_pixels, png.rgba);
+    let mean: f64 = lossy_pixels
+        .iter()
+        .zip(&png.rgba)
+        .map(|(a, b)| f64::from(a.abs_diff(*b)))
+        .sum::<f64>()
+        / png.rgba.len() as f64;
+    assert!(
+        mean < 3.0,
+        "lossy WebP strays {mean:.2} per channel from the PNG"
+    );
+    assert!(
+        lossy.body.len() * 2 < lossless.body.len(),
+        "{} vs {}",
+        lossy.body.len(),
+        lossless.body.len()
+    );
+    // Quality trades size; the default written out is the same image and ETag.
+    let low = get("/og/post.webp?title=Hi&quality=30").await;
+    let high = get("/og/post.webp?title=Hi&quality=95").await;
+    assert!(low.body.len() < lossy.body.len() && lossy.body.len() < high.body.len());
+    let explicit = get("/og/post.webp?title=Hi&quality=80").await;
+    assert_eq!(explicit.header("etag"), lossy.header("etag"));
+    assert_eq!(explicit.body, lossy.body);
+    for (url, message) in [
+        (
+            "/og/post.webp?title=Hi&lossless=1&quality=90",
+            "quality: lossless WebP has no quality; give one or the other",
+        ),
+        (
+            "/og/post.png?title=Hi&lossless=true",
+            "lossless: only applies to .webp output",
+        ),
+        (
+            "/og/post.webp?title=Hi&lossless=maybe",
+            "lossless: expected true or false, got \"maybe\"",
+        ),
+    ] {
+        let reply = get(url).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{url}");
+        assert_eq!(reply.text(), format!("{message}\n"), "{url}");
+    }
+}
+
 #[tokio::test]
 async fn scale_multiplies_the_output_size() {
     let server = TestServer::start().await;
@@ -243,7 +315,7 @@ async fn bad_requests_get_a_status_and_a_one_line_reason() {
         (
             "/og/post.png?title=Hi&quality=50".into(),
             400,
-            "quality: only applies to .jpg output",
+            "quality: only applies to .jpg and .webp output",
         ),
         (
             "/og/post.jpg?title=Hi&quality=0".into(),

@@ -163,7 +163,10 @@ async fn a_pdf_draws_colour_emoji_and_every_template_renders_as_pdf() {
     assert!(info.contains("Page size:       1800 x 945 pts"), "{info}");
     let reply = server.get("/og/post.pdf?title=Hi&quality=80").await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert_eq!(reply.text(), "quality: only applies to .jpg output\n");
+    assert_eq!(
+        reply.text(),
+        "quality: only applies to .jpg and .webp output\n"
+    );
     server.stop().await;
 }
 
