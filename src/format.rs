@@ -14,7 +14,7 @@ pub enum Format {
     Png,
     /// JPEG (`.jpg` or `.jpeg`), composited over white.
     Jpeg,
-    /// Lossless WebP.
+    /// WebP: lossy (libwebp) by default, lossless on request.
     Webp,
     /// The filled SVG itself, not rasterised.
     Svg,

@@ -341,15 +341,18 @@ pub struct BatchArgs {
     /// Output scale for every row, as the URL's scale (0.1 to 4).
     #[arg(long)]
     pub scale: Option<String>,
-    /// JPEG quality for every row (1 to 100).
+    /// JPEG or lossy WebP quality for every row (1 to 100).
     #[arg(long)]
     pub quality: Option<String>,
+    /// Lossless WebP for every row.
+    #[arg(long, conflicts_with = "quality")]
+    pub lossless: bool,
     /// Skip rows whose output file exists and is newer than the template.
     #[arg(long, conflicts_with = "pdf")]
     pub resume: bool,
     /// Write every row as a page of one PDF, this file under OUTPUT, in row order, instead
     /// of a file per row.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "format", "quality"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "format", "quality", "lossless"])]
     pub pdf: Option<PathBuf>,
     /// Render only share K of N (1-based): row i goes to share i mod N, so N machines split
     /// one data file with no coordinator; their reports together list every row once.

@@ -215,6 +215,9 @@ fn run_batch(args: BatchArgs) -> anyhow::Result<vellum::batch::Summary> {
     let mut options = Vec::new();
     options.extend(args.scale.map(|v| ("scale".to_string(), v)));
     options.extend(args.quality.map(|v| ("quality".to_string(), v)));
+    if args.lossless {
+        options.push(("lossless".to_string(), "true".to_string()));
+    }
     let options = BatchOptions {
         template: args.template,
         format,
