@@ -123,10 +123,6 @@ fn image_path(template: &Template, limits: &Limits) -> Value {
         parameters.push(parameter);
     }
     parameters.extend(output_options(limits, &template.version()));
-    let images: Map<String, Value> = Format::ALL
-        .iter()
-        .map(|f| (f.content_type().to_string(), json!({})))
-        .collect();
     json!({
         "get": {
             "summary": manifest.description,
@@ -136,7 +132,7 @@ fn image_path(template: &Template, limits: &Limits) -> Value {
             "responses": {
                 "200": {
                     "description": "The image, with a strong ETag and the Cache-Control its `v` earns",
-                    "content": images,
+                    "content": image_content(),
                 },
                 "302": { "description": "`v` names an older version: the same URL with the current one" },
                 "304": { "description": "`If-None-Match` matched the image's ETag" },
@@ -145,6 +141,14 @@ fn image_path(template: &Template, limits: &Limits) -> Value {
             },
         },
     })
+}
+
+/// A response body in any output format, by content type.
+fn image_content() -> Map<String, Value> {
+    Format::ALL
+        .iter()
+        .map(|f| (f.content_type().to_string(), json!({})))
+        .collect()
 }
 
 /// The schema of one manifest param's query value.
@@ -217,11 +221,8 @@ fn output_options(limits: &Limits, version: &str) -> Vec<Value> {
 
 /// `POST /render`.
 fn render_path(request: impl serde::Serialize, answer: impl serde::Serialize) -> Value {
-    let images: Map<String, Value> = Format::ALL
-        .iter()
-        .map(|f| (f.content_type().to_string(), json!({})))
-        .chain([("application/json".to_string(), json!({ "schema": answer }))])
-        .collect();
+    let mut images = image_content();
+    images.insert("application/json".into(), json!({ "schema": answer }));
     json!({
         "post": {
             "summary": "Render a template from a JSON body",

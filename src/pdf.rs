@@ -40,19 +40,18 @@ pub struct PdfFonts {
 impl PdfFonts {
     /// Mirrors `shared` (faces in its order, sources shared) and its fallback choice.
     pub fn new(shared: &fontdb::Database, fallback: Arc<Fallback>) -> PdfFonts {
+        // Each source once, in the shared order; the same face is the same source and index
+        // in both databases.
         let mut mirror = mirror_db::Database::new();
         let mut loaded = std::collections::HashSet::new();
+        let mut by_origin: HashMap<(String, u32), fontdb::ID> = HashMap::new();
         for face in shared.faces() {
             let (key, source) = mirror_source(&face.source);
-            if loaded.insert(key) {
+            if loaded.insert(key.clone()) {
                 mirror.load_font_source(source);
             }
+            by_origin.insert((key, face.index), face.id);
         }
-        // The same face is the same source and index in both databases.
-        let by_origin: HashMap<(String, u32), fontdb::ID> = shared
-            .faces()
-            .map(|f| ((mirror_source(&f.source).0, f.index), f.id))
-            .collect();
         let mut to_shared = HashMap::new();
         let mut from_shared = HashMap::new();
         for face in mirror.faces() {

@@ -180,15 +180,10 @@ fn a_batch_pdf_has_one_page_per_row_in_row_order() {
     )
     .unwrap();
     let out = dir.join("out");
-    let run = Command::new(env!("CARGO_BIN_EXE_vellum"))
-        .current_dir(support::root())
-        .args(["batch", "certificate"])
-        .arg(&data)
-        .arg("-o")
-        .arg(&out)
-        .args(["--pdf", "class.pdf"])
-        .output()
-        .unwrap();
+    let templates = support::root().join("templates");
+    let (data, out_dir) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let args = ["certificate", data, "-o", out_dir, "--pdf", "class.pdf"];
+    let run = crate::batch::vellum_batch(&templates, &args);
     let stderr = String::from_utf8_lossy(&run.stderr);
     // The row without a name fails with its line; the others are pages.
     assert_eq!(run.status.code(), Some(1), "{stderr}");
