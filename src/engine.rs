@@ -220,7 +220,7 @@ impl Engine {
         format: Format,
     ) -> Result<Job, RequestError> {
         if format.is_raster() {
-            let (width, height) = template.scaled_size(params.scale());
+            let (width, height) = params.scaled_size();
             let limit = self.limits().max_pixels;
             if width * height > limit {
                 return Err(TooManyPixels {
@@ -252,7 +252,7 @@ impl Engine {
         let svg = self.fill(job)?;
         self.renders.fetch_add(1, Ordering::Relaxed);
         let template = job.template();
-        let background = template.background.as_deref();
+        let background = job.background();
         let bytes: Bytes = if job.format() == Format::Svg {
             match background {
                 Some(background) => background.under_svg(&svg).into(),
@@ -314,7 +314,7 @@ impl Engine {
     }
 
     fn pdf_page_of(&self, job: &Job, svg: String) -> String {
-        let svg = match job.template().background.as_deref() {
+        let svg = match job.background() {
             Some(background) => background.under_svg(&svg),
             None => svg,
         };

@@ -101,13 +101,21 @@ impl Job {
         self.key
     }
 
-    /// Width and height of the output in pixels (the manifest's canvas times `scale`; an SVG
+    /// Width and height of the output in pixels (the size's canvas times `scale`; an SVG
     /// declares the canvas size itself).
     pub fn output_size(&self) -> (u64, u64) {
         match self.format {
-            Format::Svg => self.template.scaled_size(1.0),
-            _ => self.template.scaled_size(self.params.scale()),
+            Format::Svg => {
+                let (width, height) = self.params.canvas();
+                (u64::from(width), u64::from(height))
+            }
+            _ => self.params.scaled_size(),
         }
+    }
+
+    /// The background drawn under the job's size, if its template declares one.
+    pub fn background(&self) -> Option<&crate::background::Background> {
+        self.template.background(self.params.size()).map(|b| &**b)
     }
 
     /// The image params that name an image (a URL or a path), as (param, value): what
@@ -164,7 +172,12 @@ impl Job {
             return Err(format!("image {name} was not fetched"));
         }
         self.set
-            .fill(&self.template, self.params.values(), &self.images)
+            .fill(
+                &self.template,
+                self.params.size(),
+                self.params.values(),
+                &self.images,
+            )
             .map_err(|e| {
                 // Tera's own message names the template; its causes name the expression.
                 let causes = std::iter::successors(std::error::Error::source(&e), |e| e.source());

@@ -2,6 +2,8 @@
 //!
 //! A manifest is parsed once into [`Manifest`], which cannot hold an invalid spec: every
 //! default already passed the same checks a request value passes ([`ParamKind::check`]).
+//! A manifest gives one canvas size (`width`, `height`) or several named ones
+//! (`[sizes.square]`), one of them the default.
 //! Checking a whole request against a manifest is [`crate::params`]'s job.
 
 use std::collections::BTreeMap;
@@ -12,11 +14,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::LoadError;
 use crate::value::{ParamKind, Value};
 
-/// Query keys that are not template values, so no manifest may declare them: the output
-/// options (`scale`, `quality`, `compression`), the template version a URL was made for
-/// (`v`), and the URL signature with its expiry (checked by [`crate::signing`]). Only the
-/// output options are part of the canonical form.
+/// Query keys that are not template values, so no manifest may declare them: the canvas
+/// size and output options (`size`, `scale`, `quality`, `compression`), the template version
+/// a URL was made for (`v`), and the URL signature with its expiry (checked by
+/// [`crate::signing`]). Only the size and output options are part of the canonical form.
 pub const RESERVED_KEYS: &[&str] = &[
+    "size",
     "scale",
     "quality",
     "lossless",
@@ -29,6 +32,21 @@ pub const RESERVED_KEYS: &[&str] = &[
 /// The query key that names the template version a URL was made for.
 pub const VERSION_KEY: &str = "v";
 
+/// The query key that picks one of a template's sizes.
+pub const SIZE_KEY: &str = "size";
+
+/// Variables every template sees besides its params: the canvas `width` and `height` in
+/// pixels and the name of the `size` being drawn. No param may take these names.
+pub const CANVAS_VARIABLES: &[&str] = &["width", "height", "size"];
+
+/// The name of the one size of a manifest that declares no `[sizes]`.
+pub const DEFAULT_SIZE: &str = "default";
+
+/// Whether a param may not be called `name`: a reserved query key or a canvas variable.
+pub fn is_reserved_name(name: &str) -> bool {
+    RESERVED_KEYS.contains(&name) || CANVAS_VARIABLES.contains(&name)
+}
+
 /// Largest canvas side a manifest may declare, in pixels.
 const MAX_CANVAS_SIDE: u32 = 10_000;
 
@@ -37,10 +55,14 @@ const MAX_CANVAS_SIDE: u32 = 10_000;
 pub struct Manifest {
     /// One line saying what the template is for.
     pub description: String,
-    /// Canvas width in pixels at `scale=1`.
+    /// The default size's canvas width in pixels at `scale=1`.
     pub width: u32,
-    /// Canvas height in pixels at `scale=1`.
+    /// The default size's canvas height in pixels at `scale=1`.
     pub height: u32,
+    /// Every size the template can be drawn at, by name, the default among them.
+    pub sizes: BTreeMap<String, Size>,
+    /// The size drawn when a request names none.
+    pub default_size: String,
     /// An asset drawn under the template at its full canvas size: the parts of a card that
     /// no parameter changes (a gradient, a frame, a logo), rasterised once when templates load.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,6 +73,26 @@ pub struct Manifest {
     /// design tool, whose `{{` and `{%` are text and whose params are all layer bindings.
     #[serde(skip)]
     pub tera: bool,
+}
+
+/// One of a template's canvas sizes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Size {
+    /// Canvas width in pixels at `scale=1`.
+    pub width: u32,
+    /// Canvas height in pixels at `scale=1`.
+    pub height: u32,
+    /// The asset drawn under this size's canvas, when it is not the manifest's `background`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub background: Option<String>,
+}
+
+impl Size {
+    /// Output width and height in whole pixels at `scale`.
+    pub fn scaled(&self, scale: f32) -> (u64, u64) {
+        let side = |v: u32| (v as f32 * scale).ceil() as u64;
+        (side(self.width), side(self.height))
+    }
 }
 
 /// One declared parameter.
@@ -112,13 +154,23 @@ pub struct Area {
 struct RawManifest {
     #[serde(default)]
     description: String,
-    width: u32,
-    height: u32,
+    width: Option<u32>,
+    height: Option<u32>,
+    sizes: Option<BTreeMap<String, RawSize>>,
+    default_size: Option<String>,
     background: Option<String>,
     #[serde(default)]
     params: BTreeMap<String, RawParam>,
     #[serde(default = "yes")]
     tera: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSize {
+    width: u32,
+    height: u32,
+    background: Option<String>,
 }
 
 fn yes() -> bool {
@@ -156,13 +208,10 @@ impl Manifest {
             message,
         };
         let raw: RawManifest = toml::from_str(text).map_err(|e| fail(e.message().to_string()))?;
-        for (field, side) in [("width", raw.width), ("height", raw.height)] {
-            if side == 0 || side > MAX_CANVAS_SIDE {
-                return Err(fail(format!(
-                    "{field}: must be between 1 and {MAX_CANVAS_SIDE}, got {side}"
-                )));
-            }
-        }
+        let (sizes, default_size) =
+            check_sizes(raw.width, raw.height, raw.sizes, raw.default_size).map_err(fail)?;
+        let default = &sizes[&default_size];
+        let (width, height) = (default.width, default.height);
         let mut params = BTreeMap::new();
         // Every param is checked, so that one run reports every mistake.
         let mut problems = Vec::new();
@@ -179,8 +228,10 @@ impl Manifest {
         }
         Ok(Manifest {
             description: raw.description,
-            width: raw.width,
-            height: raw.height,
+            width,
+            height,
+            sizes,
+            default_size,
             background: raw.background,
             params,
             tera: raw.tera,
@@ -198,19 +249,50 @@ impl Manifest {
     }
 
     /// The template `name` at `version` as `GET /templates` lists it: name, version,
-    /// description, size, params and a URL filled with the examples.
+    /// description, default size, params, a URL filled with the examples, and every size
+    /// with its own example URL.
     pub fn describe(&self, name: &str, version: &str) -> serde_json::Value {
-        let mut pairs = self.examples();
-        pairs.push((VERSION_KEY, version));
-        let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+        let example_url = |size: Option<&str>| {
+            let mut pairs = self.examples();
+            pairs.extend(size.map(|size| (SIZE_KEY, size)));
+            pairs.push((VERSION_KEY, version));
+            let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+            format!("/og/{name}.png?{query}")
+        };
+        let sizes: serde_json::Map<String, serde_json::Value> = self
+            .sizes
+            .iter()
+            .map(|(size, canvas)| {
+                let answer = serde_json::json!({
+                    "width": canvas.width,
+                    "height": canvas.height,
+                    "example_url": example_url(Some(size)),
+                });
+                (size.clone(), answer)
+            })
+            .collect();
         serde_json::json!({
             "name": name,
             "version": version,
             "description": self.description,
             "width": self.width,
             "height": self.height,
+            "default_size": self.default_size,
+            "sizes": sizes,
             "params": self.params,
-            "example_url": format!("/og/{name}.png?{query}"),
+            "example_url": example_url(None),
+        })
+    }
+
+    /// The size called `name`, or a request error listing the sizes there are.
+    pub fn size(&self, name: &str) -> Result<&Size, String> {
+        self.sizes.get(name).ok_or_else(|| {
+            let names: Vec<&str> = self.sizes.keys().map(String::as_str).collect();
+            format!(
+                "size: expected one of {}, got {}",
+                names.join(", "),
+                crate::value::quote(name)
+            )
         })
     }
 
@@ -245,6 +327,87 @@ impl Manifest {
     }
 }
 
+/// The sizes a manifest declares and the default's name: `width` and `height` alone make
+/// one size called [`DEFAULT_SIZE`]; `[sizes.NAME]` tables make several, and then
+/// `default_size` names the default (needed only when there are two or more).
+fn check_sizes(
+    width: Option<u32>,
+    height: Option<u32>,
+    raw: Option<BTreeMap<String, RawSize>>,
+    default_size: Option<String>,
+) -> Result<(BTreeMap<String, Size>, String), String> {
+    let side = |field: String, side: u32| match side {
+        1..=MAX_CANVAS_SIDE => Ok(side),
+        _ => Err(format!(
+            "{field}: must be between 1 and {MAX_CANVAS_SIDE}, got {side}"
+        )),
+    };
+    let Some(raw) = raw else {
+        if default_size.is_some() {
+            return Err("default_size: names one of [sizes], and this manifest has none".into());
+        }
+        let (Some(width), Some(height)) = (width, height) else {
+            let missing = if width.is_none() { "width" } else { "height" };
+            return Err(format!(
+                "missing field `{missing}`: give the canvas size (width and height), or \
+                 named sizes as [sizes.NAME] tables"
+            ));
+        };
+        let size = Size {
+            width: side("width".into(), width)?,
+            height: side("height".into(), height)?,
+            background: None,
+        };
+        return Ok((
+            BTreeMap::from([(DEFAULT_SIZE.to_string(), size)]),
+            DEFAULT_SIZE.into(),
+        ));
+    };
+    if width.is_some() || height.is_some() {
+        return Err(
+            "width and height go in each [sizes.NAME] table when a manifest declares sizes".into(),
+        );
+    }
+    let mut sizes = BTreeMap::new();
+    for (name, size) in raw {
+        let valid_name = name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !valid_name {
+            return Err(format!(
+                "sizes.{name}: size names are lowercase letters, digits, _ and -, starting with \
+                 a letter"
+            ));
+        }
+        let size = Size {
+            width: side(format!("sizes.{name}.width"), size.width)?,
+            height: side(format!("sizes.{name}.height"), size.height)?,
+            background: size.background,
+        };
+        sizes.insert(name, size);
+    }
+    let names = || sizes.keys().cloned().collect::<Vec<_>>().join(", ");
+    let default_size = match (default_size, sizes.len()) {
+        (_, 0) => return Err("sizes: declare at least one size".into()),
+        (Some(name), _) if sizes.contains_key(&name) => name,
+        (Some(name), _) => {
+            return Err(format!(
+                "default_size: {name:?} is not among the sizes ({})",
+                names()
+            ));
+        }
+        (None, 1) => sizes.keys().next().cloned().unwrap_or_default(),
+        (None, _) => {
+            return Err(format!(
+                "default_size: name the size drawn when a request gives none ({})",
+                names()
+            ));
+        }
+    };
+    Ok((sizes, default_size))
+}
+
 fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<ParamSpec, String> {
     let valid_name = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
         && name
@@ -257,6 +420,12 @@ fn check_param(name: &str, raw: RawParam, default_max_chars: usize) -> Result<Pa
         return Err(format!(
             "{name:?} is reserved for output options ({})",
             RESERVED_KEYS.join(", ")
+        ));
+    }
+    if CANVAS_VARIABLES.contains(&name) {
+        return Err(format!(
+            "{name:?} is the canvas's own variable (every template sees {})",
+            CANVAS_VARIABLES.join(", ")
         ));
     }
     let kind = match raw.kind.as_str() {

@@ -2,8 +2,9 @@
 //!
 //! Everything a request can say passes through here once, so every error names the
 //! parameter, what is allowed and what was received, and the canonical form that the cache
-//! key hashes is built in one place. Output options (`scale`, `quality`, `compression`) are
-//! among the [`RESERVED_KEYS`], which a manifest may not declare as params.
+//! key hashes is built in one place. The canvas size (`size`) and output options (`scale`,
+//! `quality`, `compression`) are among the [`RESERVED_KEYS`], which a manifest may not
+//! declare as params.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use crate::config::Limits;
 use crate::encode::{DEFAULT_JPEG_QUALITY, DEFAULT_WEBP_QUALITY, EncodeOptions};
 use crate::error::RequestError;
 use crate::format::Format;
-use crate::manifest::{Manifest, RESERVED_KEYS};
+use crate::manifest::{Manifest, RESERVED_KEYS, SIZE_KEY};
 use crate::value::{Value, quote};
 
 /// Smallest accepted `scale`.
@@ -22,6 +23,10 @@ pub const MIN_SCALE: f32 = 0.1;
 pub struct Params {
     /// Every declared parameter with its value (defaults filled), in name order.
     values: BTreeMap<String, Value>,
+    /// The name of the canvas size drawn (one of the manifest's sizes).
+    size: String,
+    /// That size's width and height in pixels at `scale=1`.
+    canvas: (u32, u32),
     /// Output size multiplier.
     scale: f32,
     /// JPEG or lossy WebP quality, 1 to 100 (only meaningful for `.jpg` and `.webp`).
@@ -91,6 +96,12 @@ impl Params {
         given.remove(crate::signing::EXP_KEY);
         // Which version of the template the URL was made for: decides caching, never pixels.
         let version = given.remove(crate::manifest::VERSION_KEY);
+        let size = given
+            .remove(SIZE_KEY)
+            .filter(|raw| !raw.is_empty())
+            .unwrap_or_else(|| manifest.default_size.clone());
+        let canvas = manifest.size(&size).map_err(RequestError::BadParam)?;
+        let canvas = (canvas.width, canvas.height);
         let scale = match given.remove("scale") {
             Some(raw) => parse_scale(&raw, limits.max_scale)?,
             None => 1.0,
@@ -167,6 +178,8 @@ impl Params {
         }
         Ok(Params {
             values,
+            size,
+            canvas,
             scale,
             quality,
             lossless,
@@ -185,6 +198,22 @@ impl Params {
         &self.values
     }
 
+    /// The name of the canvas size drawn.
+    pub fn size(&self) -> &str {
+        &self.size
+    }
+
+    /// The canvas's width and height in pixels at `scale=1`.
+    pub fn canvas(&self) -> (u32, u32) {
+        self.canvas
+    }
+
+    /// Output width and height in whole pixels: the canvas times `scale`.
+    pub fn scaled_size(&self) -> (u64, u64) {
+        let side = |v: u32| (v as f32 * self.scale).ceil() as u64;
+        (side(self.canvas.0), side(self.canvas.1))
+    }
+
     /// Output size multiplier.
     pub fn scale(&self) -> f32 {
         self.scale
@@ -199,14 +228,15 @@ impl Params {
         }
     }
 
-    /// The canonical query string: every param in name order, then the output options.
-    /// Two requests that mean the same image have the same canonical form.
+    /// The canonical query string: every param in name order, then the size and the output
+    /// options. Two requests that mean the same image have the same canonical form.
     pub fn canonical(&self, format: Format) -> String {
         let mut pairs: Vec<(&str, String)> = self
             .values
             .iter()
             .map(|(k, v)| (k.as_str(), v.canonical()))
             .collect();
+        pairs.push((SIZE_KEY, self.size.clone()));
         pairs.push(("scale", self.scale.to_string()));
         match format {
             Format::Jpeg => pairs.push(("quality", self.quality.to_string())),
@@ -309,7 +339,7 @@ mod tests {
             [params.color]
             type = "color"
             default = "#0EA5E9"
-            [params.size]
+            [params.count]
             type = "number"
             min = 1
             max = 10
@@ -327,10 +357,10 @@ mod tests {
 
     #[test]
     fn fills_defaults_and_normalises() {
-        let p = check("title=Hi&color=ABC&size=2.50&badge=on").unwrap();
+        let p = check("title=Hi&color=ABC&count=2.50&badge=on").unwrap();
         assert_eq!(p.values["theme"], Value::Text("dark".into()));
         assert_eq!(p.values["color"], Value::Text("#aabbcc".into()));
-        assert_eq!(p.values["size"], Value::Number(2.5));
+        assert_eq!(p.values["count"], Value::Number(2.5));
         assert_eq!(p.values["badge"], Value::Bool(true));
         assert_eq!(p.scale, 1.0);
     }
@@ -338,7 +368,7 @@ mod tests {
     #[test]
     fn canonical_form_ignores_order_and_spelled_out_defaults() {
         let a = check("title=Hi&theme=light").unwrap();
-        let b = check("theme=light&title=Hi&color=%230ea5e9&size=5.0").unwrap();
+        let b = check("theme=light&title=Hi&color=%230ea5e9&count=5.0").unwrap();
         assert_eq!(a.canonical(Format::Png), b.canonical(Format::Png));
         assert_ne!(
             a.canonical(Format::Png),
@@ -351,7 +381,7 @@ mod tests {
         let cases = [
             (
                 "title=Hi&nope=1",
-                r#"unknown parameter "nope"; this template takes: badge, color, size, theme, title"#,
+                r#"unknown parameter "nope"; this template takes: badge, color, count, theme, title"#,
             ),
             (
                 "title=a&title=b",
@@ -364,12 +394,12 @@ mod tests {
                 r#"theme: expected one of dark, light, got "blue""#,
             ),
             (
-                "title=a&size=11",
-                r#"size: expected a number from 1 to 10, got "11""#,
+                "title=a&count=11",
+                r#"count: expected a number from 1 to 10, got "11""#,
             ),
             (
-                "title=a&size=NaN",
-                r#"size: expected a number from 1 to 10, got "NaN""#,
+                "title=a&count=NaN",
+                r#"count: expected a number from 1 to 10, got "NaN""#,
             ),
             (
                 "title=a&color=reddish",
@@ -382,6 +412,10 @@ mod tests {
             (
                 "title=%01",
                 "title: contains the control character U+0001, which SVG cannot hold",
+            ),
+            (
+                "title=a&size=wide",
+                r#"size: expected one of default, got "wide""#,
             ),
             (
                 "title=a&scale=9",
@@ -446,6 +480,86 @@ mod tests {
         assert!(
             err.ends_with(&format!("got \"{}\"...", "x".repeat(40))),
             "{err}"
+        );
+    }
+
+    const SIZED: &str = r#"
+        default_size = "og"
+        [sizes.og]
+        width = 1200
+        height = 630
+        [sizes.square]
+        width = 1080
+        height = 1080
+        [params.title]
+        type = "text"
+        required = true
+    "#;
+
+    #[test]
+    fn a_size_is_picked_by_name_and_the_default_is_one_canonical_form() {
+        let manifest = Manifest::parse(SIZED, Path::new("t.toml"), 500).unwrap();
+        let check = |query: &str| {
+            Params::from_query(&manifest, Format::Png, query, &Limits::default())
+                .map_err(|e| e.to_string())
+        };
+        let square = check("title=a&size=square&scale=2").unwrap();
+        assert_eq!(square.size(), "square");
+        assert_eq!(square.canvas(), (1080, 1080));
+        assert_eq!(square.scaled_size(), (2160, 2160));
+        let default = check("title=a").unwrap();
+        assert_eq!((default.size(), default.canvas()), ("og", (1200, 630)));
+        for same in ["title=a&size=og", "size=&title=a"] {
+            let same = check(same).unwrap();
+            assert_eq!(same.canonical(Format::Png), default.canonical(Format::Png));
+        }
+        assert_ne!(
+            square.canonical(Format::Png),
+            default.canonical(Format::Png)
+        );
+        assert_eq!(
+            check("title=a&size=story").unwrap_err(),
+            r#"size: expected one of og, square, got "story""#
+        );
+    }
+
+    #[test]
+    fn sizes_are_declared_one_way_with_a_named_default() {
+        let error = |text: &str| {
+            Manifest::parse(text, Path::new("x.toml"), 500)
+                .unwrap_err()
+                .to_string()
+        };
+        let two = "[sizes.og]\nwidth = 1\nheight = 1\n[sizes.sq]\nwidth = 2\nheight = 2\n";
+        assert_eq!(
+            error(two),
+            "x.toml: default_size: name the size drawn when a request gives none (og, sq)"
+        );
+        assert_eq!(
+            error(&format!("default_size = \"tall\"\n{two}")),
+            r#"x.toml: default_size: "tall" is not among the sizes (og, sq)"#
+        );
+        assert_eq!(
+            error(&format!("width = 5\nheight = 5\n{two}")),
+            "x.toml: width and height go in each [sizes.NAME] table when a manifest declares sizes"
+        );
+        assert_eq!(
+            error("[sizes.og]\nwidth = 0\nheight = 1\n"),
+            "x.toml: sizes.og.width: must be between 1 and 10000, got 0"
+        );
+        assert_eq!(
+            error("[sizes.Og]\nwidth = 1\nheight = 1\n"),
+            "x.toml: sizes.Og: size names are lowercase letters, digits, _ and -, starting with a letter"
+        );
+        assert_eq!(
+            error("width = 1\nheight = 1\n[params.height]\ntype = \"number\"\n"),
+            r#"x.toml: params.height: "height" is the canvas's own variable (every template sees width, height, size)"#
+        );
+        let one = Manifest::parse("[sizes.og]\nwidth = 3\nheight = 2\n", Path::new("x"), 1);
+        let one = one.unwrap();
+        assert_eq!(
+            (one.default_size.as_str(), one.width, one.height),
+            ("og", 3, 2)
         );
     }
 

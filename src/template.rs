@@ -15,7 +15,7 @@ use crate::background::Background;
 use crate::config::Limits;
 use crate::error::LoadError;
 use crate::functions;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Size};
 use crate::raster;
 use crate::text::TextMeasurer;
 use crate::value::{ParamKind, Value};
@@ -29,8 +29,8 @@ pub struct Template {
     pub manifest: Manifest,
     /// Hash of the SVG and manifest bytes: part of every cache key and ETag.
     pub content_hash: blake3::Hash,
-    /// The manifest's `background`, drawn once at load.
-    pub background: Option<Arc<Background>>,
+    /// Each size's background (the size's own or the manifest's), drawn once at load.
+    backgrounds: BTreeMap<String, Arc<Background>>,
 }
 
 impl Template {
@@ -48,10 +48,9 @@ impl Template {
         self.content_hash.to_hex()[..10].to_string()
     }
 
-    /// Output width and height in whole pixels at `scale`.
-    pub fn scaled_size(&self, scale: f32) -> (u64, u64) {
-        let side = |v: u32| (v as f32 * scale).ceil() as u64;
-        (side(self.manifest.width), side(self.manifest.height))
+    /// The background drawn under size `size`, if the manifest declares one.
+    pub fn background(&self, size: &str) -> Option<&Arc<Background>> {
+        self.backgrounds.get(size)
     }
 }
 
@@ -146,16 +145,26 @@ impl TemplateSet {
         self.templates.values()
     }
 
-    /// Fills `template` with checked values; every value is XML-escaped unless the template
-    /// says otherwise.
+    /// Fills `template` at size `size` with checked values; every value is XML-escaped
+    /// unless the template says otherwise. Besides its params the template sees the canvas
+    /// `width`, `height` and `size` name.
     /// Image params take their value from `images` (name to data URL), empty when absent.
     pub fn fill(
         &self,
         template: &Template,
+        size: &str,
         values: &BTreeMap<String, Value>,
         images: &BTreeMap<String, String>,
     ) -> Result<String, tera::Error> {
         let mut context = tera::Context::new();
+        let canvas = template
+            .manifest
+            .sizes
+            .get(size)
+            .ok_or_else(|| tera::Error::message(format!("no size {size:?}")))?;
+        context.insert("width", &canvas.width);
+        context.insert("height", &canvas.height);
+        context.insert("size", size);
         for (key, value) in values {
             let value = match template.manifest.params.get(key).map(|p| &p.kind) {
                 Some(ParamKind::Image { .. }) => {
@@ -194,6 +203,7 @@ impl TemplateSet {
         let mut undeclared: Vec<&str> = used
             .into_iter()
             .filter(|v| !manifest.params.contains_key(*v))
+            .filter(|v| !crate::manifest::CANVAS_VARIABLES.contains(v))
             .collect();
         undeclared.sort();
         if !undeclared.is_empty() {
@@ -234,25 +244,37 @@ impl TemplateSet {
             let path = dir.join(format!("{}.toml", template.name));
             manifest_error(problems.join(&format!("\n{}: ", path.display())))
         })?;
-        let svg = self
-            .fill(template, &values, &BTreeMap::new())
-            .map_err(|e| svg_error(e.to_string()))?;
-        let tree = raster::parse(&svg, options, limits.max_svg_nodes).map_err(|e| {
-            let source = std::fs::read_to_string(dir.join(format!("{}.svg", template.name)));
-            svg_error(parse_error(source.as_deref().unwrap_or(""), &svg, &e))
-        })?;
-        let size = raster::output_size(&tree, 1.0);
-        if size != (u64::from(manifest.width), u64::from(manifest.height)) {
-            return Err(svg_error(format!(
-                "renders at {}x{}, but its manifest says {}x{}",
-                size.0, size.1, manifest.width, manifest.height
-            )));
-        }
-        if template.background.is_some() && !unscaled_view_box(&svg, manifest) {
-            return Err(svg_error(format!(
-                "has a background, so its viewBox must be 0 0 {} {} (or none)",
-                manifest.width, manifest.height
-            )));
+        // Each size is filled and parsed: a template that lays itself out wrong at one of
+        // them fails here, naming the size.
+        for (size, canvas) in &manifest.sizes {
+            let at_size = |message: String| match manifest.sizes.len() {
+                1 => message,
+                _ => format!("at size {size}: {message}"),
+            };
+            let svg = self
+                .fill(template, size, &values, &BTreeMap::new())
+                .map_err(|e| svg_error(at_size(e.to_string())))?;
+            let tree = raster::parse(&svg, options, limits.max_svg_nodes).map_err(|e| {
+                let source = std::fs::read_to_string(dir.join(format!("{}.svg", template.name)));
+                svg_error(at_size(parse_error(
+                    source.as_deref().unwrap_or(""),
+                    &svg,
+                    &e,
+                )))
+            })?;
+            let drawn = raster::output_size(&tree, 1.0);
+            if drawn != (u64::from(canvas.width), u64::from(canvas.height)) {
+                return Err(svg_error(at_size(format!(
+                    "renders at {}x{}, but its manifest says {}x{}",
+                    drawn.0, drawn.1, canvas.width, canvas.height
+                ))));
+            }
+            if template.background(size).is_some() && !unscaled_view_box(&svg, canvas) {
+                return Err(svg_error(at_size(format!(
+                    "has a background, so its viewBox must be 0 0 {} {} (or none)",
+                    canvas.width, canvas.height
+                ))));
+            }
         }
         Ok(())
     }
@@ -299,26 +321,29 @@ fn load_one(
     }
     // Any template may embed any asset, so every asset is part of every hash.
     hasher.update(assets.hash().as_bytes());
-    let background = match &manifest.background {
-        None => None,
-        Some(asset) => {
-            let fail = |message: String| LoadError::Manifest {
-                path: toml_path.to_path_buf(),
-                message: format!("background: {message}"),
-            };
-            let url = assets
-                .url(asset)
-                .ok_or_else(|| fail(format!("no file {asset:?} in the templates' assets/")))?;
-            let background = Background::new(url, manifest.width, manifest.height, options)
-                .map_err(|e| fail(e.to_string()))?;
-            Some(Arc::new(background))
-        }
-    };
+    let mut backgrounds = BTreeMap::new();
+    for (size, canvas) in &manifest.sizes {
+        let (field, asset) = match (&canvas.background, &manifest.background) {
+            (Some(asset), _) => (format!("sizes.{size}.background"), asset),
+            (None, Some(asset)) => ("background".to_string(), asset),
+            (None, None) => continue,
+        };
+        let fail = |message: String| LoadError::Manifest {
+            path: toml_path.to_path_buf(),
+            message: format!("{field}: {message}"),
+        };
+        let url = assets
+            .url(asset)
+            .ok_or_else(|| fail(format!("no file {asset:?} in the templates' assets/")))?;
+        let background = Background::new(url, canvas.width, canvas.height, options)
+            .map_err(|e| fail(e.to_string()))?;
+        backgrounds.insert(size.clone(), Arc::new(background));
+    }
     Ok(Template {
         name,
         manifest,
         content_hash: hasher.finalize(),
-        background,
+        backgrounds,
     })
 }
 
@@ -351,7 +376,7 @@ fn parse_error(source: &str, filled: &str, error: &raster::RasterError) -> Strin
 
 /// Whether the root `<svg>` has no `viewBox`, or `0 0 width height`: user units are pixels,
 /// so a background drawn over the canvas lines up with what the template draws.
-fn unscaled_view_box(svg: &str, manifest: &Manifest) -> bool {
+fn unscaled_view_box(svg: &str, canvas: &Size) -> bool {
     let Ok(doc) = roxmltree::Document::parse(svg) else {
         return false;
     };
@@ -363,13 +388,7 @@ fn unscaled_view_box(svg: &str, manifest: &Manifest) -> bool {
         .filter(|s| !s.is_empty())
         .filter_map(|s| s.parse().ok())
         .collect();
-    numbers
-        == [
-            0.0,
-            0.0,
-            f64::from(manifest.width),
-            f64::from(manifest.height),
-        ]
+    numbers == [0.0, 0.0, f64::from(canvas.width), f64::from(canvas.height)]
 }
 
 fn file_stem(path: &Path) -> String {

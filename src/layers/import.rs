@@ -217,7 +217,7 @@ fn param_name(id: &str, taken: &mut BTreeSet<String>) -> String {
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         name = format!("layer_{name}");
     }
-    if crate::manifest::RESERVED_KEYS.contains(&name.as_str()) {
+    if crate::manifest::is_reserved_name(&name) {
         name.push_str("_layer");
     }
     let mut unique = name.clone();
