@@ -1,10 +1,12 @@
 //! `POST /render`: the JSON API, for tools built around hosted image APIs.
 //!
 //! Body: `{"template": "post", "format": "png", "params": {"title": "Hi"}}` (`format`
-//! optional, PNG by default; `scale` and `quality` go in `params` as in a URL). The answer is
-//! the image, or with `Accept: application/json` the image's GET URL (signed when signing is
-//! on), width, height and format. Same checks and messages as `GET /og/...`.
+//! optional, PNG by default; `size`, `scale` and `quality` go in `params` as in a URL). The
+//! answer is the image, or with `Accept: application/json` the image's GET URL (signed when
+//! signing is on), width, height, format, and its URL at every size of the template. Same
+//! checks and messages as `GET /og/...`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
@@ -26,7 +28,7 @@ pub(crate) struct RenderRequest {
     /// `png` (the default), `jpg`/`jpeg`, `webp` or `svg`.
     #[serde(default)]
     format: Option<String>,
-    /// The template's params, with `scale`, `quality` and `compression` as in a URL.
+    /// The template's params, with `size`, `scale`, `quality` and `compression` as in a URL.
     #[serde(default)]
     params: Params,
 }
@@ -63,6 +65,21 @@ pub(crate) struct Rendered {
     format: &'static str,
     /// The image's size in bytes.
     bytes: usize,
+    /// The name of the canvas size drawn.
+    size: String,
+    /// Every size the template comes in, by name: the same image's URL at that size.
+    sizes: BTreeMap<String, SizedUrl>,
+}
+
+/// One of a template's sizes in a JSON answer.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct SizedUrl {
+    /// Width in pixels (times `scale`).
+    width: u64,
+    /// Height in pixels (times `scale`).
+    height: u64,
+    /// The image's GET URL at this size.
+    url: String,
 }
 
 /// Answers `POST /render`, saying how the image was served when it got that far.
@@ -90,7 +107,8 @@ pub async fn respond(
     let job = engine.prepare_pairs(&request.template, format, pairs.clone())?;
     let (width, height) = job.output_size();
     let etag = job.key().etag();
-    let version = job.template().version();
+    let size = job.params().size().to_string();
+    let sizes = size_urls(state, host.as_deref(), &job, &pairs);
     let (image, served) = state.image(job).await?;
     if !json {
         return Ok((
@@ -98,18 +116,14 @@ pub async fn respond(
             served,
         ));
     }
-    let path = format!(
-        "/og/{}.{}?{}",
-        request.template,
-        format.extension(),
-        serde_urlencoded::to_string(&pairs).expect("string pairs always serialise")
-    );
     let answer = Rendered {
-        url: url_for(state, host.as_deref(), &path, &version),
+        url: sizes[&size].url.clone(),
         width,
         height,
         format: format.extension(),
         bytes: image.bytes.len(),
+        size,
+        sizes,
     };
     let body = serde_json::to_vec(&answer).expect("plain fields serialise");
     Ok((response::json(StatusCode::OK, body, "no-store"), served))
@@ -155,6 +169,43 @@ pub async fn read_json(
             BodyError::Read(e) => RequestError::param(format!("could not read the body: {e}")),
         })?;
     Ok((body, host))
+}
+
+/// The GET URL of `job`'s image made from the request's `pairs` (a URL's `key=value` pairs),
+/// at each size of its template: `pairs` with `size` set to that size's name (left out for
+/// the default size).
+pub(crate) fn size_urls(
+    state: &State,
+    host: Option<&str>,
+    job: &crate::job::Job,
+    pairs: &[(String, String)],
+) -> BTreeMap<String, SizedUrl> {
+    let template = job.template();
+    let version = template.version();
+    let scale = match job.format() {
+        Format::Svg => 1.0,
+        _ => job.params().scale(),
+    };
+    let size_key = crate::manifest::SIZE_KEY;
+    let mut sized = Vec::with_capacity(pairs.len() + 1);
+    template
+        .manifest
+        .sizes
+        .iter()
+        .map(|(name, size)| {
+            sized.clear();
+            sized.extend(pairs.iter().filter(|(k, _)| k != size_key).cloned());
+            if *name != template.manifest.default_size {
+                sized.push((size_key.to_string(), name.clone()));
+            }
+            sized.sort();
+            let query = serde_urlencoded::to_string(&sized).expect("string pairs always serialise");
+            let path = format!("/og/{}.{}?{query}", template.name, job.format().extension());
+            let (width, height) = size.scaled(scale);
+            let url = url_for(state, host, &path, &version);
+            (name.clone(), SizedUrl { width, height, url })
+        })
+        .collect()
 }
 
 /// The full URL of `path` (`/og/...?...`) for template `version` (added as `v=`), signed

@@ -2,7 +2,8 @@
 //! name. `POST /templates/{name}/images` with
 //! `{"format": "jpeg", "metadata": ..., "params": [{"name": "title", "text": "Hi"}, ...]}`
 //! renders the card and answers `{id, templateId, imageUrl, thumbnailUrl,
-//! retinaThumbnailUrl, fileName, metadata, width, height}`; `POST /render` takes the same
+//! retinaThumbnailUrl, fileName, metadata, width, height, sizes}` (`"size": "square"` picks
+//! one of the template's sizes); `POST /render` takes the same
 //! list as its `params`.
 //! The entries are read by [`crate::entries`].
 
@@ -25,6 +26,9 @@ pub(crate) struct ImageRequest {
     /// `png` (the default), `jpg`/`jpeg`, `webp` or `svg`.
     #[serde(default)]
     format: Option<String>,
+    /// One of the template's sizes; its default size when left out.
+    #[serde(default)]
+    size: Option<String>,
     /// Anything; echoed in the answer.
     #[serde(default)]
     metadata: serde_json::Value,
@@ -56,6 +60,8 @@ pub(crate) struct ImageAnswer {
     width: u64,
     /// Height in pixels.
     height: u64,
+    /// Every size the template comes in, by name: the same image's URL at that size.
+    sizes: std::collections::BTreeMap<String, crate::api::SizedUrl>,
 }
 
 /// Whether `path` is `/templates/{name}/images`.
@@ -79,11 +85,18 @@ pub async fn respond(
         .get(name)
         .ok_or_else(|| RequestError::UnknownTemplate(name.to_string()))?;
     let mut pairs = crate::entries::pairs(template, request.params)?;
+    pairs.extend(
+        request
+            .size
+            .map(|size| (crate::manifest::SIZE_KEY.to_string(), size)),
+    );
     pairs.sort();
     let job = engine.prepare_pairs(name, format, pairs.clone())?;
     let (width, height) = job.output_size();
     let id = job.key().etag()[1..11].to_string();
     let version = job.template().version();
+    let canvas_width = job.params().canvas().0;
+    let sizes = crate::api::size_urls(state, host.as_deref(), &job, &pairs);
     let (_, served) = state.image(job).await?;
     let ext = format.extension();
     let url = |scale: Option<f64>| {
@@ -101,7 +114,7 @@ pub async fn respond(
         )
     };
     // Whole hundredths, rounded down, so the thumbnail is never wider than promised.
-    let thumbnail = (THUMBNAIL_WIDTH / f64::from(template.manifest.width) * 100.0).floor() / 100.0;
+    let thumbnail = (THUMBNAIL_WIDTH / f64::from(canvas_width) * 100.0).floor() / 100.0;
     let thumbnail = thumbnail.clamp(0.1, 1.0);
     let answer = ImageAnswer {
         id: id.clone(),
@@ -113,6 +126,7 @@ pub async fn respond(
         metadata: request.metadata,
         width,
         height,
+        sizes,
     };
     let body = serde_json::to_vec(&answer).expect("plain fields serialise");
     Ok((response::json(StatusCode::OK, body, "no-store"), served))

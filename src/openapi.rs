@@ -122,11 +122,21 @@ fn image_path(template: &Template, limits: &Limits) -> Value {
         }
         parameters.push(parameter);
     }
+    let sizes: Vec<String> = manifest
+        .sizes
+        .iter()
+        .map(|(name, size)| format!("`{name}` {}x{}", size.width, size.height))
+        .collect();
+    parameters.push(json!({
+        "name": crate::manifest::SIZE_KEY, "in": "query",
+        "description": format!("The canvas size: {}", sizes.join(", ")),
+        "schema": { "type": "string", "enum": manifest.sizes.keys().collect::<Vec<_>>(), "default": manifest.default_size },
+    }));
     parameters.extend(output_options(limits, &template.version()));
     json!({
         "get": {
             "summary": manifest.description,
-            "description": format!("A {}x{} image (times `scale`).", manifest.width, manifest.height),
+            "description": format!("A {}x{} image by default (times `scale`); sizes: {}.", manifest.width, manifest.height, sizes.join(", ")),
             "operationId": format!("image_{}", template.name),
             "parameters": parameters,
             "responses": {

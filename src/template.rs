@@ -254,13 +254,14 @@ impl TemplateSet {
             let svg = self
                 .fill(template, size, &values, &BTreeMap::new())
                 .map_err(|e| svg_error(at_size(e.to_string())))?;
+            // An error in the template's markup is told at its own line; one only the
+            // filled SVG has, with the filled line and the size.
             let tree = raster::parse(&svg, options, limits.max_svg_nodes).map_err(|e| {
                 let source = std::fs::read_to_string(dir.join(format!("{}.svg", template.name)));
-                svg_error(at_size(parse_error(
-                    source.as_deref().unwrap_or(""),
-                    &svg,
-                    &e,
-                )))
+                match source_error(source.as_deref().unwrap_or("")) {
+                    Some(message) => svg_error(message),
+                    None => svg_error(at_size(filled_error(&svg, &e))),
+                }
             })?;
             let drawn = raster::output_size(&tree, 1.0);
             if drawn != (u64::from(canvas.width), u64::from(canvas.height)) {
@@ -347,23 +348,21 @@ fn load_one(
     })
 }
 
-/// Where an SVG parse error is, told in the template's own lines where possible: the
-/// template's markup is parsed with its Tera tags blanked out, and an error there is given at
-/// its line and column; an error only the filled SVG has is shown with the filled line.
-fn parse_error(source: &str, filled: &str, error: &raster::RasterError) -> String {
-    let options = || roxmltree::ParsingOptions {
-        allow_dtd: false,
-        ..roxmltree::ParsingOptions::default()
-    };
+/// An XML error in the template's own markup (parsed with its Tera tags blanked out), at its
+/// line and column: the same at every size.
+fn source_error(source: &str) -> Option<String> {
     let blanked = crate::layers::blank_tera(source);
-    if let Err(at_source) = roxmltree::Document::parse_with_options(&blanked, options()) {
-        let pos = at_source.pos();
-        let message = at_source.to_string();
-        let message = message.rsplit_once(" at ").map_or(&*message, |m| m.0);
-        return format!("line {}, column {}: {message}", pos.row, pos.col);
-    }
+    let error = roxmltree::Document::parse_with_options(&blanked, xml_options()).err()?;
+    let pos = error.pos();
+    let message = error.to_string();
+    let message = message.rsplit_once(" at ").map_or(&*message, |m| m.0);
+    Some(format!("line {}, column {}: {message}", pos.row, pos.col))
+}
+
+/// An error only the filled SVG has, shown with the filled line.
+fn filled_error(filled: &str, error: &raster::RasterError) -> String {
     let mut message = format!("filled with its examples: {error}");
-    let filled_error = roxmltree::Document::parse_with_options(filled, options()).err();
+    let filled_error = roxmltree::Document::parse_with_options(filled, xml_options()).err();
     if let Some(pos) = filled_error.map(|e| e.pos()) {
         let line = filled.lines().nth(pos.row as usize - 1).unwrap_or("");
         // About 40 characters either side of the error's column.
@@ -372,6 +371,13 @@ fn parse_error(source: &str, filled: &str, error: &raster::RasterError) -> Strin
         message.push_str(&format!("; the filled line reads: {:?}", excerpt.trim()));
     }
     message
+}
+
+fn xml_options<'input>() -> roxmltree::ParsingOptions<'input> {
+    roxmltree::ParsingOptions {
+        allow_dtd: false,
+        ..roxmltree::ParsingOptions::default()
+    }
 }
 
 /// Whether the root `<svg>` has no `viewBox`, or `0 0 width height`: user units are pixels,

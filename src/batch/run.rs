@@ -24,7 +24,7 @@ pub struct BatchOptions {
     pub template: String,
     /// Output format for every row.
     pub format: Format,
-    /// Output options added to every row (`scale`, `quality`), as in a URL.
+    /// Size and output options added to every row (`size`, `scale`, `quality`), as in a URL.
     pub options: Vec<(String, String)>,
     /// Directory the files go under.
     pub out_dir: PathBuf,

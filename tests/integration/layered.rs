@@ -68,6 +68,8 @@ async fn the_briefs_request_gets_the_briefs_answer() {
         "metadata",
         "width",
         "height",
+        // Ours beside the brief's: the image's URL at every size of the template.
+        "sizes",
     ];
     expected.sort();
     let mut fields = fields;

@@ -238,6 +238,31 @@ async fn a_template_page_previews_as_you_type_and_reloads_by_itself() {
         )
         .await;
 
+    // The size switch draws the card at the size picked, and the snippets say so.
+    for (size, expected) in [("square", "1080×1080"), ("og", "1200×630")] {
+        browser
+            .js(&format!(
+                "const s = document.getElementById('o-size'); s.value = '{size}'; \
+                 s.dispatchEvent(new Event('change')); return null;"
+            ))
+            .await;
+        // The default size stays out of the URL.
+        let in_url = match size {
+            "og" => "!document.querySelector('#snippet-0 code').textContent.includes('size=')",
+            _ => "document.querySelector('#snippet-0 code').textContent.includes('size=square')",
+        };
+        browser
+            .wait_for(
+                &format!("the {size} preview"),
+                3,
+                &format!(
+                    "return document.getElementById('info').textContent.startsWith('{expected}') \
+                     && {in_url};"
+                ),
+            )
+            .await;
+    }
+
     // An invalid colour shows the server's own message beside the colour field.
     let color = client.find(Locator::Css("#f-color")).await.unwrap();
     color.clear().await.unwrap();

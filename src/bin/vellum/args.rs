@@ -310,7 +310,7 @@ pub struct RenderArgs {
     pub images: ImageArgs,
     /// Template name.
     pub template: String,
-    /// Parameters as key=value (also scale=2, quality=80 for .jpg).
+    /// Parameters as key=value (also size=square, scale=2, quality=80 for .jpg).
     pub params: Vec<String>,
     /// Output file; its extension picks the format (png, jpg, webp, svg). `-` writes PNG to stdout.
     #[arg(short, long)]
@@ -338,6 +338,10 @@ pub struct BatchArgs {
     /// Output format: png, jpg, webp, svg or pdf [default: from --name, else png].
     #[arg(long)]
     pub format: Option<String>,
+    /// The template's size for every row, by name (rows may instead have a `size` column)
+    /// [default: the template's default size].
+    #[arg(long)]
+    pub size: Option<String>,
     /// Output scale for every row, as the URL's scale (0.1 to 4).
     #[arg(long)]
     pub scale: Option<String>,

@@ -213,6 +213,10 @@ fn run_batch(args: BatchArgs) -> anyhow::Result<vellum::batch::Summary> {
         );
     }
     let mut options = Vec::new();
+    options.extend(
+        args.size
+            .map(|v| (vellum::manifest::SIZE_KEY.to_string(), v)),
+    );
     options.extend(args.scale.map(|v| ("scale".to_string(), v)));
     options.extend(args.quality.map(|v| ("quality".to_string(), v)));
     if args.lossless {
@@ -271,9 +275,19 @@ fn list_templates(args: EngineArgs) -> anyhow::Result<()> {
     let (engine, _bundled) = args.engine()?;
     for template in engine.templates().iter() {
         let m = &template.manifest;
+        let sizes: Vec<String> = m
+            .sizes
+            .iter()
+            .map(|(name, size)| match m.sizes.len() {
+                1 => format!("{}x{}", size.width, size.height),
+                _ => format!("{name} {}x{}", size.width, size.height),
+            })
+            .collect();
         println!(
-            "{} ({}x{}): {}",
-            template.name, m.width, m.height, m.description
+            "{} ({}): {}",
+            template.name,
+            sizes.join(", "),
+            m.description
         );
         for (name, spec) in &m.params {
             let kind = spec.kind.to_string();

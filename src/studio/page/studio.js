@@ -182,8 +182,12 @@ function templatePage(name) {
   form.addEventListener('submit', (event) => event.preventDefault());
   const format = el('select', { id: 'o-format' }, ['png', 'jpg', 'webp', 'svg'].map((f) => el('option', { value: f, text: f })));
   const scale = el('select', { id: 'o-scale' }, ['0.5', '1', '2'].map((s) => el('option', { value: s, text: `${s}x`, selected: s === '1' })));
+  const size = el('select', { id: 'o-size' });
+  const sizeLabel = el('label', { for: 'o-size', text: 'Size' });
+  let sizesShape = '';
   const outline = el('input', { id: 'o-outline', type: 'checkbox' });
   const options = el('fieldset', { class: 'options' }, el('legend', { text: 'Output' }),
+    sizeLabel, size,
     el('label', { for: 'o-format', text: 'Format' }), format,
     el('label', { for: 'o-scale', text: 'Scale' }), scale,
     el('span', { class: 'check' }, outline, el('label', { for: 'o-outline', text: 'Outline fitted text' })));
@@ -213,8 +217,26 @@ function templatePage(name) {
       if (value === '' && f.spec.type !== 'text') continue;
       params.append(key, value);
     }
+    if (size.value && size.value !== template.default_size) params.append('size', size.value);
     if (withScale && scale.value !== '1') params.append('scale', scale.value);
     return params.toString();
+  }
+
+  // The canvas of the size picked (the template's default size before the list is built).
+  function canvas() {
+    return (template.sizes && template.sizes[size.value]) || template;
+  }
+
+  function buildSizes() {
+    const picked = size.value;
+    const names = Object.keys(template.sizes || {});
+    size.replaceChildren(...names.map((n) => {
+      const { width, height } = template.sizes[n];
+      return el('option', { value: n, text: `${n} · ${width}×${height}` });
+    }));
+    size.value = names.includes(picked) ? picked : template.default_size;
+    // One size: nothing to pick.
+    size.hidden = sizeLabel.hidden = names.length < 2;
   }
 
   function buildForm() {
@@ -291,8 +313,7 @@ function templatePage(name) {
     const response = await fetch(`/studio/api/boxes/${encodeURIComponent(name)}?${q}`, { cache: 'no-store' });
     if (!response.ok) return;
     const found = await response.json();
-    const w = template.width;
-    const h = template.height;
+    const { width: w, height: h } = canvas();
     for (const b of found.boxes) {
       const label = `${Math.round(b.font_size * 10) / 10}px · ${b.lines} line${b.lines === 1 ? '' : 's'}${b.truncated ? ' · cut' : ''}`;
       const box = el('div', { class: 'box' + (b.truncated ? ' cut' : ''), title: label }, el('span', { text: label }));
@@ -325,6 +346,11 @@ function templatePage(name) {
       return;
     }
     summary.textContent = `${template.description || ''} ${template.width}×${template.height}`.trim();
+    const sizes = JSON.stringify(template.sizes);
+    if (sizes !== sizesShape) {
+      sizesShape = sizes;
+      buildSizes();
+    }
     const shape = JSON.stringify(template.params);
     if (shape !== paramsShape) {
       paramsShape = shape;
@@ -335,7 +361,7 @@ function templatePage(name) {
 
   form.addEventListener('input', schedule);
   form.addEventListener('change', schedule);
-  for (const control of [format, scale, outline]) control.addEventListener('change', update);
+  for (const control of [size, format, scale, outline]) control.addEventListener('change', update);
   refresh();
   return { refresh };
 }
