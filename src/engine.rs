@@ -237,7 +237,6 @@ impl Engine {
     /// Fills the job's template: the SVG text, before parsing.
     pub fn fill(&self, job: &Job) -> Result<String, RequestError> {
         job.fill()
-            .map_err(|e| internal(&job.template().name, "fill", e))
     }
 
     /// The box of every text `text_box` and `draw` drew in the job's card (the studio's

@@ -162,30 +162,39 @@ impl Job {
         self.fallback_used
     }
 
-    /// The filled SVG text; every image param must have been fetched.
-    pub(crate) fn fill(&self) -> Result<String, String> {
+    /// The filled SVG text; every image param must have been fetched. A value a template
+    /// function cannot draw is the request's mistake; any other failure is the template's.
+    pub(crate) fn fill(&self) -> Result<String, RequestError> {
+        let internal = |message: String| {
+            RequestError::Internal(format!("{}: fill: {message}", self.template.name))
+        };
         if let Some((name, _)) = self
             .image_values()
             .into_iter()
             .find(|(name, _)| !self.images.contains_key(name))
         {
-            return Err(format!("image {name} was not fetched"));
+            return Err(internal(format!("image {name} was not fetched")));
         }
-        self.set
-            .fill(
-                &self.template,
-                self.params.size(),
-                self.params.values(),
-                &self.images,
-            )
-            .map_err(|e| {
+        crate::functions::take_value_error();
+        let filled = self.set.fill(
+            &self.template,
+            self.params.size(),
+            self.params.values(),
+            &self.images,
+        );
+        filled.map_err(|e| match crate::functions::take_value_error() {
+            Some(message) => RequestError::BadParam(message),
+            None => {
                 // Tera's own message names the template; its causes name the expression.
                 let causes = std::iter::successors(std::error::Error::source(&e), |e| e.source());
-                std::iter::once(e.to_string())
-                    .chain(causes.map(|c| c.to_string()))
-                    .collect::<Vec<_>>()
-                    .join(": ")
-            })
+                internal(
+                    std::iter::once(e.to_string())
+                        .chain(causes.map(|c| c.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(": "),
+                )
+            }
+        })
     }
 
     /// The fallback asset of image param `param`, as a data URL, if it declares one.

@@ -80,6 +80,24 @@ fn initials(value: &str, kwargs: Kwargs, _: &State) -> TeraResult<String> {
         .collect())
 }
 
+thread_local! {
+    /// Why a function call on this thread failed on a value it was given (see
+    /// [`value_error`]); Tera keeps only an error's text, so the kind travels here.
+    static VALUE_ERROR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Fails a call for a value it cannot draw (a text too long for a QR code): the request's
+/// mistake, answered with a 400, unlike an error in the template itself.
+fn value_error(message: String) -> tera::Error {
+    VALUE_ERROR.with(|e| *e.borrow_mut() = Some(message.clone()));
+    tera::Error::message(message)
+}
+
+/// Why the last fill on this thread failed on a value, if it did; clears it.
+pub(crate) fn take_value_error() -> Option<String> {
+    VALUE_ERROR.with(|e| e.borrow_mut().take())
+}
+
 /// `qr(text=..)`: a QR code (medium error correction) as `{path, size}`: `path` is SVG path
 /// data drawing the dark modules on a `size` x `size` grid of 1-unit squares, without the
 /// quiet zone; scale it with a transform and leave a 4-module margin around it.
@@ -87,8 +105,9 @@ fn qr(kwargs: Kwargs, _: &State) -> TeraResult<Value> {
     known("qr", &kwargs, &["text"])?;
     let text: String = kwargs.must_get("text")?;
     if text.len() > MAX_QR_BYTES {
-        return Err(tera::Error::message(format!(
-            "qr: at most {MAX_QR_BYTES} bytes, got {}",
+        return Err(value_error(format!(
+            "a value is too long for the card's QR code: at most {MAX_QR_BYTES} bytes as UTF-8, \
+             got {}",
             text.len()
         )));
     }

@@ -309,3 +309,74 @@ fn golden_travel_hard_fields() {
         ],
     );
 }
+
+#[test]
+fn golden_post_square() {
+    check(
+        "post-square",
+        "post",
+        &[
+            ("size", "square"),
+            ("title", "How we render a million social cards"),
+            ("subtitle", "Engineering blog · 12 min read"),
+            ("author", "Ada Lovelace"),
+        ],
+    );
+}
+
+#[test]
+fn golden_post_story() {
+    check(
+        "post-story",
+        "post",
+        &[
+            ("size", "story"),
+            ("title", "How we render a million social cards"),
+            ("subtitle", "Engineering blog · 12 min read"),
+            ("author", "Ada Lovelace"),
+        ],
+    );
+}
+
+#[test]
+fn golden_post_square_hard_fields() {
+    check(
+        "post-square-fields",
+        "post",
+        &[
+            ("size", "square"),
+            ("theme", "light"),
+            ("title", "Shipping 🚀 مرحبا بالعالم with 日本語 titles"),
+            ("subtitle", "Notes from 👩‍💻 Ada — ليلى و Ada — 東京"),
+            ("author", "🇯🇵 Taro ليلى 👨‍👩‍👧‍👦"),
+            ("site", "café ☕ 🏳️‍🌈 例え.jp"),
+        ],
+    );
+}
+
+#[test]
+fn golden_post_story_overlong_fields() {
+    // The longest title and subtitle shrink, then end with an ellipsis, above the footer.
+    check(
+        "post-story-overlong",
+        "post",
+        &[
+            ("size", "story"),
+            ("theme", "light"),
+            ("color", "e11d48"),
+            (
+                "title",
+                "Supercalifragilistic expialidocious words keep coming: a title far too long for \
+                 any card, written to show that text shrinks to its minimum size and then ends \
+                 with an ellipsis, even on a story",
+            ),
+            (
+                "subtitle",
+                "A subtitle too long for the three lines a story gives it, so that it too ends \
+                 with an ellipsis after it shrinks",
+            ),
+            ("author", "Émile 👨‍👩‍👧‍👦 ليلى"),
+            ("site", "例え.jp"),
+        ],
+    );
+}

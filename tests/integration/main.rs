@@ -21,6 +21,7 @@ mod pdf;
 mod post;
 mod scripts;
 mod signing;
+mod sizes;
 mod studio;
 mod studio_browser;
 mod text_fields;

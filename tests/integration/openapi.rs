@@ -57,6 +57,17 @@ async fn every_documented_route_answers_and_every_template_param_is_accepted() {
                 let name = p.trim_start_matches("/og/").trim_end_matches(".{format}");
                 assert!(names.contains(&name), "{p} is not a template");
                 let parameters = item["get"]["parameters"].as_array().unwrap();
+                // Its sizes, as /templates lists them.
+                let listed = templates["templates"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|t| t["name"] == name)
+                    .unwrap();
+                let sizes: Vec<&String> = listed["sizes"].as_object().unwrap().keys().collect();
+                let size = parameters.iter().find(|p| p["name"] == "size").unwrap();
+                assert_eq!(size["schema"]["enum"], json!(sizes), "{p}");
+                assert_eq!(size["schema"]["default"], listed["default_size"], "{p}");
                 let formats = parameters[0]["schema"]["enum"].as_array().unwrap();
                 let query = query_from(parameters);
                 for format in formats {

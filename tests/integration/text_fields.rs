@@ -296,3 +296,132 @@ fn a_right_to_left_paragraph_starts_on_the_right_with_its_first_line_on_top() {
     let total = (rows.end - rows.start) as usize * 800;
     assert!(same * 1000 >= total * 998, "{same} of {total} pixels match");
 }
+
+/// The ink box of every text `tree` draws, in canvas pixels: left, top, right, bottom.
+fn text_ink(tree: &usvg::Tree) -> Vec<(f32, f32, f32, f32)> {
+    fn walk(group: &usvg::Group, out: &mut Vec<(f32, f32, f32, f32)>) {
+        for node in group.children() {
+            match node {
+                usvg::Node::Group(g) => walk(g, out),
+                usvg::Node::Text(text) => {
+                    let ink = text.flattened().abs_bounding_box();
+                    out.push((ink.left(), ink.top(), ink.right(), ink.bottom()));
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(tree.root(), &mut out);
+    out
+}
+
+/// The ink boxes of text that leaves the job's canvas, with the canvas.
+fn text_outside_canvas(engine: &Engine, job: &vellum::Job) -> Vec<(f32, f32, f32, f32)> {
+    let (width, height) = job.params().canvas();
+    let tree = engine.parse_drawn(&engine.fill(job).unwrap()).unwrap();
+    // Half a pixel for anti-aliasing at the edge.
+    let (w, h) = (width as f32 + 0.5, height as f32 + 0.5);
+    text_ink(&tree)
+        .into_iter()
+        .filter(|&(l, t, r, b)| l < -0.5 || t < -0.5 || r > w || b > h)
+        .collect()
+}
+
+#[test]
+fn every_size_of_every_template_keeps_hard_text_inside_the_canvas() {
+    let engine = support::bundled_engine();
+    let out = support::root().join("target/text-sizes");
+    std::fs::create_dir_all(&out).unwrap();
+    let set = engine.templates();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for template in set.iter() {
+        let manifest = &template.manifest;
+        // The certificate's verify_url is drawn as a QR code, not as text (a value too long
+        // for one is a 400: `a_value_too_long_for_a_qr_code_is_a_400`).
+        let text_params: Vec<(&str, usize)> = manifest
+            .params
+            .iter()
+            .filter(|(name, _)| {
+                (template.name.as_str(), name.as_str()) != ("certificate", "verify_url")
+            })
+            .filter_map(|(name, spec)| match spec.kind {
+                vellum::value::ParamKind::Text { max_chars } => Some((name.as_str(), max_chars)),
+                _ => None,
+            })
+            .collect();
+        // Every text field at once: each hostile string cut to the field's limit, then each
+        // field filled to its limit with wide glyphs.
+        let mut fillings: Vec<Box<dyn Fn(usize) -> String>> = HOSTILE
+            .iter()
+            .map(|s| Box::new(move |max: usize| s.chars().take(max).collect()) as Box<_>)
+            .collect();
+        for wide in ["漢", "👨‍👩‍👧‍👦", "W"] {
+            fillings.push(Box::new(move |max: usize| wide.repeat(max)));
+        }
+        for size in manifest.sizes.keys() {
+            for (i, filling) in fillings.iter().enumerate() {
+                let mut pairs: Vec<(String, String)> = manifest
+                    .params
+                    .iter()
+                    .filter(|(name, _)| !template.is_image_param(name))
+                    .filter_map(|(name, spec)| Some((name.clone(), spec.example.clone()?)))
+                    .filter(|(name, _)| !text_params.iter().any(|(t, _)| t == name))
+                    .collect();
+                for (name, max_chars) in &text_params {
+                    pairs.push((name.to_string(), filling(*max_chars)));
+                }
+                pairs.push(("size".into(), size.clone()));
+                let job = engine
+                    .prepare_pairs(&template.name, Format::Png, pairs)
+                    .unwrap_or_else(|e| panic!("{} at {size}, filling {i}: {e}", template.name));
+                checked += 1;
+                let outside = text_outside_canvas(&engine, &job);
+                if !outside.is_empty() {
+                    let path = out.join(format!("{}-{size}-{i}.png", template.name));
+                    std::fs::write(&path, engine.render(&job).unwrap().bytes).unwrap();
+                    failures.push(format!(
+                        "{} at size {size}, filling {i}: text outside the canvas at {outside:?}; see {}",
+                        template.name,
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(checked >= 7 * 15, "only {checked} cards checked");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_canvas_check_sees_text_past_the_edge() {
+    // The oracle must fail for text that runs off a size's canvas.
+    let toml = "default_size = \"wide\"\n[sizes.wide]\nwidth = 400\nheight = 100\n\
+                [sizes.narrow]\nwidth = 100\nheight = 100\n";
+    let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" width="{{ width }}" height="{{ height }}"><text x="10" y="60" font-family="Inter" font-size="30">Far too wide</text></svg>"#;
+    let engine = scratch_engine("canvas-check", toml, svg).unwrap();
+    let job = |size: &str| {
+        engine
+            .prepare_pairs("t", Format::Png, vec![("size".into(), size.into())])
+            .unwrap()
+    };
+    assert_eq!(text_outside_canvas(&engine, &job("wide")), vec![]);
+    assert_eq!(text_outside_canvas(&engine, &job("narrow")).len(), 1);
+}
+
+#[test]
+fn a_value_too_long_for_a_qr_code_is_a_400() {
+    // Within verify_url's 300 characters, but 7,500 bytes: more than a QR code holds.
+    let engine = support::bundled_engine();
+    let pairs = pairs(&engine, "certificate", "verify_url", &"👨‍👩‍👧‍👦".repeat(300));
+    let job = engine
+        .prepare_pairs("certificate", Format::Png, pairs)
+        .unwrap();
+    let error = engine.render(&job).unwrap_err();
+    assert_eq!(error.status(), hyper::StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error.to_string(),
+        "a value is too long for the card's QR code: at most 1000 bytes as UTF-8, got 7500"
+    );
+}
