@@ -101,7 +101,10 @@ fn templates_lists_every_template_with_its_params() {
     let run = vellum(&["templates"]);
     assert!(run.status.success(), "{}", stderr(&run));
     let out = String::from_utf8(run.stdout).unwrap();
-    assert!(out.contains("post (1200x630): Blog post"), "{out}");
+    assert!(
+        out.contains("post (og 1200x630, square 1080x1080, story 1080x1920): Blog post"),
+        "{out}"
+    );
     assert!(out.contains("  theme        dark|light"), "{out}");
     let title = format!("  title        {:<28} required", "text, max 200 chars");
     assert!(out.contains(&title), "{out}");
