@@ -177,7 +177,7 @@ fn the_release_binary_alone_works_from_an_empty_directory() {
     };
     let listed = run(&["templates"]);
     assert!(listed.status.success(), "{}", stderr(&listed));
-    assert!(String::from_utf8_lossy(&listed.stdout).contains("post (1200x630)"));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("post (og 1200x630, "));
     let rendered = run(&["render", "post", "title=Hi", "-o", "card.png"]);
     assert!(rendered.status.success(), "{}", stderr(&rendered));
     let card = decode_png(&std::fs::read(empty.join("card.png")).unwrap());

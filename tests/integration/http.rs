@@ -415,7 +415,11 @@ async fn an_edited_template_gets_a_new_etag_after_reload() {
     let before = server.get(POST).await;
 
     let svg = std::fs::read_to_string(dir.join("post.svg")).unwrap();
-    std::fs::write(dir.join("post.svg"), svg.replace("r=\"210\"", "r=\"200\"")).unwrap();
+    std::fs::write(
+        dir.join("post.svg"),
+        svg.replace("fill-opacity=\"0.10\"", "fill-opacity=\"0.30\""),
+    )
+    .unwrap();
     let unchanged = server.get(POST).await;
     assert_eq!(
         unchanged.header("etag"),
