@@ -28,6 +28,9 @@ pub async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    if let Some(response) = known_hit(&state, &req) {
+        return Ok(response);
+    }
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -54,6 +57,34 @@ pub async fn handle(
         "request"
     );
     Ok(response)
+}
+
+/// The answer to a `GET` or `HEAD` of an image target served before whose image is still
+/// cached: looked up by the exact target, before any parsing (see [`crate::hits`]). Logged
+/// at debug level only.
+fn known_hit(state: &State, req: &Request<Incoming>) -> Option<Response<Body>> {
+    let head = match *req.method() {
+        Method::GET => false,
+        Method::HEAD => true,
+        _ => return None,
+    };
+    let target = req.uri().path_and_query()?.as_str();
+    // Revalidations take the full path, which answers 304 before any work anyway.
+    if !target.starts_with("/og/") || req.headers().contains_key(header::IF_NONE_MATCH) {
+        return None;
+    }
+    let answer = state.targets().get(target, &state.engine().templates())?;
+    let image = state.cache.get(&answer.key)?;
+    let body = if head {
+        response::empty()
+    } else {
+        response::full(image.bytes)
+    };
+    let mut response = Response::new(body);
+    *response.headers_mut() = answer.headers;
+    state.metrics().count_ok();
+    tracing::debug!(target, "known hit");
+    Some(response)
 }
 
 /// The response, and how the cache served it for image routes.
@@ -131,8 +162,23 @@ async fn image(
         let response = response::not_modified(&etag, cache_control);
         return Ok((response, Served::Revalidated));
     }
+    let (key, set) = (job.key(), job.template_set().clone());
     let (image, served) = state.image(job).await?;
-    Ok((response::image(&image, &etag, cache_control), served))
+    let response = response::image(&image, &etag, cache_control);
+    // A target with an expiry is checked every time; a card drawn with a fallback image is
+    // not the real one.
+    let expires = query
+        .split('&')
+        .any(|pair| pair.split('=').next() == Some(crate::signing::EXP_KEY));
+    if !expires && !image.fallback_used {
+        let target = match query {
+            "" => path.to_string(),
+            query => format!("{path}?{query}"),
+        };
+        let answer = crate::hits::Answer::new(key, response.headers().clone(), &set);
+        state.targets().insert(&target, answer);
+    }
+    Ok((response, served))
 }
 
 /// `path?query` with its `v` set to `version` and signed again when signing is on; every

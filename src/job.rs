@@ -35,6 +35,12 @@ impl CacheKey {
         CacheKey(key)
     }
 
+    /// A key with these bytes.
+    #[cfg(test)]
+    pub(crate) fn from_bytes(bytes: [u8; 16]) -> CacheKey {
+        CacheKey(bytes)
+    }
+
     /// The strong ETag for this image, quotes included.
     pub fn etag(&self) -> String {
         let mut tag = String::with_capacity(34);
@@ -79,6 +85,11 @@ impl Job {
             images: BTreeMap::new(),
             fallback_used: false,
         }
+    }
+
+    /// The template set the job was checked against.
+    pub fn template_set(&self) -> &Arc<TemplateSet> {
+        &self.set
     }
 
     /// The template to fill.

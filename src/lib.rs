@@ -24,6 +24,7 @@ mod fonts;
 pub mod format;
 mod functions;
 mod handler;
+mod hits;
 pub mod job;
 mod layered;
 pub mod layers;

@@ -52,6 +52,8 @@ pub struct State {
     engine: RwLock<Arc<Engine>>,
     /// Finished images.
     pub cache: ImageCache,
+    /// Image request targets served before, for the cache-hit fast path.
+    targets: crate::hits::Targets,
     flights: Flights<CacheKey, Result<Image, RequestError>>,
     render_slots: Arc<Semaphore>,
     render_wait: Duration,
@@ -79,6 +81,7 @@ impl State {
             ),
             engine: RwLock::new(engine),
             cache,
+            targets: crate::hits::Targets::default(),
             flights: Flights::default(),
             render_slots: Arc::new(Semaphore::new(config.max_renders.max(1))),
             render_wait: config.render_wait,
@@ -112,6 +115,12 @@ impl State {
         engine.continue_counting_from(&current);
         *current = Arc::new(engine);
         self.cache.clear();
+        self.targets.clear();
+    }
+
+    /// Request targets served before (see [`crate::hits`]).
+    pub(crate) fn targets(&self) -> &crate::hits::Targets {
+        &self.targets
     }
 
     /// `job` with its images fetched or read, as a render needs them.

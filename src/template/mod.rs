@@ -134,6 +134,16 @@ impl TemplateSet {
         Ok((set, problems))
     }
 
+    /// A set with no templates and no assets.
+    #[cfg(test)]
+    pub(crate) fn empty() -> TemplateSet {
+        TemplateSet {
+            tera: tera::Tera::new(),
+            templates: BTreeMap::new(),
+            assets: Arc::new(assets::load(Path::new("")).expect("no directory, no assets")),
+        }
+    }
+
     /// The asset called `name` as a data URL, if `assets/` has it.
     pub fn asset_url(&self, name: &str) -> Option<&str> {
         self.assets.url(name)

@@ -13,6 +13,7 @@ mod fuzz;
 mod golden;
 mod http;
 mod injection;
+mod known_hits;
 mod layered;
 mod layers;
 mod local_images;
