@@ -46,6 +46,18 @@ impl Background {
         })
     }
 
+    /// A background found in a filled template (see [`crate::found_backgrounds`]): `tree`
+    /// drawn at scale 1, with no PNG rows compressed ahead, so a render's file is the one it
+    /// would be without it.
+    pub fn drawn(tree: usvg::Tree) -> Result<Background, RasterError> {
+        let at_scale_one = raster::rasterize(&tree, 1.0, u64::MAX, None)?;
+        Ok(Background {
+            data_url: String::new(),
+            tree,
+            at_scale_one: Backdrop::pixels_only(at_scale_one),
+        })
+    }
+
     /// The background drawn at scale 1 with its PNG rows compressed, for the encoder.
     pub fn backdrop(&self) -> &Backdrop {
         &self.at_scale_one
@@ -64,6 +76,13 @@ impl Background {
     pub fn under_svg(&self, svg: &str) -> String {
         let pixmap = self.at_scale_one.pixmap();
         with_background_image(svg, &self.data_url, pixmap.width(), pixmap.height())
+    }
+}
+
+impl crate::cache::Weigh for std::sync::Arc<Background> {
+    fn bytes(&self) -> usize {
+        // The pixels, and about as much again for the tree and any compressed rows.
+        2 * self.at_scale_one.pixmap().data().len()
     }
 }
 

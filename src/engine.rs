@@ -57,6 +57,8 @@ pub struct Engine {
     measurer: Arc<TextMeasurer>,
     /// The fonts PDFs are drawn with, mirrored from `options` at the first PDF.
     pdf: std::sync::OnceLock<crate::pdf::PdfFonts>,
+    /// Leading shapes of filled templates, drawn once (see [`crate::found_backgrounds`]).
+    found: crate::found_backgrounds::FoundBackgrounds,
     set: RwLock<Arc<TemplateSet>>,
     renders: AtomicU64,
     missing_glyphs: Counter,
@@ -88,6 +90,7 @@ impl Engine {
             fallback,
             measurer,
             pdf: std::sync::OnceLock::new(),
+            found: Default::default(),
             set: RwLock::new(Arc::new(set)),
             renders: AtomicU64::new(0),
             missing_glyphs: Counter::default(),
@@ -147,6 +150,11 @@ impl Engine {
     /// How many images this engine has rendered (cache hits never get here).
     pub fn render_count(&self) -> u64 {
         self.renders.load(Ordering::Relaxed)
+    }
+
+    /// How renders found their leading shapes already drawn (see [`crate::found_backgrounds`]).
+    pub fn found_backgrounds(&self) -> crate::cache::CacheStats {
+        self.found.stats()
     }
 
     /// Renders that drew a missing-glyph box (shared with `/metrics`).
@@ -262,16 +270,28 @@ impl Engine {
             self.pdf_document(&[(page, job.params().scale())])?.into()
         } else {
             let name = &template.name;
+            // Without a declared background, the filled SVG's leading shapes may be one
+            // found before: then only the rest is drawn, over a copy of its pixels.
+            let found = match background {
+                Some(_) => None,
+                None => self
+                    .found
+                    .find(&svg, &self.options, self.limits().max_svg_nodes),
+            };
+            let (svg, under) = match &found {
+                Some((over, found)) => (over.as_str(), Some(&**found)),
+                None => (svg.as_str(), background),
+            };
             let tree = self
-                .parse_drawn(&svg)
+                .parse_drawn(svg)
                 .map_err(|e| internal(name, "parse", e))?;
-            self.warn_missing_glyphs(job, &tree);
+            job.warn_missing_glyphs(&tree, &self.missing_glyphs);
             SCRATCH.with_borrow_mut(|(kept, buffers)| {
                 let pixmap = raster::rasterize_reusing(
                     &tree,
                     job.params().scale(),
                     self.limits().max_pixels,
-                    background.map(|b| b.under()),
+                    under.map(|b| b.under()),
                     kept.take(),
                 )
                 .map_err(|e| match e {
@@ -330,35 +350,6 @@ impl Engine {
         fonts
             .write(pages, self.limits().max_svg_nodes)
             .map_err(|e| RequestError::Internal(format!("pdf: {e}")))
-    }
-
-    /// Logs and counts a render that draws .notdef boxes, naming the params whose values hold
-    /// the characters no font has.
-    fn warn_missing_glyphs(&self, job: &Job, tree: &usvg::Tree) {
-        let missing = raster::missing_glyphs(tree);
-        if missing.is_empty() {
-            return;
-        }
-        self.missing_glyphs.inc();
-        let params: Vec<&str> = job
-            .params()
-            .values()
-            .iter()
-            .filter(|(_, value)| match value {
-                crate::value::Value::Text(text) => {
-                    missing.iter().any(|m| text.contains(m.as_str()))
-                }
-                _ => false,
-            })
-            .map(|(name, _)| name.as_str())
-            .collect();
-        let code_points: Vec<String> = missing.iter().map(|m| raster::code_points(m)).collect();
-        tracing::warn!(
-            template = %job.template().name,
-            params = %params.join(","),
-            code_points = %code_points.join(", "),
-            "drew missing-glyph boxes: no loaded font has these characters"
-        );
     }
 }
 

@@ -208,6 +208,40 @@ impl Job {
         })
     }
 
+    /// Logs (and counts on `counter`) a render of this job that drew .notdef boxes, naming
+    /// the params whose values hold the characters no font has.
+    pub(crate) fn warn_missing_glyphs(
+        &self,
+        tree: &usvg::Tree,
+        counter: &prometheus_client::metrics::counter::Counter,
+    ) {
+        let missing = crate::raster::missing_glyphs(tree);
+        if missing.is_empty() {
+            return;
+        }
+        counter.inc();
+        let params: Vec<&str> = self
+            .params
+            .values()
+            .iter()
+            .filter(|(_, value)| match value {
+                Value::Text(text) => missing.iter().any(|m| text.contains(m.as_str())),
+                _ => false,
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let code_points: Vec<String> = missing
+            .iter()
+            .map(|m| crate::raster::code_points(m))
+            .collect();
+        tracing::warn!(
+            template = %self.template.name,
+            params = %params.join(","),
+            code_points = %code_points.join(", "),
+            "drew missing-glyph boxes: no loaded font has these characters"
+        );
+    }
+
     /// The fallback asset of image param `param`, as a data URL, if it declares one.
     fn fallback_url(&self, param: &str) -> Option<String> {
         match self.template.manifest.params.get(param).map(|p| &p.kind) {

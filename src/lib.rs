@@ -22,6 +22,7 @@ pub mod error;
 pub mod fetch;
 mod fonts;
 pub mod format;
+mod found_backgrounds;
 mod functions;
 mod handler;
 mod hits;

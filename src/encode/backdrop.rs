@@ -68,6 +68,14 @@ impl Backdrop {
         Backdrop { pixmap, blocks }
     }
 
+    /// Pixels only: encoding over it compresses every row, as without it.
+    pub fn pixels_only(pixmap: Pixmap) -> Backdrop {
+        Backdrop {
+            pixmap,
+            blocks: Vec::new(),
+        }
+    }
+
     /// The pixels.
     pub fn pixmap(&self) -> &Pixmap {
         &self.pixmap

@@ -9,6 +9,7 @@ mod batch;
 mod cli;
 mod fetch;
 mod fonts;
+mod found_backgrounds;
 mod fuzz;
 mod golden;
 mod http;
