@@ -31,6 +31,9 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && b
 url="http://127.0.0.1:$port/og/card-a.png?title=How%20we%20rendered%20a%20million%20social%20cards"
 mkdir -p "$prefix/static" "$prefix/logs" "$prefix/tmp"
 curl -sf -o "$prefix/static/card.png" "$url"
+# nginx's workers run as an unprivileged user: let them read the file.
+chmod 755 "$prefix" "$prefix/static"
+chmod 644 "$prefix/static/card.png"
 sed "s/127.0.0.1:18080/127.0.0.1:$nginx_port/" "$conf" >"$prefix/nginx.conf"
 nginx -p "$prefix/" -c nginx.conf -g 'daemon off;' 2>/dev/null &
 nginx_pid=$!

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Cold renders of every kind of request, interleaved in one run (each kind in turn, a new
+# title every request, one request at a time) against a release server on 127.0.0.1:
+# p50 and p90 of each kind and its p50 as a ratio to card-a's, measured in the same run.
+# Bounded: ROUNDS x 7 requests; the server stops on exit.
+#
+#   benches/http/kinds.sh        # ROUNDS=40 PORT=3919 by default
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=${ROUNDS:-40}
+port=${PORT:-3919}
+cargo build --release --quiet
+./target/release/vellum serve --addr "127.0.0.1:$port" >/dev/null 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true' EXIT
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+
+kinds=(
+  "card-a|/og/card-a.png?title="
+  "post|/og/post.png?author=Ada%20Lovelace&subtitle=Engineering%20blog&title="
+  "product|/og/product.png?price=129.9&old_price=159&badge=-20%25&name="
+  "certificate|/og/certificate.png?achievement=Advanced%20Compiler%20Construction&recipient="
+  "card-a@2x|/og/card-a.png?scale=2&title="
+  "post.jpg|/og/post.jpg?author=Ada%20Lovelace&subtitle=Engineering%20blog&title="
+  "post.webp|/og/post.webp?author=Ada%20Lovelace&subtitle=Engineering%20blog&title="
+)
+out=$(mktemp)
+trap 'kill "$pid" 2>/dev/null || true; rm -f "$out"' EXIT
+for round in $(seq "$rounds"); do
+  for kind in "${kinds[@]}"; do
+    name=${kind%%|*}
+    url="http://127.0.0.1:$port${kind#*|}How%20we%20render%20card%20$round%20$RANDOM"
+    code_ms=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$url")
+    [ "${code_ms%% *}" = 200 ] || { echo "$name: HTTP ${code_ms%% *} for $url" >&2; exit 1; }
+    echo "$name ${code_ms#* }" >>"$out"
+  done
+done
+echo "cold renders, one at a time, $rounds of each kind interleaved; ratios to card-a's p50 in this run"
+awk '
+  { t[$1, ++n[$1]] = $2 * 1000; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
+  function pct(name, p,   i, j, m, a, tmp) {
+    m = n[name]; for (i = 1; i <= m; i++) a[i] = t[name, i]
+    for (i = 2; i <= m; i++) { tmp = a[i]; for (j = i - 1; j >= 1 && a[j] > tmp; j--) a[j + 1] = a[j]; a[j + 1] = tmp }
+    return a[int((m - 1) * p) + 1]
+  }
+  END {
+    base = pct("card-a", 0.5)
+    for (i = 1; i <= k; i++) {
+      name = order[i]
+      printf "%-12s p50 %6.1f ms  p90 %6.1f ms  %.2fx card-a\n", name, pct(name, 0.5), pct(name, 0.9), pct(name, 0.5) / base
+    }
+  }' "$out"
