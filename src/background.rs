@@ -81,8 +81,8 @@ impl Background {
 
 impl crate::cache::Weigh for std::sync::Arc<Background> {
     fn bytes(&self) -> usize {
-        // The pixels, and about as much again for the tree and any compressed rows.
-        2 * self.at_scale_one.pixmap().data().len()
+        // The pixels, and a little for the tree of a few shapes.
+        self.at_scale_one.pixmap().data().len() + 64 * 1024
     }
 }
 

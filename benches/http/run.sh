@@ -3,8 +3,9 @@
 #   1. cold renders one at a time (a new title every request): req/s, p50, p99, CPU per render
 #   2. cold renders two in flight: req/s and its ratio to (1)
 #   3. cache hits, `wrk -t2 -c64` on one URL: req/s, p50, p99
-#   4. RSS after 10,000 distinct renders, against the cache budget
-# Bounded: about 90 s in all; everything stops on exit.
+#   4. RSS after 10,000 distinct renders over every template, both themes, 8 colours and
+#      scales 1 and 2, against the cache budget
+# Bounded: about 90 s plus up to 5 min for (4); everything stops on exit.
 #
 #   benches/http/run.sh              # CACHE_MB=256 PORT=3917 SECS=15 by default
 set -euo pipefail
@@ -45,9 +46,10 @@ out=$(wrk -t2 -c64 -d10s --latency "$hit")
 echo "cache hits, -t2 -c64: $(echo "$out" | field Requests/sec:) req/s," \
   "p50 $(echo "$out" | field 50%), p99 $(echo "$out" | field 99%)"
 
-for _ in $(seq 30); do
+# Every template, both post themes, 8 colours, scales 1 and 2: each distinct card a render.
+for _ in $(seq 60); do
   [ "$(renders)" -ge 10000 ] && break
-  wrk -t2 -c2 -d5s -s "$here/unique_titles.lua" "$base" >/dev/null
+  wrk -t2 -c2 -d5s -s "$here/mixed_cards.lua" "http://127.0.0.1:$port/" >/dev/null
 done
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
