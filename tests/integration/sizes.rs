@@ -238,3 +238,41 @@ fn render_and_batch_take_a_size() {
         assert_eq!(png_size(&png), (1080, 1080));
     }
 }
+
+#[test]
+fn a_size_may_have_its_own_background() {
+    let dir = support::scratch_dir("sizes-backgrounds");
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    for (name, fill) in [("red.svg", "#ff0000"), ("blue.svg", "#0000ff")] {
+        let svg = format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10" fill="{fill}"/></svg>"#
+        );
+        std::fs::write(dir.join("assets").join(name), svg).unwrap();
+    }
+    std::fs::write(
+        dir.join("t.toml"),
+        "default_size = \"wide\"\nbackground = \"red.svg\"\n\
+         [sizes.wide]\nwidth = 60\nheight = 20\n\
+         [sizes.tall]\nwidth = 20\nheight = 60\nbackground = \"blue.svg\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("t.svg"),
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{{ width }}" height="{{ height }}"/>"#,
+    )
+    .unwrap();
+    let mut config = vellum::EngineConfig::bundled(&support::root());
+    config.templates_dir = dir;
+    let engine = vellum::Engine::new(config).unwrap();
+    for (size, expected, dims) in [
+        ("wide", [255, 0, 0, 255], (60, 20)),
+        ("tall", [0, 0, 255, 255], (20, 60)),
+    ] {
+        let job = engine
+            .prepare_pairs("t", vellum::Format::Png, vec![("size".into(), size.into())])
+            .unwrap();
+        let png = decode_png(&engine.render(&job).unwrap().bytes);
+        assert_eq!((png.width, png.height), dims, "{size}");
+        assert_eq!(png.at(dims.0 / 2, dims.1 / 2), expected, "{size}");
+    }
+}
