@@ -199,13 +199,26 @@ pub(crate) fn size_urls(
                 sized.push((size_key.to_string(), name.clone()));
             }
             sized.sort();
-            let query = serde_urlencoded::to_string(&sized).expect("string pairs always serialise");
-            let path = format!("/og/{}.{}?{query}", template.name, job.format().extension());
             let (width, height) = size.scaled(scale);
-            let url = url_for(state, host, &path, &version);
+            let url = image_url(state, host, &template.name, job.format(), &sized, &version);
             (name.clone(), SizedUrl { width, height, url })
         })
         .collect()
+}
+
+/// The GET URL of template `name`'s image as `format` with `pairs` as its query, for
+/// template `version` (see [`url_for`]).
+pub(crate) fn image_url(
+    state: &State,
+    host: Option<&str>,
+    name: &str,
+    format: Format,
+    pairs: &[(String, String)],
+    version: &str,
+) -> String {
+    let query = serde_urlencoded::to_string(pairs).expect("string pairs always serialise");
+    let path = format!("/og/{name}.{}?{query}", format.extension());
+    url_for(state, host, &path, version)
 }
 
 /// The full URL of `path` (`/og/...?...`) for template `version` (added as `v=`), signed

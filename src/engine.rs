@@ -271,12 +271,14 @@ impl Engine {
         } else {
             let name = &template.name;
             // Without a declared background, the filled SVG's leading shapes may be one
-            // found before: then only the rest is drawn, over a copy of its pixels.
+            // found before: then only the rest is drawn, over a copy of its pixels (kept at
+            // scale 1 only, so other scales neither look nor draw one).
             let found = match background {
-                Some(_) => None,
-                None => self
-                    .found
-                    .find(&svg, &self.options, self.limits().max_svg_nodes),
+                None if job.params().scale() == 1.0 => {
+                    self.found
+                        .find(&svg, &self.options, self.limits().max_svg_nodes)
+                }
+                _ => None,
             };
             let (svg, under) = match &found {
                 Some((over, found)) => (over.as_str(), Some(&**found)),

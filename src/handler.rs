@@ -167,10 +167,7 @@ async fn image(
     let response = response::image(&image, &etag, cache_control);
     // A target with an expiry is checked every time; a card drawn with a fallback image is
     // not the real one.
-    let expires = query
-        .split('&')
-        .any(|pair| pair.split('=').next() == Some(crate::signing::EXP_KEY));
-    if !expires && !image.fallback_used {
+    if crate::signing::expiry(query).is_none() && !image.fallback_used {
         let target = match query {
             "" => path.to_string(),
             query => format!("{path}?{query}"),

@@ -105,13 +105,7 @@ pub async fn respond(
             query.retain(|(k, _)| k != "scale");
             query.push(("scale".into(), format!("{scale:.2}")));
         }
-        let query = serde_urlencoded::to_string(&query).expect("string pairs serialise");
-        crate::api::url_for(
-            state,
-            host.as_deref(),
-            &format!("/og/{name}.{ext}?{query}"),
-            &version,
-        )
+        crate::api::image_url(state, host.as_deref(), name, format, &query, &version)
     };
     // Whole hundredths, rounded down, so the thumbnail is never wider than promised.
     let thumbnail = (THUMBNAIL_WIDTH / f64::from(canvas_width) * 100.0).floor() / 100.0;

@@ -210,8 +210,7 @@ impl Params {
 
     /// Output width and height in whole pixels: the canvas times `scale`.
     pub fn scaled_size(&self) -> (u64, u64) {
-        let side = |v: u32| (v as f32 * self.scale).ceil() as u64;
-        (side(self.canvas.0), side(self.canvas.1))
+        crate::manifest::scaled_canvas(self.canvas, self.scale)
     }
 
     /// Output size multiplier.

@@ -117,7 +117,7 @@ impl Signer {
         if !valid {
             return Err(SignatureError::Bad);
         }
-        if let Some(exp) = rest.iter().find_map(|p| p.strip_prefix("exp=")) {
+        if let Some(exp) = expiry(query) {
             let at: u64 = exp
                 .parse()
                 .map_err(|_| SignatureError::BadExpiry(exp.to_string()))?;
@@ -127,6 +127,12 @@ impl Signer {
         }
         Ok(())
     }
+}
+
+/// The value of a query's expiry (`exp=`), if it has one: a signed URL with one is valid only
+/// until then.
+pub fn expiry(query: &str) -> Option<&str> {
+    query.split('&').find_map(|pair| pair.strip_prefix("exp="))
 }
 
 /// Seconds since the Unix epoch, for [`Signer::verify`].

@@ -22,7 +22,7 @@ pub use param::{
 };
 use param::{RawParam, check_param};
 
-pub use size::{DEFAULT_SIZE, SIZE_KEY, Size};
+pub use size::{DEFAULT_SIZE, SIZE_KEY, Size, scaled_canvas};
 use size::{RawSize, check_sizes};
 
 /// A checked template manifest.

@@ -29,9 +29,14 @@ pub struct Size {
 impl Size {
     /// Output width and height in whole pixels at `scale`.
     pub fn scaled(&self, scale: f32) -> (u64, u64) {
-        let side = |v: u32| (v as f32 * scale).ceil() as u64;
-        (side(self.width), side(self.height))
+        scaled_canvas((self.width, self.height), scale)
     }
+}
+
+/// A `(width, height)` canvas's output size in whole pixels at `scale`.
+pub fn scaled_canvas((width, height): (u32, u32), scale: f32) -> (u64, u64) {
+    let side = |v: u32| (v as f32 * scale).ceil() as u64;
+    (side(width), side(height))
 }
 
 #[derive(Deserialize)]

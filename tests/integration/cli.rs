@@ -4,7 +4,7 @@ use std::process::{Command, Output};
 
 use crate::support::{self, decode_png};
 
-fn vellum(args: &[&str]) -> Output {
+pub(crate) fn vellum(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vellum"))
         .args(args)
         .current_dir(support::root())
@@ -13,7 +13,7 @@ fn vellum(args: &[&str]) -> Output {
         .expect("vellum runs")
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

@@ -185,17 +185,15 @@ async fn json_answers_give_every_sizes_url() {
 fn render_and_batch_take_a_size() {
     let dir = support::scratch_dir("sizes-cli");
     let story = dir.join("story.png");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vellum"))
-        .args(["render", "post", "title=Story", "size=story", "-o"])
-        .arg(&story)
-        .current_dir(support::root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = crate::cli::vellum(&[
+        "render",
+        "post",
+        "title=Story",
+        "size=story",
+        "-o",
+        story.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", crate::cli::stderr(&out));
     assert_eq!(png_size(&std::fs::read(&story).unwrap()), (1080, 1920));
 
     // --size for every row, or a size column per row (which --size must not contradict).
