@@ -44,7 +44,7 @@ fn stages(c: &mut Criterion, engine: &Engine) {
     let options = engine.usvg_options();
     let limits = engine.limits();
     let tree = raster::parse(&svg, options, limits.max_svg_nodes).unwrap();
-    let background = job.background();
+    let background = job.background().map(|b| &**b);
     let pixmap = raster::rasterize(
         &tree,
         1.0,
@@ -166,7 +166,7 @@ fn encoder_sizes(engine: &Engine) -> Vec<(String, usize)> {
     let job = engine.prepare(GROUP, Format::Png, QUERY).unwrap();
     let svg = engine.fill(&job).unwrap();
     let tree = raster::parse(&svg, engine.usvg_options(), 100_000).unwrap();
-    let background = job.background();
+    let background = job.background().map(|b| &**b);
     let pixmap =
         raster::rasterize(&tree, 1.0, u64::MAX, background.map(Background::under)).unwrap();
     let mut sizes: Vec<(String, usize)> = PNG_LEVELS

@@ -1,31 +1,35 @@
-//! A template's background: an asset under the whole canvas that no parameter changes,
-//! parsed and drawn once when templates load.
+//! What a render draws first, drawn once: a template's background (an asset under the whole
+//! canvas that no parameter changes, drawn when templates load), or the leading shapes found
+//! in filled templates (see [`crate::found_backgrounds`]).
 //!
-//! It is kept three ways: as a tree (drawn under renders at scales other than 1), as pixels at
-//! scale 1 (copied under renders at scale 1), and as PNG rows compressed once (the
-//! [`Backdrop`], so that encoding a render compresses only the rows it drew on).
+//! It is kept as a tree (drawn under renders at other scales) and as pixels at one scale
+//! (copied under renders at that scale), with their PNG rows compressed in blocks (the
+//! [`Backdrop`], so that encoding a render compresses only the blocks it drew on).
 
 use crate::encode::Backdrop;
 use crate::raster::{self, RasterError, Under};
 
-/// A template's background: an asset covering the canvas, kept as a tree for any scale and
-/// drawn once at scale 1, so that a render at scale 1 starts from a copy of its pixels (and
-/// its PNG reuses the backdrop's compressed rows).
+/// A background: a tree, and its pixels drawn at one scale (1 for a template's own) with
+/// their PNG blocks, so that a render at that scale starts from a copy of the pixels and
+/// its PNG reuses the blocks.
 pub struct Background {
-    /// The asset as a data URL, for `.svg` output.
+    /// The asset as a data URL, for `.svg` output (empty for a found background).
     data_url: String,
     tree: usvg::Tree,
-    at_scale_one: Backdrop,
+    drawn: Backdrop,
+    /// What it is keyed by when drawn at other scales: a hash of its markup.
+    key: blake3::Hash,
 }
 
 impl std::fmt::Debug for Background {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Background({:?})", self.at_scale_one)
+        write!(f, "Background({:?})", self.drawn)
     }
 }
 
 impl Background {
-    /// Parses and draws the image at `data_url` stretched over a `width` x `height` canvas.
+    /// Parses and draws the image at `data_url` stretched over a `width` x `height` canvas,
+    /// at scale 1, its blocks compressed at the best level (every render copies them).
     pub fn new(
         data_url: &str,
         width: u32,
@@ -42,47 +46,64 @@ impl Background {
         Ok(Background {
             data_url: data_url.to_string(),
             tree,
-            at_scale_one: Backdrop::new(at_scale_one),
+            drawn: Backdrop::new(at_scale_one),
+            key: blake3::hash(svg.as_bytes()),
         })
     }
 
-    /// A background found in a filled template (see [`crate::found_backgrounds`]): `tree`
-    /// drawn at scale 1, with no PNG rows compressed ahead, so a render's file is the one it
-    /// would be without it.
-    pub fn drawn(tree: usvg::Tree) -> Result<Background, RasterError> {
-        let at_scale_one = raster::rasterize(&tree, 1.0, u64::MAX, None)?;
+    /// `tree` (keyed by `key`) drawn at `scale`, its blocks compressed as a PNG at `level`
+    /// compresses them, so that a render's file is the one it would be without it.
+    pub fn drawn(
+        tree: usvg::Tree,
+        key: blake3::Hash,
+        scale: f32,
+        level: u8,
+    ) -> Result<Background, RasterError> {
+        let pixmap = raster::rasterize(&tree, scale, u64::MAX, None)?;
         Ok(Background {
             data_url: String::new(),
             tree,
-            at_scale_one: Backdrop::pixels_only(at_scale_one),
+            drawn: Backdrop::same_as_drawn(pixmap, level),
+            key,
         })
     }
 
-    /// The background drawn at scale 1 with its PNG rows compressed, for the encoder.
-    pub fn backdrop(&self) -> &Backdrop {
-        &self.at_scale_one
+    /// This background drawn at `scale` (see [`Background::drawn`]).
+    pub fn at_scale(&self, scale: f32, level: u8) -> Result<Background, RasterError> {
+        Background::drawn(self.tree.clone(), self.key, scale, level)
     }
 
-    /// What a render at any scale draws first, for [`raster::rasterize`].
+    /// What it is keyed by when drawn at other scales.
+    pub fn key(&self) -> blake3::Hash {
+        self.key
+    }
+
+    /// The drawn pixels with their PNG blocks, for the encoder.
+    pub fn backdrop(&self) -> &Backdrop {
+        &self.drawn
+    }
+
+    /// What a render draws first, for [`raster::rasterize`].
     pub fn under(&self) -> Under<'_> {
         Under {
             tree: &self.tree,
-            at_scale_one: self.at_scale_one.pixmap(),
+            pixels: self.drawn.pixmap(),
         }
     }
 
     /// `svg` with the background as an `<image>` before everything else, so that `.svg`
     /// output shows what the raster formats show.
     pub fn under_svg(&self, svg: &str) -> String {
-        let pixmap = self.at_scale_one.pixmap();
-        with_background_image(svg, &self.data_url, pixmap.width(), pixmap.height())
+        let size = self.tree.size();
+        let (width, height) = (size.width().round() as u32, size.height().round() as u32);
+        with_background_image(svg, &self.data_url, width, height)
     }
 }
 
 impl crate::cache::Weigh for std::sync::Arc<Background> {
     fn bytes(&self) -> usize {
-        // The pixels, and a little for the tree of a few shapes.
-        self.at_scale_one.pixmap().data().len() + 64 * 1024
+        // The pixels and their blocks, and a little for the tree of a few shapes.
+        self.drawn.pixmap().data().len() + self.drawn.row_bytes() + 64 * 1024
     }
 }
 

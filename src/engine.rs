@@ -270,20 +270,36 @@ impl Engine {
             self.pdf_document(&[(page, job.params().scale())])?.into()
         } else {
             let name = &template.name;
-            // Without a declared background, the filled SVG's leading shapes may be one
-            // found before: then only the rest is drawn, over a copy of its pixels (kept at
-            // scale 1 only, so other scales neither look nor draw one).
-            let found = match background {
-                None if job.params().scale() == 1.0 => {
+            let (scale, level) = (
+                job.params().scale(),
+                job.params().encode_options().png_compression,
+            );
+            // What is drawn first, already drawn: the template's background (at scale 1 as
+            // loaded, at other scales once asked for twice), or else the filled SVG's leading
+            // shapes when seen before, and then only the rest of the SVG is drawn.
+            let mut rest = None;
+            let under = match job.background() {
+                Some(background) if scale == 1.0 => Some(background.clone()),
+                Some(background) => Some(
                     self.found
-                        .find(&svg, &self.options, self.limits().max_svg_nodes)
-                }
-                _ => None,
+                        .at_scale(background, scale, level)
+                        .unwrap_or_else(|| background.clone()),
+                ),
+                None => self
+                    .found
+                    .find(
+                        &svg,
+                        scale,
+                        level,
+                        &self.options,
+                        self.limits().max_svg_nodes,
+                    )
+                    .map(|(over, found)| {
+                        rest = Some(over);
+                        found
+                    }),
             };
-            let (svg, under) = match &found {
-                Some((over, found)) => (over.as_str(), Some(&**found)),
-                None => (svg.as_str(), background),
-            };
+            let svg = rest.as_deref().unwrap_or(&svg);
             let tree = self
                 .parse_drawn(svg)
                 .map_err(|e| internal(name, "parse", e))?;
@@ -293,7 +309,7 @@ impl Engine {
                     &tree,
                     job.params().scale(),
                     self.limits().max_pixels,
-                    under.map(|b| b.under()),
+                    under.as_ref().map(|b| b.under()),
                     kept.take(),
                 )
                 .map_err(|e| match e {
@@ -304,7 +320,7 @@ impl Engine {
                     &pixmap,
                     job.format(),
                     job.params().encode_options(),
-                    background.map(|b| b.backdrop()),
+                    under.as_ref().map(|b| b.backdrop()),
                     buffers,
                 )
                 .map_err(|e| internal(name, "encode", e))?;

@@ -7,8 +7,10 @@
 //! it would be drawn the same: a shape that depends on no parameter, or only on the theme or
 //! a colour, repeats; one placed by the title's height has one entry per height. A key is
 //! drawn the second time it is seen (most markup seen once is never seen again), kept in a
-//! byte-bounded cache, and its pixels copied under the rest at scale 1. The pixels are those
-//! of a render in one pass, and the encoders see the same pixmap, so the files are too.
+//! byte-bounded cache per scale, its pixels copied under the rest and its PNG blocks into the
+//! file. The pixels are those of a render in one pass, and blocks are compressed as a PNG
+//! written without them compresses them, so the files are the same too. A template's own
+//! background at a scale other than 1 is kept here the same way.
 
 use std::sync::{Arc, Mutex};
 
@@ -18,7 +20,7 @@ use crate::background::Background;
 use crate::cache::ByteCache;
 use crate::raster;
 
-/// Bytes of drawn backgrounds kept (a 1200x630 one is about 3 MiB).
+/// Bytes of drawn backgrounds kept (a 1200x630 one is about 3.2 MiB, 13 MiB at scale 2).
 pub const FOUND_BACKGROUNDS_BUDGET: usize = 48 * 1024 * 1024;
 
 /// Under-part keys remembered as seen once.
@@ -140,10 +142,14 @@ fn references<'a>(attribute: &roxmltree::Attribute<'a, '_>) -> impl Iterator<Ite
     href.into_iter().chain(urls).map(str::trim)
 }
 
-/// Backgrounds found in filled templates, drawn at their second sighting.
+/// What a drawn background is kept under: its markup's hash and the scale it is drawn at.
+type Key = ([u8; 32], u32);
+
+/// Backgrounds drawn at their second sighting: found in filled templates, or a template's
+/// own at a scale other than 1.
 pub struct FoundBackgrounds {
-    seen: Mutex<LruCache<[u8; 32], ()>>,
-    drawn: ByteCache<[u8; 32], Arc<Background>>,
+    seen: Mutex<LruCache<Key, ()>>,
+    drawn: ByteCache<Key, Arc<Background>>,
 }
 
 impl Default for FoundBackgrounds {
@@ -162,28 +168,40 @@ impl FoundBackgrounds {
         self.drawn.stats()
     }
 
-    /// `svg` without its leading shapes and their drawn background, when it has some that
-    /// were seen before.
+    /// `svg` without its leading shapes, and those drawn at `scale` (their PNG blocks as
+    /// `level` compresses them), when they were seen before.
     pub fn find(
         &self,
         svg: &str,
+        scale: f32,
+        level: u8,
         options: &usvg::Options,
         max_nodes: u32,
     ) -> Option<(String, Arc<Background>)> {
         let split = split(svg)?;
-        let background = self.get(&split, options, max_nodes)?;
+        let key = (*split.key.as_bytes(), scale.to_bits());
+        let background = self.get(key, || {
+            let tree = raster::parse(&split.under, options, max_nodes).ok()?;
+            Background::drawn(tree, split.key, scale, level).ok()
+        })?;
         Some((split.over, background))
     }
 
-    /// The drawn background for `split`'s under part: from the cache, drawn now if this is
-    /// its second sighting, or none (first sighting, or it cannot be drawn).
-    pub fn get(
+    /// A template's background drawn at `scale` (not 1, where it is drawn at load), when it
+    /// was asked for at that scale before.
+    pub fn at_scale(
         &self,
-        split: &Split,
-        options: &usvg::Options,
-        max_nodes: u32,
+        background: &Background,
+        scale: f32,
+        level: u8,
     ) -> Option<Arc<Background>> {
-        let key = *split.key.as_bytes();
+        let key = (*background.key().as_bytes(), scale.to_bits());
+        self.get(key, || background.at_scale(scale, level).ok())
+    }
+
+    /// The background kept under `key`: from the cache, drawn now if this is its second
+    /// sighting, or none (first sighting, or it cannot be drawn).
+    fn get(&self, key: Key, draw: impl FnOnce() -> Option<Background>) -> Option<Arc<Background>> {
         if let Some(background) = self.drawn.get(&key) {
             return Some(background);
         }
@@ -196,8 +214,7 @@ impl FoundBackgrounds {
         if first_sighting {
             return None;
         }
-        let tree = raster::parse(&split.under, options, max_nodes).ok()?;
-        let background = Arc::new(Background::drawn(tree).ok()?);
+        let background = Arc::new(draw()?);
         self.drawn.insert(key, background.clone());
         Some(background)
     }

@@ -125,8 +125,8 @@ impl Job {
     }
 
     /// The background drawn under the job's size, if its template declares one.
-    pub fn background(&self) -> Option<&crate::background::Background> {
-        self.template.background(self.params.size()).map(|b| &**b)
+    pub fn background(&self) -> Option<&std::sync::Arc<crate::background::Background>> {
+        self.template.background(self.params.size())
     }
 
     /// The image params that name an image (a URL or a path), as (param, value): what

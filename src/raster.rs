@@ -22,14 +22,14 @@ pub enum RasterError {
     TooManyPixels(#[from] TooManyPixels),
 }
 
-/// What a render draws first, under the template's own tree: a tree, with its pixels at
-/// scale 1 already drawn (a template's background; see [`crate::background`]).
+/// What a render draws first, under the template's own tree: a tree, with its pixels at one
+/// scale already drawn (a background; see [`crate::background`]).
 #[derive(Clone, Copy)]
 pub struct Under<'a> {
-    /// The tree, drawn at scales other than 1.
+    /// The tree, drawn when the pixels do not fit the output.
     pub tree: &'a usvg::Tree,
-    /// Its pixels at scale 1, copied rather than drawn.
-    pub at_scale_one: &'a Pixmap,
+    /// Its pixels, copied rather than drawn when they have the output's size.
+    pub pixels: &'a Pixmap,
 }
 
 /// usvg options shared by every render: the one font database and its fallback chooser, no
@@ -117,10 +117,8 @@ pub fn rasterize_reusing(
         _ => Pixmap::new(width, height).ok_or_else(too_big)?,
     };
     match under {
-        Some(Under { at_scale_one, .. })
-            if at_scale_one.width() == width && at_scale_one.height() == height =>
-        {
-            pixmap.data_mut().copy_from_slice(at_scale_one.data());
+        Some(Under { pixels, .. }) if pixels.width() == width && pixels.height() == height => {
+            pixmap.data_mut().copy_from_slice(pixels.data());
         }
         Some(Under { tree, .. }) => {
             pixmap.fill(tiny_skia::Color::TRANSPARENT);

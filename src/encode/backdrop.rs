@@ -1,9 +1,11 @@
-//! A template background's PNG rows, compressed once in blocks, and the splicer that writes a
-//! render over that background by copying the blocks it left untouched.
+//! PNG rows in blocks: a backdrop's rows compressed once, and the encoder that writes an
+//! opaque image block by block, copying the blocks a backdrop already holds.
 //!
-//! Each block is raw deflate ending in a sync flush (no back-references into its neighbours)
-//! with its own Adler-32, so any untouched block can be copied into any image and the
-//! checksums combined (zlib-rs `adler32_combine`).
+//! Each block is raw deflate of [`BLOCK_ROWS`] rows, compressed on its own (no
+//! back-references into its neighbours) and ending in a sync flush, with its own Adler-32, so
+//! any block can be copied into any image and the checksums combined (zlib-rs
+//! `adler32_combine`). A block's bytes depend only on its rows and level, so an image written
+//! in blocks is the same file whether its blocks were compressed now or copied.
 
 use flate2::{Compress, Compression, FlushCompress};
 use tiny_skia::Pixmap;
@@ -12,24 +14,35 @@ use super::options::{Buffers, EncodeOptions};
 use super::pixels::{Channels, is_opaque, row_bytes, unfiltered_rgb_rows};
 use super::png::{IDAT_BYTES, png_encoder};
 
-/// Rows per block of a [`Backdrop`]: a block is compressed on its own (no back-references
-/// into its neighbours), so that an untouched one can be copied into any image.
+/// Rows per block: a block is compressed on its own, so that an untouched one can be copied
+/// into any image.
 const BLOCK_ROWS: usize = 16;
 
-/// The zlib level a backdrop's blocks are compressed at: done once, so the best.
+/// The zlib level a template background's blocks are compressed at: done once, so the best.
 const BACKDROP_LEVEL: u32 = 9;
 
-/// The pixels every render of a template starts from (its background, drawn once at load),
-/// with their PNG rows compressed once in blocks of [`BLOCK_ROWS`]: encoding a render over it
-/// compresses only the blocks the render drew on and copies the others.
+/// The pixels a render starts from (a background), with their PNG rows compressed once in
+/// blocks of [`BLOCK_ROWS`]: encoding a render over it compresses only the blocks the render
+/// drew on and copies the others.
 pub struct Backdrop {
     pixmap: Pixmap,
-    /// The compressed blocks, top to bottom; none when the pixmap is not opaque.
-    blocks: Vec<Block>,
+    blocks: Blocks,
 }
 
-/// One block of a backdrop's PNG rows (filter byte 0 then RGB): raw deflate ending in a
-/// sync flush, and the Adler-32 and length of the rows it holds.
+/// A backdrop's compressed rows, and when a render may copy them.
+enum Blocks {
+    /// None: the pixmap is not opaque.
+    None,
+    /// Compressed at [`BACKDROP_LEVEL`] when a template loads: every render of the template
+    /// copies them, at any level, so its files never depend on anything else.
+    Fixed(Vec<Block>),
+    /// Compressed as an image written in blocks at `level` compresses them: copied only into
+    /// images written at that level, which are then the files they would be without them.
+    Same { level: u8, blocks: Vec<Block> },
+}
+
+/// One block of PNG rows (filter byte 0 then RGB): raw deflate ending in a sync flush, and
+/// the Adler-32 and length of the rows it holds.
 struct Block {
     deflated: Vec<u8>,
     adler: u32,
@@ -39,47 +52,96 @@ struct Block {
 impl std::fmt::Debug for Backdrop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (w, h) = (self.pixmap.width(), self.pixmap.height());
-        let bytes: usize = self.blocks.iter().map(|b| b.deflated.len()).sum();
-        write!(f, "Backdrop({w}x{h}, {bytes} bytes of PNG rows)")
+        write!(
+            f,
+            "Backdrop({w}x{h}, {} bytes of PNG rows)",
+            self.row_bytes()
+        )
     }
 }
 
 impl Backdrop {
-    /// Compresses `pixmap`'s rows, if it is opaque (else the backdrop only holds pixels).
+    /// A template's background: rows compressed at the best level, copied by every render
+    /// over it (if the pixmap is opaque; else the backdrop only holds pixels).
     pub fn new(pixmap: Pixmap) -> Backdrop {
-        let mut blocks = Vec::new();
-        if is_opaque(pixmap.data()) {
-            let mut compress = Compress::new(Compression::new(BACKDROP_LEVEL), false);
-            let mut rows = Vec::new();
-            for rgba in pixmap.data().chunks(row_bytes(&pixmap) * BLOCK_ROWS) {
-                rows.clear();
-                unfiltered_rgb_rows(rgba, pixmap.width() as usize, &mut rows);
-                let mut deflated = Vec::new();
-                compress.reset();
-                deflate(&mut compress, &rows, &mut deflated, FlushCompress::Sync)
-                    .expect("deflating into a growing Vec cannot fail");
-                blocks.push(Block {
-                    deflated,
-                    adler: zlib_rs::adler32::adler32(1, &rows),
-                    len: rows.len() as u64,
-                });
-            }
-        }
+        let blocks =
+            compress_blocks(&pixmap, BACKDROP_LEVEL as u8).map_or(Blocks::None, Blocks::Fixed);
         Backdrop { pixmap, blocks }
     }
 
-    /// Pixels only: encoding over it compresses every row, as without it.
-    pub fn pixels_only(pixmap: Pixmap) -> Backdrop {
-        Backdrop {
-            pixmap,
-            blocks: Vec::new(),
-        }
+    /// A background found while rendering: rows compressed as an image written in blocks at
+    /// `level` compresses them, so that a render's file is the one it would be without it.
+    pub fn same_as_drawn(pixmap: Pixmap, level: u8) -> Backdrop {
+        let level = level.clamp(1, 9);
+        let blocks = compress_blocks(&pixmap, level)
+            .map_or(Blocks::None, |blocks| Blocks::Same { level, blocks });
+        Backdrop { pixmap, blocks }
     }
 
     /// The pixels.
     pub fn pixmap(&self) -> &Pixmap {
         &self.pixmap
     }
+
+    /// Bytes of compressed rows held.
+    pub fn row_bytes(&self) -> usize {
+        let blocks = match &self.blocks {
+            Blocks::None => return 0,
+            Blocks::Fixed(blocks) | Blocks::Same { blocks, .. } => blocks,
+        };
+        blocks.iter().map(|b| b.deflated.len()).sum()
+    }
+
+    /// The blocks an image written at `level` may copy.
+    fn blocks_for(&self, level: u8) -> Option<&[Block]> {
+        match &self.blocks {
+            Blocks::Fixed(blocks) => Some(blocks),
+            Blocks::Same { level: at, blocks } if *at == level.clamp(1, 9) => Some(blocks),
+            _ => None,
+        }
+    }
+
+    /// Whether a render at `level` over this backdrop copies its blocks.
+    pub(super) fn has_blocks_for(&self, level: u8) -> bool {
+        self.blocks_for(level).is_some()
+    }
+}
+
+/// `pixmap`'s rows compressed block by block at `level`, or none if it is not opaque.
+fn compress_blocks(pixmap: &Pixmap, level: u8) -> Option<Vec<Block>> {
+    if !is_opaque(pixmap.data()) {
+        return None;
+    }
+    let mut compress = Compress::new(Compression::new(level.into()), false);
+    let mut rows = Vec::new();
+    let blocks = pixmap
+        .data()
+        .chunks(row_bytes(pixmap) * BLOCK_ROWS)
+        .map(|rgba| {
+            rows.clear();
+            unfiltered_rgb_rows(rgba, pixmap.width() as usize, &mut rows);
+            let mut deflated = Vec::new();
+            compress_block(&mut compress, &rows, &mut deflated)
+                .expect("deflating into a growing Vec cannot fail");
+            Block {
+                deflated,
+                adler: zlib_rs::adler32::adler32(1, &rows),
+                len: rows.len() as u64,
+            }
+        })
+        .collect();
+    Some(blocks)
+}
+
+/// Deflates one block's rows onto `out` on their own: from a fresh state, ending in a sync
+/// flush. Its bytes depend only on the rows and the compressor's level.
+fn compress_block(
+    compress: &mut Compress,
+    rows: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), flate2::CompressError> {
+    compress.reset();
+    deflate(compress, rows, out, FlushCompress::Sync)
 }
 
 /// Deflates all of `input` onto `out`, then flushes as `flush` says.
@@ -101,23 +163,17 @@ fn deflate(
     }
 }
 
-/// Writes `pixmap` as PNG into `buffers.file` from `backdrop`'s compressed blocks wherever
-/// its rows equal the backdrop's, compressing the others. Returns `false`, having written
-/// nothing, when this does not apply: another size or translucent pixels. Rows are
-/// compressed unfiltered at zlib's `compression` level (1 is its quick pass).
-pub(super) fn png_over_backdrop(
+/// Writes opaque `pixmap` as PNG into `buffers.file` in blocks, each compressed on its own
+/// at the options' level (unfiltered; 1 is zlib's quick pass), copying `backdrop`'s blocks
+/// wherever the rows equal its own and it holds blocks for this level. Returns `false`,
+/// having written no file, when the pixmap is not opaque.
+pub(super) fn png_in_blocks(
     pixmap: &Pixmap,
-    backdrop: &Backdrop,
     options: EncodeOptions,
+    backdrop: Option<&Backdrop>,
     buffers: &mut Buffers,
 ) -> Result<bool, String> {
     let level = options.png_compression.clamp(1, 9);
-    if backdrop.blocks.is_empty()
-        || pixmap.width() != backdrop.pixmap.width()
-        || pixmap.height() != backdrop.pixmap.height()
-    {
-        return Ok(false);
-    }
     let Buffers {
         pixels,
         deflated,
@@ -133,47 +189,35 @@ pub(super) fn png_over_backdrop(
                 .1
         }
     };
+    let block_bytes = row_bytes(pixmap) * BLOCK_ROWS;
+    // The backdrop's rows beside its blocks, where they fit this image.
+    let copyable = backdrop
+        .filter(|b| b.pixmap.width() == pixmap.width() && b.pixmap.height() == pixmap.height())
+        .and_then(|b| Some((b.pixmap.data().chunks(block_bytes), b.blocks_for(level)?)));
+    let mut under = copyable
+        .into_iter()
+        .flat_map(|(rows, blocks)| rows.zip(blocks));
     deflated.clear();
     deflated.extend_from_slice(&[0x78, 0x5e]); // zlib header: deflate, 32 KiB window
     let mut adler = 1;
-    // The compressor holds the last image's state, and after a copied block its history must
-    // not be referenced: reset it (a 128 KiB clear) before it next compresses.
-    let mut stale = true;
-    let block_bytes = row_bytes(pixmap) * BLOCK_ROWS;
-    let drawn = || pixmap.data().chunks(block_bytes);
-    let touched: Vec<bool> = (drawn().zip(backdrop.pixmap.data().chunks(block_bytes)))
-        .map(|(drawn, under)| drawn != under)
-        .collect();
-    for (i, (drawn, block)) in drawn().zip(&backdrop.blocks).enumerate() {
-        if !touched[i] {
-            deflated.extend_from_slice(&block.deflated);
-            adler = zlib_rs::adler32::adler32_combine(adler, block.adler, block.len);
-            stale = true;
-            continue;
-        }
-        if !is_opaque(drawn) {
-            return Ok(false);
+    for drawn in pixmap.data().chunks(block_bytes) {
+        match under.next() {
+            Some((rows, block)) if rows == drawn => {
+                deflated.extend_from_slice(&block.deflated);
+                adler = zlib_rs::adler32::adler32_combine(adler, block.adler, block.len);
+                continue;
+            }
+            _ if !is_opaque(drawn) => return Ok(false),
+            _ => {}
         }
         pixels.clear();
         unfiltered_rgb_rows(drawn, pixmap.width() as usize, pixels);
-        if std::mem::take(&mut stale) {
-            compress.reset();
-        }
-        // One deflate stream through a run of touched blocks, byte-aligned where it ends.
-        let flush = match touched.get(i + 1) {
-            Some(true) => FlushCompress::None,
-            Some(false) => FlushCompress::Sync,
-            None => FlushCompress::Finish,
-        };
-        deflate(compress, pixels, deflated, flush).map_err(|e| e.to_string())?;
+        compress_block(compress, pixels, deflated).map_err(|e| e.to_string())?;
         adler = zlib_rs::adler32::adler32(adler, pixels);
     }
-    if touched.last() == Some(&false) {
-        // The last block was copied (so the compressor is stale): end the stream with an
-        // empty final block.
-        compress.reset();
-        deflate(compress, &[], deflated, FlushCompress::Finish).map_err(|e| e.to_string())?;
-    }
+    // End the stream with an empty final block.
+    compress.reset();
+    deflate(compress, &[], deflated, FlushCompress::Finish).map_err(|e| e.to_string())?;
     deflated.extend_from_slice(&adler.to_be_bytes());
 
     file.clear();
@@ -253,7 +297,7 @@ mod tests {
             }
             let options = EncodeOptions::png(level);
             let whole = encode(&pixmap, Format::Png, options).unwrap();
-            let applied = png_over_backdrop(&pixmap, &backdrop, options, &mut buffers);
+            let applied = png_in_blocks(&pixmap, options, Some(&backdrop), &mut buffers);
             assert_eq!(applied, Ok(true), "level {level}, drawn at {drawn:?}");
             assert_eq!(
                 decode(&buffers.file),
@@ -264,22 +308,72 @@ mod tests {
     }
 
     #[test]
-    fn a_backdrop_is_only_used_where_its_rows_fit() {
+    fn a_backdrop_is_only_copied_where_its_rows_fit() {
         let backdrop = Backdrop::new(backdrop_pixmap());
         let mut buffers = Buffers::default();
         let mut translucent = backdrop_pixmap();
         translucent.pixels_mut()[900] = tiny_skia::ColorU8::from_rgba(0, 0, 0, 0).premultiply();
-        let other_size = Pixmap::new(40, 49).unwrap();
-        for (pixmap, options, why) in [
-            (&translucent, EncodeOptions::default(), "translucent pixels"),
-            (&other_size, EncodeOptions::default(), "another size"),
+        let applied = png_in_blocks(
+            &translucent,
+            EncodeOptions::default(),
+            Some(&backdrop),
+            &mut buffers,
+        );
+        assert_eq!(
+            applied,
+            Ok(false),
+            "translucent pixels are not written in blocks"
+        );
+        let mut other_size = Pixmap::new(40, 49).unwrap();
+        other_size.fill(tiny_skia::Color::from_rgba8(200, 10, 10, 255));
+        for (pixmap, why) in [
+            (&translucent, "translucent pixels"),
+            (&other_size, "another size"),
         ] {
-            let applied = png_over_backdrop(pixmap, &backdrop, options, &mut buffers);
-            assert_eq!(applied, Ok(false), "{why}");
+            let options = EncodeOptions::default();
             let file = encode_with(pixmap, Format::Png, options, Some(&backdrop), &mut buffers);
-            let whole = encode(pixmap, Format::Png, options).unwrap();
-            assert_eq!(decode(file.unwrap()), decode(&whole), "{why}");
+            let without = encode(pixmap, Format::Png, options).unwrap();
+            assert!(
+                file.unwrap() == without,
+                "{why}: the backdrop changed the file"
+            );
         }
+    }
+
+    #[test]
+    fn a_backdrop_found_while_rendering_changes_no_file() {
+        let found = Backdrop::same_as_drawn(backdrop_pixmap(), 2);
+        let mut buffers = Buffers::default();
+        let blue = tiny_skia::ColorU8::from_rgba(0, 0, 255, 255).premultiply();
+        // Drawn on nowhere, in one block, everywhere; at the level its blocks were compressed
+        // at (copied) and at others (not copied): the file is the one written without it.
+        for drawn in [&[][..], &[700], &[5, 700, 1300, 1999]] {
+            for level in [1, 2, 4] {
+                let mut pixmap = backdrop_pixmap();
+                for &i in drawn {
+                    pixmap.pixels_mut()[i] = blue;
+                }
+                let options = EncodeOptions::png(level);
+                let over = encode_with(&pixmap, Format::Png, options, Some(&found), &mut buffers);
+                let without = encode(&pixmap, Format::Png, options).unwrap();
+                assert!(
+                    over.unwrap() == without,
+                    "level {level}, drawn at {drawn:?}"
+                );
+            }
+        }
+        // Its blocks are copied, not compressed again: a backdrop with other rows under the
+        // same pixels gives another file.
+        let mut other = backdrop_pixmap();
+        other.pixels_mut()[0] = blue;
+        let mut wrong = Backdrop::same_as_drawn(other, 2);
+        wrong.pixmap = backdrop_pixmap();
+        let pixmap = backdrop_pixmap();
+        let options = EncodeOptions::default();
+        let over = encode_with(&pixmap, Format::Png, options, Some(&wrong), &mut buffers)
+            .unwrap()
+            .to_vec();
+        assert!(over != encode(&pixmap, Format::Png, options).unwrap());
     }
 
     #[test]
@@ -291,7 +385,7 @@ mod tests {
         for level in 3..=9 {
             let options = EncodeOptions::png(level);
             let filtered = encode(&pixmap, Format::Png, options).unwrap();
-            let applied = png_over_backdrop(&pixmap, &backdrop, options, &mut buffers);
+            let applied = png_in_blocks(&pixmap, options, Some(&backdrop), &mut buffers);
             assert_eq!(applied, Ok(true), "level {level}");
             let unfiltered = buffers.file.clone();
             let kept = encode_with(&pixmap, Format::Png, options, Some(&backdrop), &mut buffers);

@@ -2,9 +2,10 @@
 //! libwebp, lossless through image-webp).
 //!
 //! Encoders are picked for speed at a sane size (measured in `benches/render.rs`): PNG
-//! through the `png` crate, stored as RGB when the image is opaque ([`png`](self::png)); a
-//! template's background is a [`Backdrop`] whose PNG rows are compressed once, so a render
-//! over it compresses only the rows it drew on ([`backdrop`](self::backdrop)). Which format a
+//! through the `png` crate, stored as RGB when the image is opaque ([`png`](self::png)), its
+//! rows in blocks compressed one by one; a background is a [`Backdrop`] whose blocks are
+//! compressed once, so a render over it compresses only the blocks it drew on
+//! ([`backdrop`](self::backdrop)). Which format a
 //! request asks for is [`crate::format`]'s business.
 
 mod backdrop;
@@ -104,20 +105,21 @@ fn webp_lossy(
     Ok(())
 }
 
-/// PNG into `buffers.file`. Over a backdrop, untouched rows come from its compressed blocks
-/// and the rest are compressed unfiltered; levels 3 to 9 also try the whole image with
-/// adaptive filters (better for photos) and keep the smaller file.
+/// PNG into `buffers.file`. Written in blocks (see [`backdrop`](self::backdrop)) at
+/// [`png::BLOCKED_LEVEL`] or over a backdrop holding blocks for the level, copying its
+/// untouched ones; levels 3 to 9 also try the whole image with adaptive filters (better for
+/// photos) and keep the smaller file. Level 1 alone is fdeflate's single pass.
 fn png_into(
     pixmap: &Pixmap,
     options: EncodeOptions,
     backdrop: Option<&Backdrop>,
     buffers: &mut Buffers,
 ) -> Result<(), String> {
-    let over_backdrop = match backdrop {
-        Some(backdrop) => backdrop::png_over_backdrop(pixmap, backdrop, options, buffers)?,
-        None => false,
-    };
-    if over_backdrop && png::UNFILTERED_LEVELS.contains(&options.png_compression) {
+    let level = options.png_compression;
+    let copies = backdrop.is_some_and(|b| b.has_blocks_for(level));
+    let in_blocks = (copies || level == png::BLOCKED_LEVEL)
+        && backdrop::png_in_blocks(pixmap, options, backdrop, buffers)?;
+    if in_blocks && png::UNFILTERED_LEVELS.contains(&level) {
         return Ok(());
     }
     let Buffers {
@@ -126,13 +128,9 @@ fn png_into(
         spare,
         ..
     } = buffers;
-    let out = if over_backdrop {
-        &mut *spare
-    } else {
-        &mut *file
-    };
+    let out = if in_blocks { &mut *spare } else { &mut *file };
     png::whole_image(pixmap, options, pixels, out)?;
-    if over_backdrop && spare.len() < file.len() {
+    if in_blocks && spare.len() < file.len() {
         std::mem::swap(file, spare);
     }
     Ok(())
