@@ -44,7 +44,8 @@ const DEFINITIONS: &[&str] = &[
     "metadata",
 ];
 
-/// Elements a found background may hold: shapes and groups of them.
+/// Elements a found background may hold: shapes and groups of them (and images whose data
+/// is in the markup, see [`is_plain_shape`]).
 const SHAPES: &[&str] = &[
     "rect", "circle", "ellipse", "line", "polyline", "polygon", "path", "g",
 ];
@@ -117,11 +118,15 @@ pub fn split(svg: &str) -> Option<Split> {
     })
 }
 
-/// Whether `node` is a shape (or a group of shapes) with no id whose references are all
-/// among `defined`.
+/// Whether `node` is a shape, an image given as a `data:` URL (an asset: its bytes are part
+/// of the key) or a group of them, with no id, whose references are all among `defined`.
 fn is_plain_shape(node: &roxmltree::Node, defined: &[&str]) -> bool {
+    let inline_image = |d: &roxmltree::Node| {
+        d.has_tag_name("image")
+            && (d.attributes()).any(|a| a.name() == "href" && a.value().starts_with("data:"))
+    };
     node.descendants().filter(|d| d.is_element()).all(|d| {
-        SHAPES.contains(&d.tag_name().name())
+        (SHAPES.contains(&d.tag_name().name()) || inline_image(&d))
             && !d.has_attribute("id")
             && d.attributes()
                 .all(|a| references(&a).all(|id| defined.contains(&id)))
@@ -270,6 +275,22 @@ mod tests {
         let with_id = CARD.replace("<circle cx=\"90\"", "<circle id=\"dot\" cx=\"90\"");
         assert!(!split(&with_id).unwrap().under.contains("dot"));
         let referring = CARD.replace("fill=\"#38bdf8\"", "fill=\"url(#elsewhere)\"");
+        // An image is drawn under only when its bytes are in the markup.
+        let image = |href: &str| {
+            format!(
+                "<rect width=\"100\" height=\"50\" fill=\"url(#bg)\"/>\n  <image href=\"{href}\" width=\"9\" height=\"9\"/>"
+            )
+        };
+        let inline = CARD.replace(
+            "<rect width=\"100\" height=\"50\" fill=\"url(#bg)\"/>",
+            &image("data:image/png;base64,AAAA"),
+        );
+        assert!(split(&inline).unwrap().under.contains("<image"));
+        let linked = CARD.replace(
+            "<rect width=\"100\" height=\"50\" fill=\"url(#bg)\"/>",
+            &image("logo.png"),
+        );
+        assert!(!split(&linked).unwrap().under.contains("<image"));
         assert!(!split(&referring).unwrap().under.contains("elsewhere"));
     }
 }

@@ -22,7 +22,7 @@ pub mod error;
 pub mod fetch;
 mod fonts;
 pub mod format;
-mod found_backgrounds;
+pub mod found_backgrounds;
 mod functions;
 mod handler;
 mod hits;

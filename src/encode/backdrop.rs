@@ -7,7 +7,10 @@
 //! `adler32_combine`). A block's bytes depend only on its rows and level, so an image written
 //! in blocks is the same file whether its blocks were compressed now or copied.
 
+use std::cell::RefCell;
+
 use flate2::{Compress, Compression, FlushCompress};
+use rayon::prelude::*;
 use tiny_skia::Pixmap;
 
 use super::options::{Buffers, EncodeOptions};
@@ -112,36 +115,47 @@ fn compress_blocks(pixmap: &Pixmap, level: u8) -> Option<Vec<Block>> {
     if !is_opaque(pixmap.data()) {
         return None;
     }
-    let mut compress = Compress::new(Compression::new(level.into()), false);
-    let mut rows = Vec::new();
-    let blocks = pixmap
-        .data()
-        .chunks(row_bytes(pixmap) * BLOCK_ROWS)
-        .map(|rgba| {
-            rows.clear();
-            unfiltered_rgb_rows(rgba, pixmap.width() as usize, &mut rows);
-            let mut deflated = Vec::new();
-            compress_block(&mut compress, &rows, &mut deflated)
-                .expect("deflating into a growing Vec cannot fail");
-            Block {
-                deflated,
-                adler: zlib_rs::adler32::adler32(1, &rows),
-                len: rows.len() as u64,
-            }
-        })
+    let width = pixmap.width() as usize;
+    let blocks = (pixmap.data().par_chunks(row_bytes(pixmap) * BLOCK_ROWS))
+        .map(|rgba| Block::compress(rgba, width, level))
         .collect();
     Some(blocks)
 }
 
-/// Deflates one block's rows onto `out` on their own: from a fresh state, ending in a sync
-/// flush. Its bytes depend only on the rows and the compressor's level.
-fn compress_block(
-    compress: &mut Compress,
-    rows: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<(), flate2::CompressError> {
-    compress.reset();
-    deflate(compress, rows, out, FlushCompress::Sync)
+/// A compressor (zlib's state is a few hundred KB) with its level, and the rows it last
+/// compressed.
+type Compressor = (Option<(u8, Compress)>, Vec<u8>);
+
+thread_local! {
+    /// This thread's compressor, kept for its next block.
+    static COMPRESSOR: RefCell<Compressor> = RefCell::default();
+}
+
+impl Block {
+    /// Opaque premultiplied RGBA rows of `width` pixels as one block at `level`: from a
+    /// fresh state, ending in a sync flush, so its bytes depend only on the rows and level.
+    fn compress(rgba: &[u8], width: usize, level: u8) -> Block {
+        COMPRESSOR.with_borrow_mut(|(compress, rows)| {
+            let compress = match compress {
+                Some((kept, compress)) if *kept == level => compress,
+                _ => {
+                    let fresh = Compress::new(Compression::new(level.into()), false);
+                    &mut compress.insert((level, fresh)).1
+                }
+            };
+            rows.clear();
+            unfiltered_rgb_rows(rgba, width, rows);
+            let mut deflated = Vec::with_capacity(rows.len() / 4);
+            compress.reset();
+            deflate(compress, rows, &mut deflated, FlushCompress::Sync)
+                .expect("deflating into a growing Vec cannot fail");
+            Block {
+                deflated,
+                adler: zlib_rs::adler32::adler32(1, rows),
+                len: rows.len() as u64,
+            }
+        })
+    }
 }
 
 /// Deflates all of `input` onto `out`, then flushes as `flush` says.
@@ -165,8 +179,9 @@ fn deflate(
 
 /// Writes opaque `pixmap` as PNG into `buffers.file` in blocks, each compressed on its own
 /// at the options' level (unfiltered; 1 is zlib's quick pass), copying `backdrop`'s blocks
-/// wherever the rows equal its own and it holds blocks for this level. Returns `false`,
-/// having written no file, when the pixmap is not opaque.
+/// wherever the rows equal its own and it holds blocks for this level. Blocks are compressed
+/// in parallel (the file does not depend on it). Returns `false`, having written no file,
+/// when the pixmap is not opaque.
 pub(super) fn png_in_blocks(
     pixmap: &Pixmap,
     options: EncodeOptions,
@@ -174,21 +189,6 @@ pub(super) fn png_in_blocks(
     buffers: &mut Buffers,
 ) -> Result<bool, String> {
     let level = options.png_compression.clamp(1, 9);
-    let Buffers {
-        pixels,
-        deflated,
-        file,
-        compress,
-        ..
-    } = buffers;
-    let compress = match compress {
-        Some((kept, compress)) if *kept == level => compress,
-        _ => {
-            &mut compress
-                .insert((level, Compress::new(Compression::new(level.into()), false)))
-                .1
-        }
-    };
     let block_bytes = row_bytes(pixmap) * BLOCK_ROWS;
     // The backdrop's rows beside its blocks, where they fit this image.
     let copyable = backdrop
@@ -197,27 +197,42 @@ pub(super) fn png_in_blocks(
     let mut under = copyable
         .into_iter()
         .flat_map(|(rows, blocks)| rows.zip(blocks));
+    let copied: Vec<Option<&Block>> = pixmap
+        .data()
+        .chunks(block_bytes)
+        .map(|drawn| {
+            under
+                .next()
+                .filter(|(rows, _)| *rows == drawn)
+                .map(|(_, b)| b)
+        })
+        .collect();
+    let width = pixmap.width() as usize;
+    let compressed: Option<Vec<Option<Block>>> = (pixmap.data().par_chunks(block_bytes))
+        .zip(&copied)
+        .map(|(drawn, copy)| match copy {
+            Some(_) => Some(None),
+            None if is_opaque(drawn) => Some(Some(Block::compress(drawn, width, level))),
+            None => None,
+        })
+        .collect();
+    let Some(compressed) = compressed else {
+        return Ok(false);
+    };
+    let Buffers { deflated, file, .. } = buffers;
     deflated.clear();
     deflated.extend_from_slice(&[0x78, 0x5e]); // zlib header: deflate, 32 KiB window
     let mut adler = 1;
-    for drawn in pixmap.data().chunks(block_bytes) {
-        match under.next() {
-            Some((rows, block)) if rows == drawn => {
-                deflated.extend_from_slice(&block.deflated);
-                adler = zlib_rs::adler32::adler32_combine(adler, block.adler, block.len);
-                continue;
-            }
-            _ if !is_opaque(drawn) => return Ok(false),
-            _ => {}
-        }
-        pixels.clear();
-        unfiltered_rgb_rows(drawn, pixmap.width() as usize, pixels);
-        compress_block(compress, pixels, deflated).map_err(|e| e.to_string())?;
-        adler = zlib_rs::adler32::adler32(adler, pixels);
+    for block in copied
+        .iter()
+        .zip(&compressed)
+        .filter_map(|(c, d)| c.or(d.as_ref()))
+    {
+        deflated.extend_from_slice(&block.deflated);
+        adler = zlib_rs::adler32::adler32_combine(adler, block.adler, block.len);
     }
-    // End the stream with an empty final block.
-    compress.reset();
-    deflate(compress, &[], deflated, FlushCompress::Finish).map_err(|e| e.to_string())?;
+    // End the stream with an empty final block (fixed Huffman codes, end of block: 03 00).
+    deflated.extend_from_slice(&[0x03, 0x00]);
     deflated.extend_from_slice(&adler.to_be_bytes());
 
     file.clear();

@@ -75,8 +75,6 @@ pub struct Buffers {
     pub(super) file: Vec<u8>,
     /// A second file, when two ways of encoding are tried.
     pub(super) spare: Vec<u8>,
-    /// The backdrop path's compressor and its level (zlib's state is a few hundred KB).
-    pub(super) compress: Option<(u8, flate2::Compress)>,
 }
 
 impl std::fmt::Debug for Buffers {
