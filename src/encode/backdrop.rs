@@ -8,11 +8,13 @@
 //! in blocks is the same file whether its blocks were compressed now or copied.
 
 use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
 
 use flate2::{Compress, Compression, FlushCompress};
 use rayon::prelude::*;
 use tiny_skia::Pixmap;
 
+use super::jpeg::Band;
 use super::options::{Buffers, EncodeOptions};
 use super::pixels::{Channels, is_opaque, row_bytes, unfiltered_rgb_rows};
 use super::png::{IDAT_BYTES, png_encoder};
@@ -30,6 +32,8 @@ const BACKDROP_LEVEL: u32 = 9;
 pub struct Backdrop {
     pixmap: Pixmap,
     blocks: Blocks,
+    /// Its JPEG bands at the quality last asked for, encoded at the first JPEG over it.
+    jpeg: Mutex<Option<(u8, Arc<Vec<Band>>)>>,
 }
 
 /// A backdrop's compressed rows, and when a render may copy them.
@@ -69,7 +73,15 @@ impl Backdrop {
     pub fn new(pixmap: Pixmap) -> Backdrop {
         let blocks =
             compress_blocks(&pixmap, BACKDROP_LEVEL as u8).map_or(Blocks::None, Blocks::Fixed);
-        Backdrop { pixmap, blocks }
+        Backdrop::with_blocks(pixmap, blocks)
+    }
+
+    fn with_blocks(pixmap: Pixmap, blocks: Blocks) -> Backdrop {
+        Backdrop {
+            pixmap,
+            blocks,
+            jpeg: Mutex::default(),
+        }
     }
 
     /// A background found while rendering: rows compressed as an image written in blocks at
@@ -78,7 +90,7 @@ impl Backdrop {
         let level = level.clamp(1, 9);
         let blocks = compress_blocks(&pixmap, level)
             .map_or(Blocks::None, |blocks| Blocks::Same { level, blocks });
-        Backdrop { pixmap, blocks }
+        Backdrop::with_blocks(pixmap, blocks)
     }
 
     /// The pixels.
@@ -101,6 +113,20 @@ impl Backdrop {
             Blocks::Fixed(blocks) => Some(blocks),
             Blocks::Same { level: at, blocks } if *at == level.clamp(1, 9) => Some(blocks),
             _ => None,
+        }
+    }
+
+    /// Its JPEG bands at `quality` (see [`jpeg`](super::jpeg)): a band's bytes depend only
+    /// on its pixels and quality, so any JPEG over it may copy them.
+    pub(super) fn jpeg_bands(&self, quality: u8) -> Result<Arc<Vec<Band>>, String> {
+        let mut kept = self.jpeg.lock().unwrap_or_else(|e| e.into_inner());
+        match &*kept {
+            Some((at, bands)) if *at == quality => Ok(bands.clone()),
+            _ => {
+                let bands = Arc::new(super::jpeg::bands(&self.pixmap, quality)?);
+                *kept = Some((quality, bands.clone()));
+                Ok(bands)
+            }
         }
     }
 

@@ -9,6 +9,7 @@
 //! request asks for is [`crate::format`]'s business.
 
 mod backdrop;
+mod jpeg;
 mod options;
 mod pixels;
 mod png;
@@ -49,15 +50,15 @@ pub fn encode_with<'a>(
     match format {
         Format::Png => png_into(pixmap, options, backdrop, buffers).map_err(fail)?,
         Format::Jpeg => {
-            let (w, h) = (
-                u16::try_from(width).map_err(|_| fail("too wide for JPEG".into()))?,
-                u16::try_from(height).map_err(|_| fail("too tall for JPEG".into()))?,
-            );
-            let (pixels, file) = buffers.cleared();
-            pixels::over_white(pixmap, pixels);
-            jpeg_encoder::Encoder::new(file, options.jpeg_quality)
-                .encode(pixels, w, h, jpeg_encoder::ColorType::Rgb)
-                .map_err(|e| fail(e.to_string()))?;
+            let quality = options.jpeg_quality;
+            let bands = backdrop
+                .map(|b| b.jpeg_bands(quality))
+                .transpose()
+                .map_err(fail)?;
+            let under = backdrop
+                .zip(bands.as_deref())
+                .map(|(b, bands)| (b.pixmap(), &bands[..]));
+            jpeg::jpeg_in_bands(pixmap, quality, under, &mut buffers.file).map_err(fail)?;
         }
         Format::Webp => {
             let (pixels, file) = buffers.cleared();
