@@ -287,13 +287,7 @@ impl Engine {
                 ),
                 None => self
                     .found
-                    .find(
-                        &svg,
-                        scale,
-                        level,
-                        &self.options,
-                        self.limits().max_svg_nodes,
-                    )
+                    .find(&svg, scale, level, |under| self.parse_drawn(under).ok())
                     .map(|(over, found)| {
                         rest = Some(over);
                         found

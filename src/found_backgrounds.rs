@@ -12,13 +12,13 @@
 //! written without them compresses them, so the files are the same too. A template's own
 //! background at a scale other than 1 is kept here the same way.
 
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 
 use crate::background::Background;
 use crate::cache::ByteCache;
-use crate::raster;
 
 /// Bytes of drawn backgrounds kept (a 1200x630 one is about 3.2 MiB, 13 MiB at scale 2).
 pub const FOUND_BACKGROUNDS_BUDGET: usize = 48 * 1024 * 1024;
@@ -44,29 +44,37 @@ const DEFINITIONS: &[&str] = &[
     "metadata",
 ];
 
-/// Elements a found background may hold: shapes and groups of them (and images whose data
-/// is in the markup, see [`is_plain_shape`]).
+/// Elements a found background may hold: shapes, text and groups of them (and images whose
+/// data is in the markup, see [`is_plain_shape`]).
 const SHAPES: &[&str] = &[
-    "rect", "circle", "ellipse", "line", "polyline", "polygon", "path", "g",
+    "rect", "circle", "ellipse", "line", "polyline", "polygon", "path", "g", "text", "tspan",
 ];
 
 /// Root attributes that make the whole drawing one group (its opacity, filter, mask, clip or
 /// style apply to everything at once), which a split would change.
 const GROUPING: &[&str] = &["opacity", "filter", "mask", "clip-path", "style"];
 
-/// A filled SVG split into what is drawn first and the rest.
-pub struct Split {
-    /// Hash of [`Split::under`]: what the drawn background is keyed by.
-    pub key: blake3::Hash,
-    /// An SVG of the leading shapes, with the root element and every root-level definition.
-    pub under: String,
-    /// The SVG without the leading shapes.
-    pub over: String,
+/// Leading elements considered for a background, at most.
+const MAX_LEADING: usize = 64;
+
+/// A filled SVG's leading drawn elements, to split it after the first `k` of them: what is
+/// drawn first ([`Split::under`]) and the rest ([`Split::over`]).
+pub struct Split<'a> {
+    svg: &'a str,
+    /// Where the root element's content starts.
+    head: usize,
+    /// Every root-level definition.
+    definitions: Vec<Range<usize>>,
+    /// The leading drawn elements, in order.
+    leading: Vec<Range<usize>>,
+    /// `keys[k - 1]` is the hash of what the first `k` leading elements draw (their markup,
+    /// the root element and every definition).
+    keys: Vec<blake3::Hash>,
 }
 
-/// Splits `svg` after its leading shapes, if it starts with any: shapes and groups of
-/// shapes without ids (nothing can `<use>` them) that refer only to root-level definitions.
-pub fn split(svg: &str) -> Option<Split> {
+/// Finds `svg`'s leading elements, if it starts with any: shapes, text and groups of them
+/// without ids (nothing can `<use>` them) that refer only to root-level definitions.
+pub fn split(svg: &str) -> Option<Split<'_>> {
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
         ..roxmltree::ParsingOptions::default()
@@ -83,43 +91,80 @@ pub fn split(svg: &str) -> Option<Split> {
         .filter(|n| is_definition(n))
         .flat_map(|n| n.descendants().filter_map(|d| d.attribute("id")))
         .collect();
-    let mut leading = Vec::new();
-    for child in &children {
-        if is_definition(child) {
-            continue;
-        }
-        if !is_plain_shape(child, &defined) {
-            break;
-        }
-        leading.push(child.range());
-    }
+    let leading: Vec<Range<usize>> = (children.iter())
+        .filter(|n| !is_definition(n))
+        .take_while(|n| is_plain_shape(n, &defined))
+        .take(MAX_LEADING)
+        .map(|n| n.range())
+        .collect();
     if leading.is_empty() {
         return None;
     }
-    let head = &svg[..root.first_child()?.range().start];
-    let mut under = String::from(head);
-    for child in &children {
-        if is_definition(child) || leading.contains(&child.range()) {
-            under.push_str(&svg[child.range()]);
-        }
+    let head = root.first_child()?.range().start;
+    let definitions: Vec<Range<usize>> = (children.iter())
+        .filter(|n| is_definition(n))
+        .map(|n| n.range())
+        .collect();
+    let mut hasher = blake3::Hasher::new();
+    for part in std::iter::once(0..head).chain(definitions.iter().cloned()) {
+        hash_part(&mut hasher, &svg[part]);
     }
-    under.push_str("</svg>");
-    let mut over = String::with_capacity(svg.len());
-    let mut from = 0;
-    for range in &leading {
-        over.push_str(&svg[from..range.start]);
-        from = range.end;
-    }
-    over.push_str(&svg[from..]);
+    let keys = (leading.iter())
+        .map(|range| {
+            hash_part(&mut hasher, &svg[range.clone()]);
+            hasher.finalize()
+        })
+        .collect();
     Some(Split {
-        key: blake3::hash(under.as_bytes()),
-        under,
-        over,
+        svg,
+        head,
+        definitions,
+        leading,
+        keys,
     })
 }
 
-/// Whether `node` is a shape, an image given as a `data:` URL (an asset: its bytes are part
-/// of the key) or a group of them, with no id, whose references are all among `defined`.
+/// Adds one piece of markup to a key, its length first (so pieces cannot run together).
+fn hash_part(hasher: &mut blake3::Hasher, part: &str) {
+    hasher.update(&(part.len() as u64).to_le_bytes());
+    hasher.update(part.as_bytes());
+}
+
+impl Split<'_> {
+    /// The keys of the first 1, 2, ... leading elements.
+    pub fn keys(&self) -> &[blake3::Hash] {
+        &self.keys
+    }
+
+    /// An SVG of the first `k` leading elements, with the root element and every root-level
+    /// definition, in document order.
+    pub fn under(&self, k: usize) -> String {
+        let mut parts: Vec<&Range<usize>> =
+            self.definitions.iter().chain(&self.leading[..k]).collect();
+        parts.sort_by_key(|range| range.start);
+        let mut under = String::from(&self.svg[..self.head]);
+        for range in parts {
+            under.push_str(&self.svg[range.clone()]);
+        }
+        under.push_str("</svg>");
+        under
+    }
+
+    /// The SVG without its first `k` leading elements.
+    pub fn over(&self, k: usize) -> String {
+        let mut over = String::with_capacity(self.svg.len());
+        let mut from = 0;
+        for range in &self.leading[..k] {
+            over.push_str(&self.svg[from..range.start]);
+            from = range.end;
+        }
+        over.push_str(&self.svg[from..]);
+        over
+    }
+}
+
+/// Whether `node` is a shape, text, an image given as a `data:` URL (an asset: its bytes are
+/// part of the key) or a group of them, with no id, whose references are all among `defined`.
 fn is_plain_shape(node: &roxmltree::Node, defined: &[&str]) -> bool {
     let inline_image = |d: &roxmltree::Node| {
         d.has_tag_name("image")
@@ -173,23 +218,31 @@ impl FoundBackgrounds {
         self.drawn.stats()
     }
 
-    /// `svg` without its leading shapes, and those drawn at `scale` (their PNG blocks as
-    /// `level` compresses them), when they were seen before.
+    /// `svg` without its leading elements, and those drawn at `scale` (their PNG blocks as
+    /// `level` compresses them), when they were seen before: the most leading elements seen
+    /// before together (so elements that change from card to card, and all after them, are
+    /// left out). `parse` reads the SVG they are drawn from.
     pub fn find(
         &self,
         svg: &str,
         scale: f32,
         level: u8,
-        options: &usvg::Options,
-        max_nodes: u32,
+        parse: impl FnOnce(&str) -> Option<usvg::Tree>,
     ) -> Option<(String, Arc<Background>)> {
         let split = split(svg)?;
-        let key = (*split.key.as_bytes(), scale.to_bits());
-        let background = self.get(key, || {
-            let tree = raster::parse(&split.under, options, max_nodes).ok()?;
-            Background::drawn(tree, split.key, scale, level).ok()
+        let keys = split.keys();
+        let scale_bits = scale.to_bits();
+        let seen_before: Vec<bool> = {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            let mut seen_at = |key: &blake3::Hash| seen.put((*key.as_bytes(), scale_bits), ());
+            keys.iter().map(|key| seen_at(key).is_some()).collect()
+        };
+        let k = seen_before.iter().rposition(|&seen| seen)? + 1;
+        let key = keys[k - 1];
+        let background = self.get((*key.as_bytes(), scale_bits), || {
+            Background::drawn(parse(&split.under(k))?, key, scale, level).ok()
         })?;
-        Some((split.over, background))
+        Some((split.over(k), background))
     }
 
     /// A template's background drawn at `scale` (not 1, where it is drawn at load), when it
@@ -239,58 +292,67 @@ mod tests {
 </svg>"##;
 
     #[test]
-    fn the_leading_shapes_go_under_with_every_definition() {
+    fn the_leading_elements_go_under_with_every_definition() {
         let split = split(CARD).unwrap();
-        assert!(split.under.contains("<rect width=\"100\""));
-        assert!(split.under.contains("<circle cx=\"90\""));
-        assert!(split.under.contains("linearGradient") && split.under.contains("clipPath"));
-        assert!(!split.under.contains("<text") && !split.under.contains("y=\"40\""));
-        assert!(split.under.ends_with("</svg>"));
-        assert!(!split.over.contains("<circle cx=\"90\"") && !split.over.contains("url(#bg)"));
-        assert!(split.over.contains("<text") && split.over.contains("linearGradient"));
-        roxmltree::Document::parse(&split.under).unwrap();
-        roxmltree::Document::parse(&split.over).unwrap();
+        assert_eq!(split.keys().len(), 4, "rect, circle, text, rect");
+        let (under, over) = (split.under(2), split.over(2));
+        assert!(under.contains("<rect width=\"100\"") && under.contains("<circle cx=\"90\""));
+        assert!(under.contains("linearGradient") && under.contains("clipPath"));
+        assert!(!under.contains("<text") && !under.contains("y=\"40\""));
+        assert!(under.ends_with("</svg>"));
+        assert!(!over.contains("<circle cx=\"90\"") && !over.contains("url(#bg)"));
+        assert!(over.contains("<text") && over.contains("linearGradient"));
+        assert!(split.under(3).contains("<text"));
+        roxmltree::Document::parse(&under).unwrap();
+        roxmltree::Document::parse(&over).unwrap();
+        // A key covers exactly the elements before it.
+        let other = CARD.replace("Title", "Other");
+        let other = super::split(&other).unwrap();
+        assert_eq!(other.keys()[..2], split.keys()[..2]);
+        assert_ne!(other.keys()[2], split.keys()[2]);
+    }
+
+    #[test]
+    fn the_most_leading_elements_seen_before_are_drawn_under() {
+        let found = FoundBackgrounds::default();
+        let options = usvg::Options::default();
+        let parse = |svg: &str| crate::raster::parse(svg, &options, 1000).ok();
+        let card = |title: &str| CARD.replace("Title", title);
+        assert!(
+            found.find(&card("One"), 1.0, 2, parse).is_none(),
+            "first sighting"
+        );
+        // The title changes: the shapes before it are drawn, the title and all after it not.
+        for title in ["Two", "Three"] {
+            let (over, _) = found.find(&card(title), 1.0, 2, parse).unwrap();
+            assert!(over.contains(title) && over.contains("y=\"40\""), "{over}");
+            assert!(!over.contains("<circle cx=\"90\""), "{over}");
+        }
+        assert_eq!(found.stats().hits, 1);
+        // At another scale, they are drawn again at their own second sighting.
+        assert!(found.find(&card("Four"), 2.0, 2, parse).is_none());
+        assert!(found.find(&card("Five"), 2.0, 2, parse).is_some());
     }
 
     #[test]
     fn nothing_is_split_that_could_draw_differently() {
-        let cases = [
-            // Text first.
-            CARD.replace(
-                "<rect width=\"100\" height=\"50\" fill=\"url(#bg)\"/>",
-                "<text>x</text>",
-            ),
-            // The root groups everything.
-            CARD.replace("height=\"50\">", "height=\"50\" opacity=\"0.5\">"),
-        ];
-        for svg in &cases {
-            let found = split(svg).map(|s| s.under);
-            assert!(
-                found.is_none() || !found.unwrap().contains("<rect width"),
-                "{svg}"
-            );
-        }
+        // The root groups everything.
+        let grouped = CARD.replace("height=\"50\">", "height=\"50\" opacity=\"0.5\">");
+        assert!(split(&grouped).is_none());
         // A shape with an id (another element may <use> it) or a reference to something
-        // that is not a root-level definition ends the leading shapes.
+        // that is not a root-level definition ends the leading elements.
         let with_id = CARD.replace("<circle cx=\"90\"", "<circle id=\"dot\" cx=\"90\"");
-        assert!(!split(&with_id).unwrap().under.contains("dot"));
+        assert_eq!(split(&with_id).unwrap().keys().len(), 1);
         let referring = CARD.replace("fill=\"#38bdf8\"", "fill=\"url(#elsewhere)\"");
+        assert_eq!(split(&referring).unwrap().keys().len(), 1);
         // An image is drawn under only when its bytes are in the markup.
         let image = |href: &str| {
-            format!(
-                "<rect width=\"100\" height=\"50\" fill=\"url(#bg)\"/>\n  <image href=\"{href}\" width=\"9\" height=\"9\"/>"
-            )
+            let rect = "<rect width=\"100\" height=\"50\" fill=\"url(#bg)\"/>";
+            let image = format!("<image href=\"{href}\" width=\"9\" height=\"9\"/>");
+            CARD.replace(rect, &format!("{rect}{image}"))
         };
-        let inline = CARD.replace(
-            "<rect width=\"100\" height=\"50\" fill=\"url(#bg)\"/>",
-            &image("data:image/png;base64,AAAA"),
-        );
-        assert!(split(&inline).unwrap().under.contains("<image"));
-        let linked = CARD.replace(
-            "<rect width=\"100\" height=\"50\" fill=\"url(#bg)\"/>",
-            &image("logo.png"),
-        );
-        assert!(!split(&linked).unwrap().under.contains("<image"));
-        assert!(!split(&referring).unwrap().under.contains("elsewhere"));
+        let inline = image("data:image/png;base64,AAAA");
+        assert!(split(&inline).unwrap().under(2).contains("<image"));
+        assert_eq!(split(&image("logo.png")).unwrap().keys().len(), 1);
     }
 }
