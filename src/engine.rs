@@ -59,6 +59,8 @@ pub struct Engine {
     pdf: std::sync::OnceLock<crate::pdf::PdfFonts>,
     /// Leading shapes of filled templates, drawn once (see [`crate::found_backgrounds`]).
     found: crate::found_backgrounds::FoundBackgrounds,
+    /// Pixmaps and buffers renders pass on to the next.
+    scratch: crate::scratch::Scratch,
     set: RwLock<Arc<TemplateSet>>,
     renders: AtomicU64,
     missing_glyphs: Counter,
@@ -91,6 +93,7 @@ impl Engine {
             measurer,
             pdf: std::sync::OnceLock::new(),
             found: Default::default(),
+            scratch: Default::default(),
             set: RwLock::new(Arc::new(set)),
             renders: AtomicU64::new(0),
             missing_glyphs: Counter::default(),
@@ -298,34 +301,32 @@ impl Engine {
                 .parse_drawn(svg)
                 .map_err(|e| internal(name, "parse", e))?;
             job.warn_missing_glyphs(&tree, &self.missing_glyphs);
-            SCRATCH.with_borrow_mut(|(kept, buffers)| {
-                let pixmap = raster::rasterize_reusing(
-                    &tree,
-                    job.params().scale(),
-                    self.limits().max_pixels,
-                    under.as_ref().map(|b| b.under()),
-                    kept.take(),
-                )
-                .map_err(|e| match e {
-                    RasterError::TooManyPixels(too_many) => RequestError::TooManyPixels(too_many),
-                    other => internal(name, "rasterize", other),
-                })?;
-                let file = encode::encode_with(
-                    &pixmap,
-                    job.format(),
-                    job.params().encode_options(),
-                    under.as_ref().map(|b| b.backdrop()),
-                    buffers,
-                )
-                .map_err(|e| internal(name, "encode", e))?;
-                // An exact-size copy for the cache; the working buffers stay with the thread.
-                let bytes = Bytes::copy_from_slice(file);
-                if pixmap.data().len() <= SCRATCH_KEEP_BYTES {
-                    *kept = Some(pixmap);
-                }
-                buffers.trim(SCRATCH_KEEP_BYTES);
-                Ok::<Bytes, RequestError>(bytes)
-            })?
+            let (width, height) = raster::output_size(&tree, scale);
+            let reuse = self.scratch.pixmap(width as u32, height as u32);
+            let pixmap = raster::rasterize_reusing(
+                &tree,
+                scale,
+                self.limits().max_pixels,
+                under.as_ref().map(|b| b.under()),
+                reuse,
+            )
+            .map_err(|e| match e {
+                RasterError::TooManyPixels(too_many) => RequestError::TooManyPixels(too_many),
+                other => internal(name, "rasterize", other),
+            })?;
+            let mut buffers = self.scratch.buffers();
+            let file = encode::encode_with(
+                &pixmap,
+                job.format(),
+                job.params().encode_options(),
+                under.as_ref().map(|b| b.backdrop()),
+                &mut buffers,
+            )
+            .map_err(|e| internal(name, "encode", e))?;
+            // An exact-size copy for the cache; the working memory goes to the next render.
+            let bytes = Bytes::copy_from_slice(file);
+            self.scratch.keep(pixmap, buffers);
+            bytes
         };
         Ok(Image {
             bytes,
@@ -363,17 +364,6 @@ impl Engine {
             .write(pages, self.limits().max_svg_nodes)
             .map_err(|e| RequestError::Internal(format!("pdf: {e}")))
     }
-}
-
-/// Largest pixmap or buffer a render thread keeps for the next render (a 2400x1260 card at
-/// scale 2 is 12 MB); anything larger is freed after use.
-const SCRATCH_KEEP_BYTES: usize = 16 * 1024 * 1024;
-
-thread_local! {
-    /// This thread's pixmap and encoder buffers from its last render, reused by the next:
-    /// renders then allocate little beyond the image they return (see [`encode::Buffers`]).
-    static SCRATCH: std::cell::RefCell<(Option<tiny_skia::Pixmap>, encode::Buffers)> =
-        std::cell::RefCell::default();
 }
 
 fn lookup(set: &TemplateSet, name: &str) -> Result<Arc<Template>, RequestError> {

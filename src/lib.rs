@@ -37,6 +37,7 @@ pub mod params;
 pub mod pdf;
 pub mod raster;
 mod response;
+mod scratch;
 pub mod server;
 pub mod signing;
 pub mod state;

@@ -72,7 +72,7 @@ pub struct State {
 impl State {
     /// Fresh state for `engine` under `config`.
     pub fn new(engine: Arc<Engine>, config: &ServerConfig) -> State {
-        let cache = ImageCache::new(config.cache_bytes);
+        let cache = ImageCache::new(config.image_cache_bytes());
         State {
             metrics: Metrics::new(
                 cache.counters(),

@@ -96,6 +96,17 @@ impl Buffers {
         (&mut self.pixels, &mut self.file)
     }
 
+    /// Bytes allocated.
+    pub fn capacity(&self) -> usize {
+        let Buffers {
+            pixels,
+            deflated,
+            file,
+            spare,
+        } = self;
+        pixels.capacity() + deflated.capacity() + file.capacity() + spare.capacity()
+    }
+
     /// Frees buffers grown past `max_bytes` (by a rare huge render), keeping the rest.
     pub fn trim(&mut self, max_bytes: usize) {
         for buffer in [

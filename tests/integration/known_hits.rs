@@ -80,11 +80,13 @@ async fn an_expired_signature_is_refused_even_after_a_hit() {
 
 #[tokio::test]
 async fn an_evicted_image_is_rendered_again() {
-    // A cache that holds one post card: the second card evicts the first.
+    // A cache that holds one post card (half a small budget is left for images): the
+    // second card evicts the first.
     let config = ServerConfig {
-        cache_bytes: 72 * 1024,
+        cache_bytes: 144 * 1024,
         ..ServerConfig::default()
     };
+    assert_eq!(config.image_cache_bytes(), 72 * 1024);
     let server = TestServer::start_with(EngineConfig::bundled(&support::root()), config).await;
     let (a, b) = ("/og/post.png?title=First", "/og/post.png?title=Second");
     let first = server.get(a).await;

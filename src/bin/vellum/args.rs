@@ -260,7 +260,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "VELLUM_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
-    /// Cache budget in MiB.
+    /// Cache budget in MiB: rendered images, and the backgrounds and request targets the
+    /// server keeps (64 MiB of it, at most half).
     #[arg(long, env = "VELLUM_CACHE_MB", default_value_t = ServerConfig::default().cache_bytes >> 20)]
     pub cache_mb: usize,
     /// Renders running at once [default: number of cores].

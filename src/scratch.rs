@@ -1,0 +1,96 @@
+//! Working memory renders pass on to the next: pixmaps and encoder buffers, kept within one
+//! byte budget shared by every render thread, so that neither the number of threads nor a
+//! rare huge render decides how much stays allocated.
+//!
+//! Reusing them spares each render allocating (and the kernel zeroing) megabytes that are
+//! freed again a few milliseconds later, beside the long-lived caches, which fragments the
+//! heap until the process holds far more than the caches' budget.
+
+use std::sync::Mutex;
+
+use tiny_skia::Pixmap;
+
+use crate::encode::Buffers;
+
+/// Bytes of pixmaps and buffers kept between renders, at most: two 1200x630 pixmaps (3 MB
+/// each) and their buffers; larger pixmaps are allocated per render.
+pub const SCRATCH_BUDGET: usize = 8 * 1024 * 1024;
+
+/// Largest single encoder buffer kept; a larger one (a rare huge render's) is freed.
+const KEEP_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+/// Pixmaps and buffers left by finished renders, newest last.
+#[derive(Default)]
+pub struct Scratch {
+    kept: Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    pixmaps: Vec<Pixmap>,
+    buffers: Vec<Buffers>,
+}
+
+impl Kept {
+    fn bytes(&self) -> usize {
+        let pixmaps: usize = self.pixmaps.iter().map(|p| p.data().len()).sum();
+        let buffers: usize = self.buffers.iter().map(Buffers::capacity).sum();
+        pixmaps + buffers
+    }
+}
+
+impl Scratch {
+    /// A kept pixmap of `width` x `height` (its pixels are stale), if there is one.
+    pub fn pixmap(&self, width: u32, height: u32) -> Option<Pixmap> {
+        let mut kept = self.lock();
+        let at = (kept.pixmaps.iter()).rposition(|p| p.width() == width && p.height() == height)?;
+        Some(kept.pixmaps.remove(at))
+    }
+
+    /// Kept encoder buffers, or new ones.
+    pub fn buffers(&self) -> Buffers {
+        self.lock().buffers.pop().unwrap_or_default()
+    }
+
+    /// Keeps a render's pixmap and buffers for the next, dropping the oldest pixmaps beyond
+    /// the budget.
+    pub fn keep(&self, pixmap: Pixmap, mut buffers: Buffers) {
+        buffers.trim(KEEP_BUFFER_BYTES);
+        let mut kept = self.lock();
+        kept.buffers.push(buffers);
+        if pixmap.data().len() <= SCRATCH_BUDGET {
+            kept.pixmaps.push(pixmap);
+        }
+        while kept.bytes() > SCRATCH_BUDGET && !kept.pixmaps.is_empty() {
+            kept.pixmaps.remove(0);
+        }
+        while kept.bytes() > SCRATCH_BUDGET && !kept.buffers.is_empty() {
+            kept.buffers.remove(0);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_kept_stays_within_the_budget_newest_first() {
+        let scratch = Scratch::default();
+        // 1200x630 is 3 MB: two fit in 8 MiB, the third pushes the oldest out.
+        for _ in 0..3 {
+            scratch.keep(Pixmap::new(1200, 630).unwrap(), Buffers::default());
+        }
+        assert_eq!(scratch.lock().pixmaps.len(), 2);
+        // A pixmap over the budget is not kept.
+        scratch.keep(Pixmap::new(2400, 2400).unwrap(), Buffers::default());
+        assert!(scratch.lock().bytes() <= SCRATCH_BUDGET);
+        assert!(scratch.pixmap(2400, 2400).is_none());
+        assert!(scratch.pixmap(1200, 630).is_some());
+        assert!(scratch.pixmap(1200, 631).is_none());
+    }
+}
