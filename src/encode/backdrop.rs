@@ -40,8 +40,9 @@ pub struct Backdrop {
 enum Blocks {
     /// None: the pixmap is not opaque.
     None,
-    /// Compressed at [`BACKDROP_LEVEL`] when a template loads: every render of the template
-    /// copies them, at any level, so its files never depend on anything else.
+    /// Compressed at [`BACKDROP_LEVEL`] with Paeth filters when a template loads: every
+    /// render of the template copies them, at any level, so its files never depend on
+    /// anything else.
     Fixed(Vec<Block>),
     /// Compressed as an image written in blocks at `level` compresses them: copied only into
     /// images written at that level, which are then the files they would be without them.
@@ -71,8 +72,8 @@ impl Backdrop {
     /// A template's background: rows compressed at the best level, copied by every render
     /// over it (if the pixmap is opaque; else the backdrop only holds pixels).
     pub fn new(pixmap: Pixmap) -> Backdrop {
-        let blocks =
-            compress_blocks(&pixmap, BACKDROP_LEVEL as u8).map_or(Blocks::None, Blocks::Fixed);
+        let blocks = compress_blocks(&pixmap, BACKDROP_LEVEL as u8, Rows::Paeth)
+            .map_or(Blocks::None, Blocks::Fixed);
         Backdrop::with_blocks(pixmap, blocks)
     }
 
@@ -88,7 +89,7 @@ impl Backdrop {
     /// `level` compresses them, so that a render's file is the one it would be without it.
     pub fn same_as_drawn(pixmap: Pixmap, level: u8) -> Backdrop {
         let level = level.clamp(1, 9);
-        let blocks = compress_blocks(&pixmap, level)
+        let blocks = compress_blocks(&pixmap, level, Rows::Unfiltered)
             .map_or(Blocks::None, |blocks| Blocks::Same { level, blocks });
         Backdrop::with_blocks(pixmap, blocks)
     }
@@ -137,15 +138,65 @@ impl Backdrop {
 }
 
 /// `pixmap`'s rows compressed block by block at `level`, or none if it is not opaque.
-fn compress_blocks(pixmap: &Pixmap, level: u8) -> Option<Vec<Block>> {
+fn compress_blocks(pixmap: &Pixmap, level: u8, rows: Rows) -> Option<Vec<Block>> {
     if !is_opaque(pixmap.data()) {
         return None;
     }
     let width = pixmap.width() as usize;
     let blocks = (pixmap.data().par_chunks(row_bytes(pixmap) * BLOCK_ROWS))
-        .map(|rgba| Block::compress(rgba, width, level))
+        .map(|rgba| Block::compress(rgba, width, level, rows))
         .collect();
     Some(blocks)
+}
+
+/// How a block's rows are filtered before they are compressed.
+#[derive(Clone, Copy)]
+enum Rows {
+    /// Not at all: quickest, for blocks compressed per render.
+    Unfiltered,
+    /// Paeth, except the block's first row, which takes Sub (it may follow rows of another
+    /// image): much smaller for gradients, for blocks compressed once.
+    Paeth,
+}
+
+/// Appends opaque premultiplied RGBA rows of `width` pixels as PNG rows: the first with the
+/// Sub filter, the others with Paeth.
+fn paeth_rgb_rows(rgba: &[u8], width: usize, out: &mut Vec<u8>) {
+    let mut raw = Vec::with_capacity(rgba.len() / 4 * 3);
+    super::pixels::rgb_into(rgba, &mut raw);
+    let stride = width * 3;
+    for (y, row) in raw.chunks_exact(stride).enumerate() {
+        let up = y.checked_sub(1).map(|y| &raw[y * stride..][..stride]);
+        out.push(if up.is_some() { 4 } else { 1 }); // Paeth, Sub
+        for x in 0..stride {
+            let a = if x >= 3 { row[x - 3] } else { 0 };
+            let predicted = match up {
+                None => a,
+                Some(up) => {
+                    let (b, c) = (up[x], if x >= 3 { up[x - 3] } else { 0 });
+                    paeth(a, b, c)
+                }
+            };
+            out.push(row[x].wrapping_sub(predicted));
+        }
+    }
+}
+
+/// The PNG Paeth predictor: of left, up and up-left, the one nearest `left + up - upleft`.
+fn paeth(a: u8, b: u8, c: u8) -> u8 {
+    let p = i16::from(a) + i16::from(b) - i16::from(c);
+    let (pa, pb, pc) = (
+        (p - i16::from(a)).abs(),
+        (p - i16::from(b)).abs(),
+        (p - i16::from(c)).abs(),
+    );
+    if pa <= pb && pa <= pc {
+        a
+    } else if pb <= pc {
+        b
+    } else {
+        c
+    }
 }
 
 /// A compressor (zlib's state is a few hundred KB) with its level, and the rows it last
@@ -160,7 +211,7 @@ thread_local! {
 impl Block {
     /// Opaque premultiplied RGBA rows of `width` pixels as one block at `level`: from a
     /// fresh state, ending in a sync flush, so its bytes depend only on the rows and level.
-    fn compress(rgba: &[u8], width: usize, level: u8) -> Block {
+    fn compress(rgba: &[u8], width: usize, level: u8, filter: Rows) -> Block {
         COMPRESSOR.with_borrow_mut(|(compress, rows)| {
             let compress = match compress {
                 Some((kept, compress)) if *kept == level => compress,
@@ -170,7 +221,10 @@ impl Block {
                 }
             };
             rows.clear();
-            unfiltered_rgb_rows(rgba, width, rows);
+            match filter {
+                Rows::Unfiltered => unfiltered_rgb_rows(rgba, width, rows),
+                Rows::Paeth => paeth_rgb_rows(rgba, width, rows),
+            }
             let mut deflated = Vec::with_capacity(rows.len() / 4);
             compress.reset();
             deflate(compress, rows, &mut deflated, FlushCompress::Sync)
@@ -238,7 +292,9 @@ pub(super) fn png_in_blocks(
         .zip(&copied)
         .map(|(drawn, copy)| match copy {
             Some(_) => Some(None),
-            None if is_opaque(drawn) => Some(Some(Block::compress(drawn, width, level))),
+            None if is_opaque(drawn) => {
+                Some(Some(Block::compress(drawn, width, level, Rows::Unfiltered)))
+            }
             None => None,
         })
         .collect();
