@@ -47,7 +47,7 @@ impl Default for Limits {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Cache budget in bytes: rendered images, and out of it the drawn backgrounds and the
-    /// hit path's targets (see [`ServerConfig::image_cache_bytes`]). Default: 256 MiB.
+    /// hit path's targets (see `state::image_cache_bytes`). Default: 256 MiB.
     pub cache_bytes: usize,
     /// Renders running at once. Default: the number of cores.
     pub max_renders: usize,
@@ -82,18 +82,6 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// The template studio `vellum dev` serves beside the endpoint. Default: none.
     pub studio: Option<Arc<crate::studio::Studio>>,
-}
-
-impl ServerConfig {
-    /// The part of the cache budget left for rendered images: the budget less what drawn
-    /// backgrounds and the hit path's targets may hold, and at least half of it.
-    pub fn image_cache_bytes(&self) -> usize {
-        let others =
-            crate::found_backgrounds::FOUND_BACKGROUNDS_BUDGET + crate::hits::TARGETS_BUDGET;
-        self.cache_bytes
-            .saturating_sub(others)
-            .max(self.cache_bytes / 2)
-    }
 }
 
 impl Default for ServerConfig {

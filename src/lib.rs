@@ -22,7 +22,7 @@ pub mod error;
 pub mod fetch;
 mod fonts;
 pub mod format;
-pub mod found_backgrounds;
+mod found_backgrounds;
 mod functions;
 mod handler;
 mod hits;

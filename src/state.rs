@@ -69,10 +69,17 @@ pub struct State {
     studio: Option<Arc<Studio>>,
 }
 
+/// The part of `config`'s cache budget left for rendered images: the budget less what drawn
+/// backgrounds and the hit path's targets may hold, and at least half of it.
+pub fn image_cache_bytes(config: &ServerConfig) -> usize {
+    let others = crate::found_backgrounds::FOUND_BACKGROUNDS_BUDGET + crate::hits::TARGETS_BUDGET;
+    (config.cache_bytes.saturating_sub(others)).max(config.cache_bytes / 2)
+}
+
 impl State {
     /// Fresh state for `engine` under `config`.
     pub fn new(engine: Arc<Engine>, config: &ServerConfig) -> State {
-        let cache = ImageCache::new(config.image_cache_bytes());
+        let cache = ImageCache::new(image_cache_bytes(config));
         State {
             metrics: Metrics::new(
                 cache.counters(),

@@ -86,7 +86,7 @@ async fn an_evicted_image_is_rendered_again() {
         cache_bytes: 144 * 1024,
         ..ServerConfig::default()
     };
-    assert_eq!(config.image_cache_bytes(), 72 * 1024);
+    assert_eq!(vellum::state::image_cache_bytes(&config), 72 * 1024);
     let server = TestServer::start_with(EngineConfig::bundled(&support::root()), config).await;
     let (a, b) = ("/og/post.png?title=First", "/og/post.png?title=Second");
     let first = server.get(a).await;
