@@ -1,5 +1,5 @@
 //! What a render draws first, drawn once: a template's background (an asset under the whole
-//! canvas that no parameter changes, drawn when templates load), or the leading shapes found
+//! canvas that no parameter changes, drawn when templates load), or the leading elements found
 //! in filled templates (see [`crate::found_backgrounds`]).
 //!
 //! It is kept as a tree (drawn under renders at other scales) and as pixels at one scale

@@ -57,7 +57,7 @@ pub struct Engine {
     measurer: Arc<TextMeasurer>,
     /// The fonts PDFs are drawn with, mirrored from `options` at the first PDF.
     pdf: std::sync::OnceLock<crate::pdf::PdfFonts>,
-    /// Leading shapes of filled templates, drawn once (see [`crate::found_backgrounds`]).
+    /// Leading elements of filled templates, drawn once (see [`crate::found_backgrounds`]).
     found: crate::found_backgrounds::FoundBackgrounds,
     /// Pixmaps and buffers renders pass on to the next.
     scratch: crate::scratch::Scratch,
@@ -155,7 +155,8 @@ impl Engine {
         self.renders.load(Ordering::Relaxed)
     }
 
-    /// How renders found their leading shapes already drawn (see [`crate::found_backgrounds`]).
+    /// How renders found their leading elements already drawn (see
+    /// [`crate::found_backgrounds`]).
     pub fn found_backgrounds(&self) -> crate::cache::CacheStats {
         self.found.stats()
     }
@@ -279,7 +280,7 @@ impl Engine {
             );
             // What is drawn first, already drawn: the template's background (at scale 1 as
             // loaded, at other scales once asked for twice), or else the filled SVG's leading
-            // shapes when seen before, and then only the rest of the SVG is drawn.
+            // elements seen before, and then only the rest of the SVG is drawn.
             let mut rest = None;
             let under = match job.background() {
                 Some(background) if scale == 1.0 => Some(background.clone()),

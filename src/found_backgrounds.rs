@@ -1,15 +1,17 @@
-//! Backgrounds found, not declared: the leading shapes of a filled template (a gradient, a
-//! frame, decorative circles) that repeat from request to request, drawn once and reused.
+//! Backgrounds found, not declared: the leading elements of a filled template (a gradient,
+//! a frame, decorative circles, fixed wording) that repeat from request to request, drawn
+//! once and reused.
 //!
-//! A filled SVG is split into what is drawn first ([`Split::under`]: its leading shapes with
-//! every root-level definition they may use) and the rest ([`Split::over`]: the SVG without
-//! them). The under part is keyed by a hash of its own markup, so it is reused exactly when
-//! it would be drawn the same: a shape that depends on no parameter, or only on the theme or
-//! a colour, repeats; one placed by the title's height has one entry per height. A key is
-//! drawn the second time it is seen (most markup seen once is never seen again), kept in a
-//! byte-bounded cache per scale, its pixels copied under the rest and its PNG blocks into the
-//! file. The pixels are those of a render in one pass, and blocks are compressed as a PNG
-//! written without them compresses them, so the files are the same too. A template's own
+//! A filled SVG is split after some of its leading elements into what is drawn first
+//! ([`Split::under`]: those elements with every root-level definition they may use) and the
+//! rest ([`Split::over`]: the SVG without them). Each count of leading elements has a key,
+//! the hash of exactly what they draw, and a render takes the most of them seen together
+//! before: an element that changes from card to card (a title) ends what is reused, and an
+//! element placed by the title's height has one entry per height. A key is drawn the second
+//! time it is seen (most markup seen once is never seen again), kept in a byte-bounded cache
+//! per scale, its pixels copied under the rest and its PNG blocks and JPEG bands into the
+//! file. The pixels are those of a render in one pass, and blocks and bands are encoded as a
+//! file written without them encodes them, so the files are the same too. A template's own
 //! background at a scale other than 1 is kept here the same way.
 
 use std::ops::Range;

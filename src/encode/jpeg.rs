@@ -43,33 +43,27 @@ pub(super) fn jpeg_in_bands(
             .collect(),
         None => vec![None; pixmap.data().chunks(band_bytes).len()],
     };
-    // The first band's own file gives the headers (and its band).
-    let first = &pixmap.data()[..band_bytes.min(pixmap.data().len())];
-    let (first_file, first_band) = encode_band(first, width, quality)?;
-    let encoded: Vec<Option<Band>> = (pixmap.data().par_chunks(band_bytes))
+    // Bands drawn on are encoded, in parallel; so is the first, whose file gives the headers.
+    let encoded: Vec<Option<(Vec<u8>, Band)>> = (pixmap.data().par_chunks(band_bytes))
         .zip(&copied)
         .enumerate()
         .map(|(i, (rgba, copy))| match copy {
-            _ if i == 0 => Ok(None),
-            Some(_) => Ok(None),
-            None => encode_band(rgba, width, quality).map(|(_, band)| Some(band)),
+            Some(_) if i > 0 => Ok(None),
+            _ => encode_band(rgba, width, quality).map(Some),
         })
         .collect::<Result<_, String>>()?;
-    let (headers, _) = split_file(&first_file)?;
+    let (first_file, _) = encoded[0]
+        .as_ref()
+        .expect("the first band is always encoded");
+    let (headers, _) = split_file(first_file)?;
     file.clear();
     write_headers(headers, height16, file)?;
     for (i, (encoded, copy)) in encoded.iter().zip(&copied).enumerate() {
         if i > 0 {
             file.extend_from_slice(&[0xFF, 0xD0 + ((i - 1) % 8) as u8]); // RSTn
         }
-        let band = match i {
-            0 => &first_band,
-            _ => encoded
-                .as_ref()
-                .or(*copy)
-                .expect("a band is copied or encoded"),
-        };
-        file.extend_from_slice(band);
+        let band = encoded.as_ref().map(|(_, band)| band).or(*copy);
+        file.extend_from_slice(band.expect("a band is copied or encoded"));
     }
     file.extend_from_slice(&[0xFF, 0xD9]); // EOI
     Ok(())

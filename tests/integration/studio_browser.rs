@@ -332,12 +332,16 @@ async fn a_template_page_previews_as_you_type_and_reloads_by_itself() {
         problem.contains("post.svg: line ") && problem.contains("last good version"),
         "{problem}"
     );
-    assert_eq!(
-        browser
-            .js(&format!("return (() => {{ {PREVIEW_CORNER} }})();"))
-            .await,
-        Value::String("255,0,0".into())
-    );
+    // The page asks for the preview again on every notice; once it has loaded (null while
+    // it loads), it is the last good version's.
+    let shown = browser
+        .wait_for(
+            "the preview after the broken edit",
+            5,
+            &format!("return (() => {{ {PREVIEW_CORNER} }})();"),
+        )
+        .await;
+    assert_eq!(shown, Value::String("255,0,0".into()));
     browser.js("window.scrollTo(0, 0); return null;").await;
     browser.screenshot("broken-edit.png").await;
     browser.client.clone().close().await.unwrap();
