@@ -282,7 +282,7 @@ impl Engine {
             // loaded, at other scales once asked for twice), or else the filled SVG's leading
             // elements seen before, and then only the rest of the SVG is drawn.
             let mut rest = None;
-            let under = match job.background() {
+            let under = match background {
                 Some(background) if scale == 1.0 => Some(background.clone()),
                 Some(background) => Some(
                     self.found

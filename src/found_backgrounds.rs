@@ -241,7 +241,8 @@ impl FoundBackgrounds {
         };
         let k = seen_before.iter().rposition(|&seen| seen)? + 1;
         let key = keys[k - 1];
-        let background = self.get((*key.as_bytes(), scale_bits), || {
+        // Seen before (just checked): drawn now unless already kept.
+        let background = self.get((*key.as_bytes(), scale_bits), true, || {
             Background::drawn(parse(&split.under(k))?, key, scale, level).ok()
         })?;
         Some((split.over(k), background))
@@ -256,22 +257,27 @@ impl FoundBackgrounds {
         level: u8,
     ) -> Option<Arc<Background>> {
         let key = (*background.key().as_bytes(), scale.to_bits());
-        self.get(key, || background.at_scale(scale, level).ok())
+        self.get(key, false, || background.at_scale(scale, level).ok())
     }
 
-    /// The background kept under `key`: from the cache, drawn now if this is its second
-    /// sighting, or none (first sighting, or it cannot be drawn).
-    fn get(&self, key: Key, draw: impl FnOnce() -> Option<Background>) -> Option<Arc<Background>> {
+    /// The background kept under `key`: from the cache, drawn now if it was seen before
+    /// (`seen_before`, or else recorded in the seen keys now), or none (first sighting, or it
+    /// cannot be drawn).
+    fn get(
+        &self,
+        key: Key,
+        seen_before: bool,
+        draw: impl FnOnce() -> Option<Background>,
+    ) -> Option<Arc<Background>> {
         if let Some(background) = self.drawn.get(&key) {
             return Some(background);
         }
-        let first_sighting = self
-            .seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .put(key, ())
-            .is_none();
-        if first_sighting {
+        let seen_before = seen_before
+            || (self.seen.lock())
+                .unwrap_or_else(|e| e.into_inner())
+                .put(key, ())
+                .is_some();
+        if !seen_before {
             return None;
         }
         let background = Arc::new(draw()?);

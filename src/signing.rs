@@ -132,7 +132,9 @@ impl Signer {
 /// The value of a query's expiry (`exp=`), if it has one: a signed URL with one is valid only
 /// until then.
 pub fn expiry(query: &str) -> Option<&str> {
-    query.split('&').find_map(|pair| pair.strip_prefix("exp="))
+    (query.split('&'))
+        .filter_map(|pair| pair.split_once('='))
+        .find_map(|(key, value)| (key == EXP_KEY).then_some(value))
 }
 
 /// Seconds since the Unix epoch, for [`Signer::verify`].

@@ -24,7 +24,7 @@ use super::png::{IDAT_BYTES, png_encoder};
 const BLOCK_ROWS: usize = 16;
 
 /// The zlib level a template background's blocks are compressed at: done once, so the best.
-const BACKDROP_LEVEL: u32 = 9;
+const BACKDROP_LEVEL: u8 = 9;
 
 /// The pixels a render starts from (a background), with their PNG rows compressed once in
 /// blocks of [`BLOCK_ROWS`]: encoding a render over it compresses only the blocks the render
@@ -49,8 +49,8 @@ enum Blocks {
     Same { level: u8, blocks: Vec<Block> },
 }
 
-/// One block of PNG rows (filter byte 0 then RGB): raw deflate ending in a sync flush, and
-/// the Adler-32 and length of the rows it holds.
+/// One block of PNG rows (each a filter byte then RGB): raw deflate ending in a sync flush,
+/// and the Adler-32 and length of the rows it holds.
 struct Block {
     deflated: Vec<u8>,
     adler: u32,
@@ -72,7 +72,7 @@ impl Backdrop {
     /// A template's background: rows compressed at the best level, copied by every render
     /// over it (if the pixmap is opaque; else the backdrop only holds pixels).
     pub fn new(pixmap: Pixmap) -> Backdrop {
-        let blocks = compress_blocks(&pixmap, BACKDROP_LEVEL as u8, Rows::Paeth)
+        let blocks = compress_blocks(&pixmap, BACKDROP_LEVEL, Filter::Paeth)
             .map_or(Blocks::None, Blocks::Fixed);
         Backdrop::with_blocks(pixmap, blocks)
     }
@@ -89,7 +89,7 @@ impl Backdrop {
     /// `level` compresses them, so that a render's file is the one it would be without it.
     pub fn same_as_drawn(pixmap: Pixmap, level: u8) -> Backdrop {
         let level = level.clamp(1, 9);
-        let blocks = compress_blocks(&pixmap, level, Rows::Unfiltered)
+        let blocks = compress_blocks(&pixmap, level, Filter::None)
             .map_or(Blocks::None, |blocks| Blocks::Same { level, blocks });
         Backdrop::with_blocks(pixmap, blocks)
     }
@@ -138,22 +138,22 @@ impl Backdrop {
 }
 
 /// `pixmap`'s rows compressed block by block at `level`, or none if it is not opaque.
-fn compress_blocks(pixmap: &Pixmap, level: u8, rows: Rows) -> Option<Vec<Block>> {
+fn compress_blocks(pixmap: &Pixmap, level: u8, filter: Filter) -> Option<Vec<Block>> {
     if !is_opaque(pixmap.data()) {
         return None;
     }
     let width = pixmap.width() as usize;
     let blocks = (pixmap.data().par_chunks(row_bytes(pixmap) * BLOCK_ROWS))
-        .map(|rgba| Block::compress(rgba, width, level, rows))
+        .map(|rgba| Block::compress(rgba, width, level, filter))
         .collect();
     Some(blocks)
 }
 
 /// How a block's rows are filtered before they are compressed.
 #[derive(Clone, Copy)]
-enum Rows {
+enum Filter {
     /// Not at all: quickest, for blocks compressed per render.
-    Unfiltered,
+    None,
     /// Paeth, except the block's first row, which takes Sub (it may follow rows of another
     /// image): much smaller for gradients, for blocks compressed once.
     Paeth,
@@ -211,7 +211,7 @@ thread_local! {
 impl Block {
     /// Opaque premultiplied RGBA rows of `width` pixels as one block at `level`: from a
     /// fresh state, ending in a sync flush, so its bytes depend only on the rows and level.
-    fn compress(rgba: &[u8], width: usize, level: u8, filter: Rows) -> Block {
+    fn compress(rgba: &[u8], width: usize, level: u8, filter: Filter) -> Block {
         COMPRESSOR.with_borrow_mut(|(compress, rows)| {
             let compress = match compress {
                 Some((kept, compress)) if *kept == level => compress,
@@ -222,12 +222,12 @@ impl Block {
             };
             rows.clear();
             match filter {
-                Rows::Unfiltered => unfiltered_rgb_rows(rgba, width, rows),
-                Rows::Paeth => paeth_rgb_rows(rgba, width, rows),
+                Filter::None => unfiltered_rgb_rows(rgba, width, rows),
+                Filter::Paeth => paeth_rgb_rows(rgba, width, rows),
             }
             let mut deflated = Vec::with_capacity(rows.len() / 4);
             compress.reset();
-            deflate(compress, rows, &mut deflated, FlushCompress::Sync)
+            deflate_and_sync(compress, rows, &mut deflated)
                 .expect("deflating into a growing Vec cannot fail");
             Block {
                 deflated,
@@ -238,20 +238,19 @@ impl Block {
     }
 }
 
-/// Deflates all of `input` onto `out`, then flushes as `flush` says.
-fn deflate(
+/// Deflates all of `input` onto `out`, ending in a sync flush (byte-aligned, stream open).
+fn deflate_and_sync(
     compress: &mut Compress,
     mut input: &[u8],
     out: &mut Vec<u8>,
-    flush: FlushCompress,
 ) -> Result<(), flate2::CompressError> {
     loop {
         out.reserve(input.len() / 2 + 1024);
         let before = compress.total_in();
-        let status = compress.compress_vec(input, out, flush)?;
+        compress.compress_vec(input, out, FlushCompress::Sync)?;
         input = &input[(compress.total_in() - before) as usize..];
         // zlib has flushed everything once it returns with output space to spare.
-        if status == flate2::Status::StreamEnd || (input.is_empty() && out.len() < out.capacity()) {
+        if input.is_empty() && out.len() < out.capacity() {
             return Ok(());
         }
     }
@@ -293,7 +292,7 @@ pub(super) fn png_in_blocks(
         .map(|(drawn, copy)| match copy {
             Some(_) => Some(None),
             None if is_opaque(drawn) => {
-                Some(Some(Block::compress(drawn, width, level, Rows::Unfiltered)))
+                Some(Some(Block::compress(drawn, width, level, Filter::None)))
             }
             None => None,
         })

@@ -86,25 +86,18 @@ fn encode_band(rgba: &[u8], width: u32, quality: u8) -> Result<(Vec<u8>, Band), 
 /// A JPEG file's headers (SOI up to the end of the scan header) and its entropy-coded data
 /// (up to EOI).
 fn split_file(file: &[u8]) -> Result<(&[u8], &[u8]), String> {
-    let mut at = 2; // after SOI
-    while at + 4 <= file.len() {
-        let (marker, len) = (
-            file[at + 1],
-            u16::from_be_bytes([file[at + 2], file[at + 3]]),
-        );
-        let end = at + 2 + usize::from(len);
-        if marker == 0xDA {
-            let data_end = file.len().checked_sub(2).filter(|&e| e >= end);
-            return match data_end {
-                Some(data_end) if file[data_end..] == [0xFF, 0xD9] => {
-                    Ok((&file[..end], &file[end..data_end]))
-                }
-                _ => Err("jpeg-encoder wrote no EOI after the scan".into()),
-            };
+    let sos = find_segment(file, 0xDA).ok_or("jpeg-encoder wrote no scan")?;
+    let end = sos + 2 + usize::from(u16::from_be_bytes([file[sos + 2], file[sos + 3]]));
+    match file
+        .len()
+        .checked_sub(2)
+        .filter(|&data_end| data_end >= end)
+    {
+        Some(data_end) if file[data_end..] == [0xFF, 0xD9] => {
+            Ok((&file[..end], &file[end..data_end]))
         }
-        at = end;
+        _ => Err("jpeg-encoder wrote no EOI after the scan".into()),
     }
-    Err("jpeg-encoder wrote no scan".into())
 }
 
 /// How many MCUs a band holds: its width in MCUs times its MCU rows, read from the frame
@@ -118,9 +111,10 @@ fn mcus_per_band(headers: &[u8], sof: usize) -> Result<u16, String> {
     u16::try_from(columns * rows).map_err(|_| "too wide for JPEG restart intervals".into())
 }
 
-/// The offset of the first segment with `marker` in `headers`.
+/// The offset of the first segment with `marker` in `headers` (a file's start: SOI, then
+/// segments with lengths).
 fn find_segment(headers: &[u8], marker: u8) -> Option<usize> {
-    let mut at = 2;
+    let mut at = 2; // after SOI
     while at + 4 <= headers.len() {
         if headers[at + 1] == marker {
             return Some(at);

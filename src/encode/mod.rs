@@ -5,8 +5,8 @@
 //! through the `png` crate, stored as RGB when the image is opaque ([`png`](self::png)), its
 //! rows in blocks compressed one by one; a background is a [`Backdrop`] whose blocks are
 //! compressed once, so a render over it compresses only the blocks it drew on
-//! ([`backdrop`](self::backdrop)). Which format a
-//! request asks for is [`crate::format`]'s business.
+//! ([`backdrop`](self::backdrop)); JPEGs are written in bands the same way
+//! ([`jpeg`](self::jpeg)). Which format a request asks for is [`crate::format`]'s business.
 
 mod backdrop;
 mod jpeg;
