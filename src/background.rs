@@ -19,6 +19,10 @@ pub struct Background {
     drawn: Backdrop,
     /// What it is keyed by when drawn at other scales: a hash of its markup.
     key: blake3::Hash,
+    /// Whether a render over it may draw node by node (see [`raster::draws_node_by_node`]):
+    /// always over a template's own background (no render draws it otherwise); over found
+    /// elements only if they were drawn so, as a render in one pass would have drawn them.
+    node_by_node_over: bool,
 }
 
 impl std::fmt::Debug for Background {
@@ -48,6 +52,7 @@ impl Background {
             tree,
             drawn: Backdrop::new(at_scale_one),
             key: blake3::hash(svg.as_bytes()),
+            node_by_node_over: true,
         })
     }
 
@@ -62,6 +67,7 @@ impl Background {
         let pixmap = raster::rasterize(&tree, scale, u64::MAX, None)?;
         Ok(Background {
             data_url: String::new(),
+            node_by_node_over: raster::draws_node_by_node(&tree),
             tree,
             drawn: Backdrop::same_as_drawn(pixmap, level),
             key,
@@ -70,7 +76,16 @@ impl Background {
 
     /// This background drawn at `scale` (see [`Background::drawn`]).
     pub fn at_scale(&self, scale: f32, level: u8) -> Result<Background, RasterError> {
-        Background::drawn(self.tree.clone(), self.key, scale, level)
+        let drawn = Background::drawn(self.tree.clone(), self.key, scale, level)?;
+        Ok(Background {
+            node_by_node_over: self.node_by_node_over,
+            ..drawn
+        })
+    }
+
+    /// Whether a tree drawn over it may be drawn node by node.
+    pub fn node_by_node_over(&self) -> bool {
+        self.node_by_node_over
     }
 
     /// What it is keyed by when drawn at other scales.
@@ -88,6 +103,7 @@ impl Background {
         Under {
             tree: &self.tree,
             pixels: self.drawn.pixmap(),
+            node_by_node_over: self.node_by_node_over,
         }
     }
 

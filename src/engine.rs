@@ -282,7 +282,7 @@ impl Engine {
             // loaded, at other scales once asked for twice), or else the filled SVG's leading
             // elements seen before, and then only the rest of the SVG is drawn.
             let mut rest = None;
-            let under = match background {
+            let mut under = match background {
                 Some(background) if scale == 1.0 => Some(background.clone()),
                 Some(background) => Some(
                     self.found
@@ -297,10 +297,19 @@ impl Engine {
                         found
                     }),
             };
-            let svg = rest.as_deref().unwrap_or(&svg);
-            let tree = self
-                .parse_drawn(svg)
-                .map_err(|e| internal(name, "parse", e))?;
+            let parse = |svg: &str| {
+                self.parse_drawn(svg)
+                    .map_err(|e| internal(name, "parse", e))
+            };
+            let mut tree = parse(rest.as_deref().unwrap_or(&svg))?;
+            // Found elements drawn node by node, under a rest that cannot be: a render in one
+            // pass would draw them all in one go (see `raster::draws_node_by_node`), so it does.
+            let found_by_node =
+                rest.is_some() && under.as_ref().is_some_and(|u| u.node_by_node_over());
+            if found_by_node && !raster::draws_node_by_node(&tree) {
+                tree = parse(&svg)?;
+                under = None;
+            }
             job.warn_missing_glyphs(&tree, &self.missing_glyphs);
             let (width, height) = raster::output_size(&tree, scale);
             let reuse = self.scratch.pixmap(width as u32, height as u32);

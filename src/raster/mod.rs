@@ -11,6 +11,10 @@ use tiny_skia::{Pixmap, Transform};
 
 use crate::error::TooManyPixels;
 
+mod strips;
+
+pub use strips::draws_node_by_node;
+
 /// Why an SVG could not be turned into pixels.
 #[derive(Debug, thiserror::Error)]
 pub enum RasterError {
@@ -30,6 +34,8 @@ pub struct Under<'a> {
     pub tree: &'a usvg::Tree,
     /// Its pixels, copied rather than drawn when they have the output's size.
     pub pixels: &'a Pixmap,
+    /// Whether the tree over it may be drawn node by node (see [`draws_node_by_node`]).
+    pub node_by_node_over: bool,
 }
 
 /// usvg options shared by every render: the one font database and its fallback chooser, no
@@ -116,17 +122,24 @@ pub fn rasterize_reusing(
         Some(pixmap) if pixmap.width() == width && pixmap.height() == height => pixmap,
         _ => Pixmap::new(width, height).ok_or_else(too_big)?,
     };
+    let by_node = under.is_none_or(|under| under.node_by_node_over) && draws_node_by_node(tree);
     match under {
         Some(Under { pixels, .. }) if pixels.width() == width && pixels.height() == height => {
-            pixmap.data_mut().copy_from_slice(pixels.data());
+            strips::draw(tree, transform, &mut pixmap, by_node, Some(pixels));
         }
-        Some(Under { tree, .. }) => {
+        Some(Under { tree: under, .. }) => {
+            // Drawn as its pixels were drawn (see `Background::drawn`), so a render is the
+            // same whether they fit or not.
             pixmap.fill(tiny_skia::Color::TRANSPARENT);
-            resvg::render(tree, transform, &mut pixmap.as_mut());
+            let under_by_node = draws_node_by_node(under);
+            strips::draw(under, transform, &mut pixmap, under_by_node, None);
+            strips::draw(tree, transform, &mut pixmap, by_node, None);
         }
-        None => pixmap.fill(tiny_skia::Color::TRANSPARENT),
+        None => {
+            pixmap.fill(tiny_skia::Color::TRANSPARENT);
+            strips::draw(tree, transform, &mut pixmap, by_node, None);
+        }
     }
-    resvg::render(tree, transform, &mut pixmap.as_mut());
     Ok(pixmap)
 }
 
