@@ -9,8 +9,8 @@
 //! before: an element that changes from card to card (a title) ends what is reused, and an
 //! element placed by the title's height has one entry per height. A key is drawn the second
 //! time it is seen (most markup seen once is never seen again), kept in a byte-bounded cache
-//! per scale, its pixels copied under the rest and its PNG blocks and JPEG bands into the
-//! file. The pixels are those of a render in one pass, and blocks and bands are encoded as a
+//! per scale, its pixels copied under the rest and its PNG blocks and JPEG pieces into the
+//! file. The pixels are those of a render in one pass, and blocks and pieces are encoded as a
 //! file written without them encodes them, so the files are the same too. A template's own
 //! background at a scale other than 1 is kept here the same way.
 

@@ -14,7 +14,7 @@ use flate2::{Compress, Compression, FlushCompress};
 use rayon::prelude::*;
 use tiny_skia::Pixmap;
 
-use super::jpeg::Band;
+use super::jpeg::Piece;
 use super::options::{Buffers, EncodeOptions};
 use super::pixels::{Channels, is_opaque, row_bytes, unfiltered_rgb_rows};
 use super::png::{IDAT_BYTES, png_encoder};
@@ -32,8 +32,8 @@ const BACKDROP_LEVEL: u8 = 9;
 pub struct Backdrop {
     pixmap: Pixmap,
     blocks: Blocks,
-    /// Its JPEG bands at the quality last asked for, encoded at the first JPEG over it.
-    jpeg: Mutex<Option<(u8, Arc<Vec<Band>>)>>,
+    /// Its JPEG pieces at the quality last asked for, encoded at the first JPEG over it.
+    jpeg: Mutex<Option<(u8, Arc<Vec<Piece>>)>>,
 }
 
 /// A backdrop's compressed rows, and when a render may copy them.
@@ -117,16 +117,16 @@ impl Backdrop {
         }
     }
 
-    /// Its JPEG bands at `quality` (see [`jpeg`](super::jpeg)): a band's bytes depend only
-    /// on its pixels and quality, so any JPEG over it may copy them.
-    pub(super) fn jpeg_bands(&self, quality: u8) -> Result<Arc<Vec<Band>>, String> {
+    /// Its JPEG pieces at `quality` (see [`jpeg`](super::jpeg)): a piece's bytes depend
+    /// only on its pixels and quality, so any JPEG over it may copy them.
+    pub(super) fn jpeg_pieces(&self, quality: u8) -> Result<Arc<Vec<Piece>>, String> {
         let mut kept = self.jpeg.lock().unwrap_or_else(|e| e.into_inner());
         match &*kept {
-            Some((at, bands)) if *at == quality => Ok(bands.clone()),
+            Some((at, pieces)) if *at == quality => Ok(pieces.clone()),
             _ => {
-                let bands = Arc::new(super::jpeg::bands(&self.pixmap, quality)?);
-                *kept = Some((quality, bands.clone()));
-                Ok(bands)
+                let pieces = Arc::new(super::jpeg::pieces(&self.pixmap, quality)?);
+                *kept = Some((quality, pieces.clone()));
+                Ok(pieces)
             }
         }
     }

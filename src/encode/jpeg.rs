@@ -1,86 +1,197 @@
-//! JPEG in bands: the image cut into bands of [`BAND_ROWS`] rows (whole rows of MCUs), each
-//! encoded on its own by jpeg-encoder and joined after restart markers, which reset the
-//! decoder's DC prediction just as a new image starts it. A band's bytes then depend only on
-//! its pixels and the quality, so a band a backdrop already holds is copied, and bands are
-//! encoded in parallel, without changing the file.
+//! JPEG in pieces: the image cut into bands of [`BAND_ROWS`] rows (whole rows of MCUs), each
+//! band into pieces a few MCUs wide, each piece encoded on its own by jpeg-encoder and joined
+//! after restart markers, which reset the decoder's DC prediction just as a new image starts
+//! it. A piece's bytes then depend only on its pixels and the quality, so a piece a backdrop
+//! already holds is copied (a card's text changes about half of the pieces in the bands it
+//! crosses), and pieces are encoded in parallel, without changing the file.
 
+use std::borrow::Cow;
+
+use jpeg_encoder::SamplingFactor;
 use rayon::prelude::*;
 use tiny_skia::Pixmap;
 
-use super::pixels::{over_white_rows, row_bytes};
+use super::pixels::{is_opaque, over_white_rows, row_bytes};
 
 /// Pixel rows per band: one MCU row at 4:2:0 (qualities under 90), two at 4:4:4.
 pub(super) const BAND_ROWS: usize = 16;
 
-/// One band's entropy-coded bytes (no markers), as jpeg-encoder writes a band-sized image.
-pub(super) type Band = Vec<u8>;
+/// Pieces are the fewest MCUs from [`MIN_PIECE_MCUS`] to [`MAX_PIECE_MCUS`] that divides a
+/// band's MCUs evenly (every piece must hold the restart interval's count); a band with no
+/// such divisor, or two MCU rows (4:4:4), is one piece.
+const MIN_PIECE_MCUS: usize = 4;
+/// See [`MIN_PIECE_MCUS`].
+const MAX_PIECE_MCUS: usize = 12;
 
-/// Every band of `pixmap` at `quality`, composited over white.
-pub(super) fn bands(pixmap: &Pixmap, quality: u8) -> Result<Vec<Band>, String> {
-    let width = pixmap.width();
-    (pixmap.data().par_chunks(row_bytes(pixmap) * BAND_ROWS))
-        .map(|rgba| encode_band(rgba, width, quality).map(|(_, band)| band))
+/// One piece's entropy-coded bytes (no markers), as jpeg-encoder writes a piece-sized image.
+pub(super) type Piece = Vec<u8>;
+
+/// How an image is cut into pieces.
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    width: usize,
+    height: usize,
+    /// Every piece's width but the last in each band (which ends at the image's edge).
+    piece_width: usize,
+    /// The restart interval: MCUs in a whole piece.
+    mcus_per_piece: u16,
+}
+
+/// One piece: its first row and column, and its size in pixels.
+#[derive(Debug, Clone, Copy)]
+struct Area {
+    y: usize,
+    x: usize,
+    width: usize,
+    rows: usize,
+}
+
+impl Cut {
+    fn new(width: u32, height: u32, quality: u8) -> Result<Cut, String> {
+        let (width, height) = (width as usize, height as usize);
+        let (piece_width, mcus) = if subsampled(quality) {
+            let columns = width.div_ceil(16);
+            let per_piece = (MIN_PIECE_MCUS..=MAX_PIECE_MCUS)
+                .find(|n| columns % n == 0)
+                .unwrap_or(columns);
+            (per_piece * 16, per_piece)
+        } else {
+            (width, width.div_ceil(8) * BAND_ROWS / 8)
+        };
+        let mcus_per_piece =
+            u16::try_from(mcus).map_err(|_| "too wide for JPEG restart intervals")?;
+        Ok(Cut {
+            width,
+            height,
+            piece_width,
+            mcus_per_piece,
+        })
+    }
+
+    /// Every piece, band by band, left to right.
+    fn areas(&self) -> impl Iterator<Item = Area> + '_ {
+        (0..self.height).step_by(BAND_ROWS).flat_map(move |y| {
+            (0..self.width)
+                .step_by(self.piece_width)
+                .map(move |x| Area {
+                    y,
+                    x,
+                    width: self.piece_width.min(self.width - x),
+                    rows: BAND_ROWS.min(self.height - y),
+                })
+        })
+    }
+}
+
+impl Area {
+    /// The piece's RGBA rows of `pixmap`, borrowed when they lie in one run.
+    fn pixels<'a>(&self, pixmap: &'a Pixmap) -> Cow<'a, [u8]> {
+        let row = row_bytes(pixmap);
+        let rows = self.rows_of(pixmap);
+        if self.width == pixmap.width() as usize {
+            return Cow::Borrowed(&pixmap.data()[self.y * row..][..self.rows * row]);
+        }
+        let mut pixels = Vec::with_capacity(self.width * 4 * self.rows);
+        rows.for_each(|r| pixels.extend_from_slice(r));
+        Cow::Owned(pixels)
+    }
+
+    /// Whether `a` and `b` (of one size) have the same pixels in this piece.
+    fn same_in(&self, a: &Pixmap, b: &Pixmap) -> bool {
+        self.rows_of(a).zip(self.rows_of(b)).all(|(a, b)| a == b)
+    }
+
+    fn rows_of<'a>(&self, pixmap: &'a Pixmap) -> impl Iterator<Item = &'a [u8]> + use<'a> {
+        let (row, start, len) = (row_bytes(pixmap), self.x * 4, self.width * 4);
+        let rows = self.y..self.y + self.rows;
+        rows.map(move |y| &pixmap.data()[y * row + start..][..len])
+    }
+}
+
+/// Whether jpeg-encoder's default sampling at `quality` (set explicitly all the same)
+/// halves chroma both ways.
+fn subsampled(quality: u8) -> bool {
+    quality < 90
+}
+
+/// Every piece of `pixmap` at `quality`, composited over white.
+pub(super) fn pieces(pixmap: &Pixmap, quality: u8) -> Result<Vec<Piece>, String> {
+    let cut = Cut::new(pixmap.width(), pixmap.height(), quality)?;
+    let areas: Vec<Area> = cut.areas().collect();
+    (areas.par_iter())
+        .map(|area| encode_piece(&area.pixels(pixmap), area.width, quality).map(|(_, p)| p))
         .collect()
 }
 
-/// `pixmap` as JPEG at `quality` into `file`, copying `under`'s bands (the bands of `pixels`,
-/// encoded at this quality) where the pixels equal those.
-pub(super) fn jpeg_in_bands(
+/// `pixmap` as JPEG at `quality` into `file`, copying `under`'s pieces (the pieces of
+/// `pixels`, encoded at this quality) where the pixels equal those.
+pub(super) fn jpeg_in_pieces(
     pixmap: &Pixmap,
     quality: u8,
-    under: Option<(&Pixmap, &[Band])>,
+    under: Option<(&Pixmap, &[Piece])>,
     file: &mut Vec<u8>,
 ) -> Result<(), String> {
     let (width, height) = (pixmap.width(), pixmap.height());
     let height16 = u16::try_from(height).map_err(|_| "too tall for JPEG".to_string())?;
-    u16::try_from(width).map_err(|_| "too wide for JPEG".to_string())?;
-    let band_bytes = row_bytes(pixmap) * BAND_ROWS;
+    let width16 = u16::try_from(width).map_err(|_| "too wide for JPEG".to_string())?;
+    let cut = Cut::new(width, height, quality)?;
+    let areas: Vec<Area> = cut.areas().collect();
     let under = under.filter(|(pixels, _)| pixels.width() == width && pixels.height() == height);
-    let copied: Vec<Option<&Band>> = match under {
-        Some((pixels, bands)) => (pixmap.data().chunks(band_bytes))
-            .zip(pixels.data().chunks(band_bytes).zip(bands))
-            .map(|(drawn, (rows, band))| (drawn == rows).then_some(band))
+    let copied: Vec<Option<&Piece>> = match under {
+        Some((pixels, pieces)) => (areas.iter().zip(pieces))
+            .map(|(area, piece)| area.same_in(pixmap, pixels).then_some(piece))
             .collect(),
-        None => vec![None; pixmap.data().chunks(band_bytes).len()],
+        None => vec![None; areas.len()],
     };
-    // Bands drawn on are encoded, in parallel; so is the first, whose file gives the headers.
-    let encoded: Vec<Option<(Vec<u8>, Band)>> = (pixmap.data().par_chunks(band_bytes))
+    // Pieces drawn on are encoded, in parallel; so is the first, whose file gives the headers.
+    let encoded: Vec<Option<(Vec<u8>, Piece)>> = (areas.par_iter())
         .zip(&copied)
         .enumerate()
-        .map(|(i, (rgba, copy))| match copy {
+        .map(|(i, (area, copy))| match copy {
             Some(_) if i > 0 => Ok(None),
-            _ => encode_band(rgba, width, quality).map(Some),
+            _ => encode_piece(&area.pixels(pixmap), area.width, quality).map(Some),
         })
         .collect::<Result<_, String>>()?;
     let (first_file, _) = encoded[0]
         .as_ref()
-        .expect("the first band is always encoded");
+        .expect("the first piece is always encoded");
     let (headers, _) = split_file(first_file)?;
     file.clear();
-    write_headers(headers, height16, file)?;
+    write_headers(headers, width16, height16, cut.mcus_per_piece, file)?;
     for (i, (encoded, copy)) in encoded.iter().zip(&copied).enumerate() {
         if i > 0 {
             file.extend_from_slice(&[0xFF, 0xD0 + ((i - 1) % 8) as u8]); // RSTn
         }
-        let band = encoded.as_ref().map(|(_, band)| band).or(*copy);
-        file.extend_from_slice(band.expect("a band is copied or encoded"));
+        let piece = encoded.as_ref().map(|(_, piece)| piece).or(*copy);
+        file.extend_from_slice(piece.expect("a piece is copied or encoded"));
     }
     file.extend_from_slice(&[0xFF, 0xD9]); // EOI
     Ok(())
 }
 
-/// One band of premultiplied RGBA rows as a JPEG file of its own, and its entropy-coded bytes.
-fn encode_band(rgba: &[u8], width: u32, quality: u8) -> Result<(Vec<u8>, Band), String> {
-    let mut rgb = Vec::with_capacity(rgba.len() / 4 * 3);
-    over_white_rows(rgba, &mut rgb);
-    let rows = (rgba.len() / (width as usize * 4)) as u16;
-    let mut band_file = Vec::with_capacity(rgb.len() / 8);
-    jpeg_encoder::Encoder::new(&mut band_file, quality)
-        .encode(&rgb, width as u16, rows, jpeg_encoder::ColorType::Rgb)
-        .map_err(|e| e.to_string())?;
-    let (_, data) = split_file(&band_file)?;
-    let band = data.to_vec();
-    Ok((band_file, band))
+/// One piece of premultiplied RGBA rows `width` pixels wide as a JPEG file of its own, and
+/// its entropy-coded bytes.
+fn encode_piece(rgba: &[u8], width: usize, quality: u8) -> Result<(Vec<u8>, Piece), String> {
+    let rows = (rgba.len() / (width * 4)) as u16;
+    let mut piece_file = Vec::with_capacity(rgba.len() / 32);
+    let mut encoder = jpeg_encoder::Encoder::new(&mut piece_file, quality);
+    encoder.set_sampling_factor(match subsampled(quality) {
+        true => SamplingFactor::F_2_2,
+        false => SamplingFactor::F_1_1,
+    });
+    // Opaque pixels are their own colour over white: the encoder reads them as they are,
+    // skipping the alpha byte, and computes the same samples it would from RGB.
+    let encoded = if is_opaque(rgba) {
+        encoder.encode(rgba, width as u16, rows, jpeg_encoder::ColorType::Rgba)
+    } else {
+        let mut rgb = Vec::with_capacity(rgba.len() / 4 * 3);
+        over_white_rows(rgba, &mut rgb);
+        encoder.encode(&rgb, width as u16, rows, jpeg_encoder::ColorType::Rgb)
+    };
+    encoded.map_err(|e| e.to_string())?;
+    let (_, data) = split_file(&piece_file)?;
+    let piece = data.to_vec();
+    Ok((piece_file, piece))
 }
 
 /// A JPEG file's headers (SOI up to the end of the scan header) and its entropy-coded data
@@ -100,17 +211,6 @@ fn split_file(file: &[u8]) -> Result<(&[u8], &[u8]), String> {
     }
 }
 
-/// How many MCUs a band holds: its width in MCUs times its MCU rows, read from the frame
-/// header at `sof` (width, and the luma sampling factors).
-fn mcus_per_band(headers: &[u8], sof: usize) -> Result<u16, String> {
-    let width = u16::from_be_bytes([headers[sof + 7], headers[sof + 8]]);
-    let sampling = headers[sof + 11]; // first component: horizontal << 4 | vertical
-    let (h, v) = (usize::from(sampling >> 4), usize::from(sampling & 0xF));
-    let columns = usize::from(width).div_ceil(8 * h);
-    let rows = BAND_ROWS / (8 * v);
-    u16::try_from(columns * rows).map_err(|_| "too wide for JPEG restart intervals".into())
-}
-
 /// The offset of the first segment with `marker` in `headers` (a file's start: SOI, then
 /// segments with lengths).
 fn find_segment(headers: &[u8], marker: u8) -> Option<usize> {
@@ -124,16 +224,23 @@ fn find_segment(headers: &[u8], marker: u8) -> Option<usize> {
     None
 }
 
-/// A band's `headers` with the frame's height set to `height` and a restart interval of one
-/// band inserted before the scan header.
-fn write_headers(headers: &[u8], height: u16, file: &mut Vec<u8>) -> Result<(), String> {
+/// A piece's `headers` with the frame's size set to the image's and a restart interval of
+/// `mcus_per_piece` inserted before the scan header.
+fn write_headers(
+    headers: &[u8],
+    width: u16,
+    height: u16,
+    mcus_per_piece: u16,
+    file: &mut Vec<u8>,
+) -> Result<(), String> {
     let sof = find_segment(headers, 0xC0).ok_or("jpeg-encoder wrote no baseline frame")?;
     let sos = find_segment(headers, 0xDA).ok_or("jpeg-encoder wrote no scan")?;
-    let mcus_per_band = mcus_per_band(headers, sof)?;
+    let at = file.len();
     file.extend_from_slice(&headers[..sos]);
-    file[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    file[at + sof + 5..at + sof + 7].copy_from_slice(&height.to_be_bytes());
+    file[at + sof + 7..at + sof + 9].copy_from_slice(&width.to_be_bytes());
     file.extend_from_slice(&[0xFF, 0xDD, 0x00, 0x04]); // DRI, length 4
-    file.extend_from_slice(&mcus_per_band.to_be_bytes());
+    file.extend_from_slice(&mcus_per_piece.to_be_bytes());
     file.extend_from_slice(&headers[sos..]);
     Ok(())
 }
@@ -144,12 +251,17 @@ mod tests {
 
     /// A `width` x `height` opaque pattern that differs from band to band.
     fn pattern(width: u32, height: u32) -> Pixmap {
+        translucent(width, height, 255)
+    }
+
+    /// [`pattern`] with every third pixel at `alpha`.
+    fn translucent(width: u32, height: u32, alpha: u8) -> Pixmap {
         let mut pixmap = Pixmap::new(width, height).unwrap();
         for (i, pixel) in pixmap.pixels_mut().iter_mut().enumerate() {
             let (x, y) = ((i as u32 % width) as u8, (i as u32 / width) as u8);
-            *pixel =
-                tiny_skia::ColorU8::from_rgba(x.wrapping_mul(7), y.wrapping_mul(5), x ^ y, 255)
-                    .premultiply();
+            let a = if i % 3 == 0 { alpha } else { 255 };
+            *pixel = tiny_skia::ColorU8::from_rgba(x.wrapping_mul(7), y.wrapping_mul(5), x ^ y, a)
+                .premultiply();
         }
         pixmap
     }
@@ -161,13 +273,24 @@ mod tests {
     }
 
     #[test]
-    fn a_jpeg_in_bands_decodes_to_the_pixels_of_one_encoded_whole() {
-        // 4:2:0 below quality 90, 4:4:4 above; a last band of 5 rows, and a single band.
-        for (width, height) in [(50, 37), (33, 16), (20, 7), (17, 160)] {
-            for quality in [60, 85, 95] {
-                let pixmap = pattern(width, height);
-                let mut banded = Vec::new();
-                jpeg_in_bands(&pixmap, quality, None, &mut banded).unwrap();
+    fn a_jpeg_in_pieces_decodes_to_the_pixels_of_one_encoded_whole() {
+        // 4:2:0 below quality 90, 4:4:4 above; a last band of 5 rows, and a single band;
+        // bands in pieces of 4 MCUs (320 wide), of 7 with a narrower last (1000), and bands
+        // 17 MCUs wide, which no piece size divides (272).
+        for (width, height) in [
+            (50, 37),
+            (33, 16),
+            (20, 7),
+            (17, 160),
+            (320, 40),
+            (1000, 20),
+            (272, 33),
+        ] {
+            for (quality, alpha) in [(60, 255), (85, 255), (95, 255), (85, 100)] {
+                // Translucent pixels are composited over white first.
+                let pixmap = translucent(width, height, alpha);
+                let mut in_pieces = Vec::new();
+                jpeg_in_pieces(&pixmap, quality, None, &mut in_pieces).unwrap();
                 let mut rgb = Vec::new();
                 over_white_rows(pixmap.data(), &mut rgb);
                 let mut whole = Vec::new();
@@ -180,27 +303,35 @@ mod tests {
                     )
                     .unwrap();
                 assert_eq!(
-                    decode(&banded),
+                    decode(&in_pieces),
                     decode(&whole),
-                    "{width}x{height} at quality {quality}"
+                    "{width}x{height} at quality {quality}, alpha {alpha}"
                 );
-                // Restart markers RST0 to RST7 in turn, one before each band after the first
+                // Restart markers RST0 to RST7 in turn, one before each piece after the first
                 // (in the data, 0xFF is followed by 0x00 or a marker).
-                let restarts: Vec<u8> = (banded.windows(2))
+                let restarts: Vec<u8> = (in_pieces.windows(2))
                     .filter(|w| w[0] == 0xFF && (0xD0..=0xD7).contains(&w[1]))
                     .map(|w| w[1] - 0xD0)
                     .collect();
                 let bands = (height as usize).div_ceil(BAND_ROWS);
-                let expected: Vec<u8> = (0..bands - 1).map(|i| (i % 8) as u8).collect();
-                assert_eq!(restarts, expected, "{width}x{height} at quality {quality}");
+                let per_band = match (width, quality) {
+                    (320, ..90) => 5,
+                    (1000, ..90) => 9,
+                    _ => 1,
+                };
+                let expected: Vec<u8> = (0..bands * per_band - 1).map(|i| (i % 8) as u8).collect();
+                assert_eq!(
+                    restarts, expected,
+                    "{width}x{height} at quality {quality}, alpha {alpha}"
+                );
             }
         }
     }
 
     #[test]
-    fn bands_copied_from_under_change_no_file() {
+    fn pieces_copied_from_under_change_no_file() {
         let under = pattern(40, 50);
-        let bands = bands(&under, 80).unwrap();
+        let pieces = pieces(&under, 80).unwrap();
         for drawn_at in [None, Some(0), Some(40 * 20 + 3), Some(40 * 49)] {
             let mut pixmap = pattern(40, 50);
             if let Some(i) = drawn_at {
@@ -208,17 +339,17 @@ mod tests {
                     tiny_skia::ColorU8::from_rgba(0, 0, 255, 255).premultiply();
             }
             let (mut over, mut without) = (Vec::new(), Vec::new());
-            jpeg_in_bands(&pixmap, 80, Some((&under, &bands)), &mut over).unwrap();
-            jpeg_in_bands(&pixmap, 80, None, &mut without).unwrap();
+            jpeg_in_pieces(&pixmap, 80, Some((&under, &pieces)), &mut over).unwrap();
+            jpeg_in_pieces(&pixmap, 80, None, &mut without).unwrap();
             assert!(over == without, "drawn at {drawn_at:?}");
         }
         // Bands of other pixels are copied, not encoded again, where the pixels match.
         let mut other = pattern(40, 50);
         other.pixels_mut()[40 * 20] = tiny_skia::ColorU8::from_rgba(9, 9, 9, 255).premultiply();
-        let wrong = super::bands(&other, 80).unwrap();
+        let wrong = super::pieces(&other, 80).unwrap();
         let (mut over, mut without) = (Vec::new(), Vec::new());
-        jpeg_in_bands(&under, 80, Some((&under, &wrong)), &mut over).unwrap();
-        jpeg_in_bands(&under, 80, None, &mut without).unwrap();
+        jpeg_in_pieces(&under, 80, Some((&under, &wrong)), &mut over).unwrap();
+        jpeg_in_pieces(&under, 80, None, &mut without).unwrap();
         assert!(over != without);
     }
 }

@@ -5,7 +5,7 @@
 //! through the `png` crate, stored as RGB when the image is opaque ([`png`](self::png)), its
 //! rows in blocks compressed one by one; a background is a [`Backdrop`] whose blocks are
 //! compressed once, so a render over it compresses only the blocks it drew on
-//! ([`backdrop`](self::backdrop)); JPEGs are written in bands the same way
+//! ([`backdrop`](self::backdrop)); JPEGs are written in pieces the same way
 //! ([`jpeg`](self::jpeg)). Which format a request asks for is [`crate::format`]'s business.
 
 mod backdrop;
@@ -51,14 +51,14 @@ pub fn encode_with<'a>(
         Format::Png => png_into(pixmap, options, backdrop, buffers).map_err(fail)?,
         Format::Jpeg => {
             let quality = options.jpeg_quality;
-            let bands = backdrop
-                .map(|b| b.jpeg_bands(quality))
+            let pieces = backdrop
+                .map(|b| b.jpeg_pieces(quality))
                 .transpose()
                 .map_err(fail)?;
             let under = backdrop
-                .zip(bands.as_deref())
-                .map(|(b, bands)| (b.pixmap(), &bands[..]));
-            jpeg::jpeg_in_bands(pixmap, quality, under, &mut buffers.file).map_err(fail)?;
+                .zip(pieces.as_deref())
+                .map(|(b, pieces)| (b.pixmap(), &pieces[..]));
+            jpeg::jpeg_in_pieces(pixmap, quality, under, &mut buffers.file).map_err(fail)?;
         }
         Format::Webp => {
             let (pixels, file) = buffers.cleared();
