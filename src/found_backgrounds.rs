@@ -7,8 +7,9 @@
 //! rest ([`Split::over`]: the SVG without them). Each count of leading elements has a key,
 //! the hash of exactly what they draw, and a render takes the most of them seen together
 //! before: an element that changes from card to card (a title) ends what is reused, and an
-//! element placed by the title's height has one entry per height. A key is drawn the second
-//! time it is seen (most markup seen once is never seen again), kept in a byte-bounded cache
+//! element placed by the title's height has one entry per height. A key is drawn when it is
+//! seen in a second card (most markup seen in one card is never seen again, and the same card
+//! asked for again in another format shares nothing), kept in a byte-bounded cache
 //! per scale, its pixels copied under the rest and its PNG blocks and JPEG pieces into the
 //! file. The pixels are those of a render in one pass, and blocks and pieces are encoded as a
 //! file written without them encodes them, so the files are the same too. A template's own
@@ -197,10 +198,12 @@ fn references<'a>(attribute: &roxmltree::Attribute<'a, '_>) -> impl Iterator<Ite
 /// What a drawn background is kept under: its markup's hash and the scale it is drawn at.
 type Key = ([u8; 32], u32);
 
-/// Backgrounds drawn at their second sighting: found in filled templates, or a template's
+/// Backgrounds drawn when seen in a second card: found in filled templates, or a template's
 /// own at a scale other than 1.
 pub struct FoundBackgrounds {
-    seen: Mutex<LruCache<Key, ()>>,
+    /// Keys seen: with the one card they were seen in (the hash of its filled SVG), or
+    /// `None` once seen in two.
+    seen: Mutex<LruCache<Key, Option<blake3::Hash>>>,
     drawn: ByteCache<Key, Arc<Background>>,
 }
 
@@ -221,8 +224,8 @@ impl FoundBackgrounds {
     }
 
     /// `svg` without its leading elements, and those drawn at `scale` (their PNG blocks as
-    /// `level` compresses them), when they were seen before: the most leading elements seen
-    /// before together (so elements that change from card to card, and all after them, are
+    /// `level` compresses them), when they were seen in another card: the most leading
+    /// elements seen in another card together (so elements that change from card to card, and all after them, are
     /// left out). `parse` reads the SVG they are drawn from.
     pub fn find(
         &self,
@@ -234,14 +237,25 @@ impl FoundBackgrounds {
         let split = split(svg)?;
         let keys = split.keys();
         let scale_bits = scale.to_bits();
-        let seen_before: Vec<bool> = {
+        // The same card asked for again (in another format, say) shares nothing with others.
+        let card = blake3::hash(svg.as_bytes());
+        let in_two_cards: Vec<bool> = {
             let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-            let mut seen_at = |key: &blake3::Hash| seen.put((*key.as_bytes(), scale_bits), ());
-            keys.iter().map(|key| seen_at(key).is_some()).collect()
+            let mut sighting = |key: &blake3::Hash| {
+                let key = (*key.as_bytes(), scale_bits);
+                let only_in = match seen.get(&key) {
+                    Some(&Some(seen_in)) if seen_in != card => None,
+                    Some(&None) => None,
+                    _ => Some(card),
+                };
+                seen.put(key, only_in);
+                only_in.is_none()
+            };
+            keys.iter().map(&mut sighting).collect()
         };
-        let k = seen_before.iter().rposition(|&seen| seen)? + 1;
+        let k = in_two_cards.iter().rposition(|&shared| shared)? + 1;
         let key = keys[k - 1];
-        // Seen before (just checked): drawn now unless already kept.
+        // Seen in another card (just checked): drawn now unless already kept.
         let background = self.get((*key.as_bytes(), scale_bits), true, || {
             Background::drawn(parse(&split.under(k))?, key, scale, level).ok()
         })?;
@@ -275,7 +289,7 @@ impl FoundBackgrounds {
         let seen_before = seen_before
             || (self.seen.lock())
                 .unwrap_or_else(|e| e.into_inner())
-                .put(key, ())
+                .put(key, None)
                 .is_some();
         if !seen_before {
             return None;
@@ -340,6 +354,28 @@ mod tests {
         // At another scale, they are drawn again at their own second sighting.
         assert!(found.find(&card("Four"), 2.0, 2, parse).is_none());
         assert!(found.find(&card("Five"), 2.0, 2, parse).is_some());
+    }
+
+    #[test]
+    fn the_same_card_asked_for_again_draws_nothing_under() {
+        let found = FoundBackgrounds::default();
+        let options = usvg::Options::default();
+        let parse = |svg: &str| crate::raster::parse(svg, &options, 1000).ok();
+        let card = |title: &str| CARD.replace("Title", title);
+        // One card in PNG, JPEG and WebP: its elements are seen in one card only.
+        for _ in 0..3 {
+            assert!(found.find(&card("One"), 1.0, 2, parse).is_none());
+        }
+        assert_eq!(found.stats().misses, 0, "nothing drawn under");
+        // A second card shares the shapes before the title, and so does that card again.
+        for _ in 0..2 {
+            let (over, _) = found.find(&card("Two"), 1.0, 2, parse).unwrap();
+            assert!(
+                over.contains("Two") && !over.contains("<circle cx=\"90\""),
+                "{over}"
+            );
+        }
+        assert_eq!(found.stats().hits, 1);
     }
 
     #[test]
