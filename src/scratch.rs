@@ -12,9 +12,14 @@ use tiny_skia::Pixmap;
 
 use crate::encode::Buffers;
 
-/// Bytes of pixmaps and buffers kept between renders, at most: two 1200x630 pixmaps (3 MB
-/// each) and their buffers; larger pixmaps are allocated per render.
-pub const SCRATCH_BUDGET: usize = 8 * 1024 * 1024;
+/// Bytes of pixmaps and buffers kept between renders, at most: a few pixmaps of the usual
+/// sizes (1200x630 is 3 MB, 1200x848 4 MB) and their buffers, so that cards of two sizes in
+/// turn each find theirs (a new pixmap costs a card 2 to 5 ms of page faults).
+pub const SCRATCH_BUDGET: usize = 16 * 1024 * 1024;
+
+/// Largest pixmap kept: larger ones (`scale=2`, say) are allocated per render, so that a rare
+/// one does not push out the pixmaps of the usual sizes.
+const KEEP_PIXMAP_BYTES: usize = SCRATCH_BUDGET / 4;
 
 /// Largest single encoder buffer kept; a larger one (a rare huge render's) is freed.
 const KEEP_BUFFER_BYTES: usize = 4 * 1024 * 1024;
@@ -58,7 +63,7 @@ impl Scratch {
         buffers.trim(KEEP_BUFFER_BYTES);
         let mut kept = self.lock();
         kept.buffers.push(buffers);
-        if pixmap.data().len() <= SCRATCH_BUDGET {
+        if pixmap.data().len() <= KEEP_PIXMAP_BYTES {
             kept.pixmaps.push(pixmap);
         }
         while kept.bytes() > SCRATCH_BUDGET && !kept.pixmaps.is_empty() {
@@ -81,15 +86,16 @@ mod tests {
     #[test]
     fn what_is_kept_stays_within_the_budget_newest_first() {
         let scratch = Scratch::default();
-        // 1200x630 is 3 MB: two fit in 8 MiB, the third pushes the oldest out.
-        for _ in 0..3 {
+        // 1200x630 is 3 MB: five fit in 16 MiB, the sixth pushes the oldest out.
+        for _ in 0..6 {
             scratch.keep(Pixmap::new(1200, 630).unwrap(), Buffers::default());
         }
-        assert_eq!(scratch.lock().pixmaps.len(), 2);
-        // A pixmap over the budget is not kept.
-        scratch.keep(Pixmap::new(2400, 2400).unwrap(), Buffers::default());
+        assert_eq!(scratch.lock().pixmaps.len(), 5);
+        // A pixmap over a quarter of the budget is not kept, and pushes nothing out.
+        scratch.keep(Pixmap::new(2400, 1260).unwrap(), Buffers::default());
         assert!(scratch.lock().bytes() <= SCRATCH_BUDGET);
-        assert!(scratch.pixmap(2400, 2400).is_none());
+        assert_eq!(scratch.lock().pixmaps.len(), 5);
+        assert!(scratch.pixmap(2400, 1260).is_none());
         assert!(scratch.pixmap(1200, 630).is_some());
         assert!(scratch.pixmap(1200, 631).is_none());
     }
