@@ -225,8 +225,8 @@ impl FoundBackgrounds {
 
     /// `svg` without its leading elements, and those drawn at `scale` (their PNG blocks as
     /// `level` compresses them), when they were seen in another card: the most leading
-    /// elements seen in another card together (so elements that change from card to card, and all after them, are
-    /// left out). `parse` reads the SVG they are drawn from.
+    /// elements seen in another card together (so elements that change from card to card,
+    /// and all after them, are left out). `parse` reads the SVG they are drawn from.
     pub fn find(
         &self,
         svg: &str,
@@ -242,13 +242,10 @@ impl FoundBackgrounds {
         let in_two_cards: Vec<bool> = {
             let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
             let mut sighting = |key: &blake3::Hash| {
-                let key = (*key.as_bytes(), scale_bits);
-                let only_in = match seen.get(&key) {
-                    Some(&Some(seen_in)) if seen_in != card => None,
-                    Some(&None) => None,
-                    _ => Some(card),
-                };
-                seen.put(key, only_in);
+                let only_in = seen.get_or_insert_mut((*key.as_bytes(), scale_bits), || Some(card));
+                if *only_in != Some(card) {
+                    *only_in = None;
+                }
                 only_in.is_none()
             };
             keys.iter().map(&mut sighting).collect()
@@ -334,12 +331,19 @@ mod tests {
         assert_ne!(other.keys()[2], split.keys()[2]);
     }
 
+    /// [`CARD`] with another title.
+    fn card(title: &str) -> String {
+        CARD.replace("Title", title)
+    }
+
+    /// What [`FoundBackgrounds::find`] parses the drawn SVG with.
+    fn parse(svg: &str) -> Option<usvg::Tree> {
+        crate::raster::parse(svg, &usvg::Options::default(), 1000).ok()
+    }
+
     #[test]
     fn the_most_leading_elements_seen_before_are_drawn_under() {
         let found = FoundBackgrounds::default();
-        let options = usvg::Options::default();
-        let parse = |svg: &str| crate::raster::parse(svg, &options, 1000).ok();
-        let card = |title: &str| CARD.replace("Title", title);
         assert!(
             found.find(&card("One"), 1.0, 2, parse).is_none(),
             "first sighting"
@@ -359,9 +363,6 @@ mod tests {
     #[test]
     fn the_same_card_asked_for_again_draws_nothing_under() {
         let found = FoundBackgrounds::default();
-        let options = usvg::Options::default();
-        let parse = |svg: &str| crate::raster::parse(svg, &options, 1000).ok();
-        let card = |title: &str| CARD.replace("Title", title);
         // One card in PNG, JPEG and WebP: its elements are seen in one card only.
         for _ in 0..3 {
             assert!(found.find(&card("One"), 1.0, 2, parse).is_none());
