@@ -38,6 +38,19 @@ fn backdrop_name(level: u8) -> String {
     format!("encode png level {level} over the background")
 }
 
+/// The background a card was drawn over, with the rows the card drew on, as a render
+/// passes them to its encoder.
+fn over_background<'a>(
+    background: Option<&'a Background>,
+    canvas: &'a raster::Canvas,
+) -> Option<encode::Over<'a>> {
+    background.map(|b| {
+        let backdrop = b.backdrop();
+        let changed = canvas.changed_from(backdrop.id());
+        encode::Over { backdrop, changed }
+    })
+}
+
 fn stages(c: &mut Criterion, engine: &Engine) {
     let job = engine.prepare(GROUP, Format::Png, QUERY).unwrap();
     let svg = engine.fill(&job).unwrap();
@@ -45,13 +58,10 @@ fn stages(c: &mut Criterion, engine: &Engine) {
     let limits = engine.limits();
     let tree = raster::parse(&svg, options, limits.max_svg_nodes).unwrap();
     let background = job.background().map(|b| &**b);
-    let pixmap = raster::rasterize(
-        &tree,
-        1.0,
-        limits.max_pixels,
-        background.map(Background::under),
-    )
-    .unwrap();
+    let under = background.map(Background::under);
+    let canvas = raster::rasterize_reusing(&tree, 1.0, limits.max_pixels, under, None).unwrap();
+    let over = || over_background(background, &canvas);
+    let pixmap = &canvas.pixmap;
     let cache = ImageCache::new(64 << 20);
     cache.insert(job.key(), engine.render(&job).unwrap());
 
@@ -106,28 +116,26 @@ fn stages(c: &mut Criterion, engine: &Engine) {
     for level in PNG_LEVELS {
         let options = EncodeOptions::png(level);
         group.bench_function(png_name(level), |b| {
-            b.iter(|| encode::encode(black_box(&pixmap), Format::Png, options).unwrap())
+            b.iter(|| encode::encode(black_box(pixmap), Format::Png, options).unwrap())
         });
     }
-    let backdrop = background.map(Background::backdrop);
     let mut buffers = encode::Buffers::default();
     for level in BACKDROP_LEVELS {
         let options = EncodeOptions::png(level);
         group.bench_function(backdrop_name(level), |b| {
             b.iter(|| {
-                let pixmap = black_box(&pixmap);
-                let file =
-                    encode::encode_with(pixmap, Format::Png, options, backdrop, &mut buffers);
+                let pixmap = black_box(pixmap);
+                let file = encode::encode_with(pixmap, Format::Png, options, over(), &mut buffers);
                 file.unwrap().len()
             })
         });
     }
     group.bench_function("encode png (tiny-skia encode_png)", |b| {
-        b.iter(|| black_box(&pixmap).encode_png().unwrap())
+        b.iter(|| black_box(pixmap).encode_png().unwrap())
     });
     for (name, format, options) in other_encoders() {
         group.bench_function(name, |b| {
-            b.iter(|| encode::encode(black_box(&pixmap), format, options).unwrap())
+            b.iter(|| encode::encode(black_box(pixmap), format, options).unwrap())
         });
     }
     group.finish();
@@ -167,21 +175,22 @@ fn encoder_sizes(engine: &Engine) -> Vec<(String, usize)> {
     let svg = engine.fill(&job).unwrap();
     let tree = raster::parse(&svg, engine.usvg_options(), 100_000).unwrap();
     let background = job.background().map(|b| &**b);
-    let pixmap =
-        raster::rasterize(&tree, 1.0, u64::MAX, background.map(Background::under)).unwrap();
+    let under = background.map(Background::under);
+    let canvas = raster::rasterize_reusing(&tree, 1.0, u64::MAX, under, None).unwrap();
+    let over = || over_background(background, &canvas);
+    let pixmap = &canvas.pixmap;
     let mut sizes: Vec<(String, usize)> = PNG_LEVELS
         .iter()
         .map(|&level| {
             let options = EncodeOptions::png(level);
-            let bytes = encode::encode(&pixmap, Format::Png, options).unwrap();
+            let bytes = encode::encode(pixmap, Format::Png, options).unwrap();
             (png_name(level), bytes.len())
         })
         .collect();
-    let backdrop = background.map(Background::backdrop);
     let mut buffers = encode::Buffers::default();
     for level in BACKDROP_LEVELS {
         let options = EncodeOptions::png(level);
-        let file = encode::encode_with(&pixmap, Format::Png, options, backdrop, &mut buffers);
+        let file = encode::encode_with(pixmap, Format::Png, options, over(), &mut buffers);
         sizes.push((backdrop_name(level), file.unwrap().len()));
     }
     sizes.push((
@@ -189,10 +198,7 @@ fn encoder_sizes(engine: &Engine) -> Vec<(String, usize)> {
         pixmap.encode_png().unwrap().len(),
     ));
     for (name, format, options) in other_encoders() {
-        sizes.push((
-            name,
-            encode::encode(&pixmap, format, options).unwrap().len(),
-        ));
+        sizes.push((name, encode::encode(pixmap, format, options).unwrap().len()));
     }
     sizes
 }

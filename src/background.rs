@@ -104,6 +104,7 @@ impl Background {
             tree: &self.tree,
             pixels: self.drawn.pixmap(),
             node_by_node_over: self.node_by_node_over,
+            id: self.drawn.id(),
         }
     }
 

@@ -312,8 +312,8 @@ impl Engine {
             }
             job.warn_missing_glyphs(&tree, &self.missing_glyphs);
             let (width, height) = raster::output_size(&tree, scale);
-            let reuse = self.scratch.pixmap(width as u32, height as u32);
-            let pixmap = raster::rasterize_reusing(
+            let reuse = self.scratch.canvas(width as u32, height as u32);
+            let canvas = raster::rasterize_reusing(
                 &tree,
                 scale,
                 self.limits().max_pixels,
@@ -325,17 +325,18 @@ impl Engine {
                 other => internal(name, "rasterize", other),
             })?;
             let mut buffers = self.scratch.buffers();
-            let file = encode::encode_with(
-                &pixmap,
-                job.format(),
-                job.params().encode_options(),
-                under.as_ref().map(|b| b.backdrop()),
-                &mut buffers,
-            )
-            .map_err(|e| internal(name, "encode", e))?;
+            let over = under.as_ref().map(|under| {
+                let backdrop = under.backdrop();
+                let changed = canvas.changed_from(backdrop.id());
+                encode::Over { backdrop, changed }
+            });
+            let options = job.params().encode_options();
+            let file =
+                encode::encode_with(&canvas.pixmap, job.format(), options, over, &mut buffers)
+                    .map_err(|e| internal(name, "encode", e))?;
             // An exact-size copy for the cache; the working memory goes to the next render.
             let bytes = Bytes::copy_from_slice(file);
-            self.scratch.keep(pixmap, buffers);
+            self.scratch.keep(canvas, buffers);
             bytes
         };
         Ok(Image {

@@ -8,9 +8,8 @@
 
 use std::sync::Mutex;
 
-use tiny_skia::Pixmap;
-
 use crate::encode::Buffers;
+use crate::raster::Canvas;
 
 /// Bytes of pixmaps and buffers kept between renders, at most: a few pixmaps of the usual
 /// sizes (1200x630 is 3 MB, 1200x848 4 MB) and their buffers, so that cards of two sizes in
@@ -32,23 +31,24 @@ pub struct Scratch {
 
 #[derive(Default)]
 struct Kept {
-    pixmaps: Vec<Pixmap>,
+    pixmaps: Vec<Canvas>,
     buffers: Vec<Buffers>,
 }
 
 impl Kept {
     fn bytes(&self) -> usize {
-        let pixmaps: usize = self.pixmaps.iter().map(|p| p.data().len()).sum();
+        let pixmaps: usize = self.pixmaps.iter().map(|c| c.pixmap.data().len()).sum();
         let buffers: usize = self.buffers.iter().map(Buffers::capacity).sum();
         pixmaps + buffers
     }
 }
 
 impl Scratch {
-    /// A kept pixmap of `width` x `height` (its pixels are stale), if there is one.
-    pub fn pixmap(&self, width: u32, height: u32) -> Option<Pixmap> {
+    /// A kept canvas of `width` x `height`, if there is one.
+    pub fn canvas(&self, width: u32, height: u32) -> Option<Canvas> {
         let mut kept = self.lock();
-        let at = (kept.pixmaps.iter()).rposition(|p| p.width() == width && p.height() == height)?;
+        let fits = |c: &Canvas| c.pixmap.width() == width && c.pixmap.height() == height;
+        let at = kept.pixmaps.iter().rposition(fits)?;
         Some(kept.pixmaps.remove(at))
     }
 
@@ -57,14 +57,14 @@ impl Scratch {
         self.lock().buffers.pop().unwrap_or_default()
     }
 
-    /// Keeps a render's pixmap and buffers for the next, dropping the oldest pixmaps beyond
+    /// Keeps a render's canvas and buffers for the next, dropping the oldest canvases beyond
     /// the budget.
-    pub fn keep(&self, pixmap: Pixmap, mut buffers: Buffers) {
+    pub fn keep(&self, canvas: Canvas, mut buffers: Buffers) {
         buffers.trim(KEEP_BUFFER_BYTES);
         let mut kept = self.lock();
         kept.buffers.push(buffers);
-        if pixmap.data().len() <= KEEP_PIXMAP_BYTES {
-            kept.pixmaps.push(pixmap);
+        if canvas.pixmap.data().len() <= KEEP_PIXMAP_BYTES {
+            kept.pixmaps.push(canvas);
         }
         while kept.bytes() > SCRATCH_BUDGET && !kept.pixmaps.is_empty() {
             kept.pixmaps.remove(0);
@@ -82,21 +82,23 @@ impl Scratch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tiny_skia::Pixmap;
 
     #[test]
     fn what_is_kept_stays_within_the_budget_newest_first() {
         let scratch = Scratch::default();
         // 1200x630 is 3 MB: five fit in 16 MiB, the sixth pushes the oldest out.
         for _ in 0..6 {
-            scratch.keep(Pixmap::new(1200, 630).unwrap(), Buffers::default());
+            let canvas = Pixmap::new(1200, 630).unwrap().into();
+            scratch.keep(canvas, Buffers::default());
         }
         assert_eq!(scratch.lock().pixmaps.len(), 5);
         // A pixmap over a quarter of the budget is not kept, and pushes nothing out.
-        scratch.keep(Pixmap::new(2400, 1260).unwrap(), Buffers::default());
+        scratch.keep(Pixmap::new(2400, 1260).unwrap().into(), Buffers::default());
         assert!(scratch.lock().bytes() <= SCRATCH_BUDGET);
         assert_eq!(scratch.lock().pixmaps.len(), 5);
-        assert!(scratch.pixmap(2400, 1260).is_none());
-        assert!(scratch.pixmap(1200, 630).is_some());
-        assert!(scratch.pixmap(1200, 631).is_none());
+        assert!(scratch.canvas(2400, 1260).is_none());
+        assert!(scratch.canvas(1200, 630).is_some());
+        assert!(scratch.canvas(1200, 631).is_none());
     }
 }

@@ -8,6 +8,8 @@
 //! in blocks is the same file whether its blocks were compressed now or copied.
 
 use std::cell::RefCell;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use flate2::{Compress, Compression, FlushCompress};
@@ -30,6 +32,9 @@ const BACKDROP_LEVEL: u8 = 9;
 /// blocks of [`BLOCK_ROWS`]: encoding a render over it compresses only the blocks the render
 /// drew on and copies the others.
 pub struct Backdrop {
+    /// Unique in the process: tells a canvas that holds these pixels (see
+    /// [`crate::raster::Canvas`]) from one that holds another backdrop's.
+    id: u64,
     pixmap: Pixmap,
     blocks: Blocks,
     /// Its JPEG pieces at the quality last asked for, encoded at the first JPEG over it.
@@ -57,6 +62,32 @@ struct Block {
     len: u64,
 }
 
+/// The backdrop an image was drawn over, and the rows the drawing may have changed: every
+/// other row holds the backdrop's pixels, so its PNG blocks and JPEG pieces there are copied
+/// without comparing pixels.
+#[derive(Clone, Copy)]
+pub struct Over<'a> {
+    /// The backdrop.
+    pub backdrop: &'a Backdrop,
+    /// Rows that may differ from the backdrop's.
+    pub changed: &'a [Range<u32>],
+}
+
+impl<'a> Over<'a> {
+    /// Over `backdrop`, any row possibly changed (every block is compared).
+    pub fn anywhere(backdrop: &'a Backdrop) -> Over<'a> {
+        Over {
+            backdrop,
+            changed: crate::raster::EVERY_ROW,
+        }
+    }
+
+    /// Whether rows `rows` may differ from the backdrop's.
+    pub(super) fn may_change(&self, rows: Range<usize>) -> bool {
+        super::pixels::any_meets(self.changed, rows)
+    }
+}
+
 impl std::fmt::Debug for Backdrop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (w, h) = (self.pixmap.width(), self.pixmap.height());
@@ -78,7 +109,9 @@ impl Backdrop {
     }
 
     fn with_blocks(pixmap: Pixmap, blocks: Blocks) -> Backdrop {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Backdrop {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             pixmap,
             blocks,
             jpeg: Mutex::default(),
@@ -97,6 +130,11 @@ impl Backdrop {
     /// The pixels.
     pub fn pixmap(&self) -> &Pixmap {
         &self.pixmap
+    }
+
+    /// Its id, unique in the process.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Bytes of compressed rows held.
@@ -264,28 +302,30 @@ fn deflate_and_sync(
 pub(super) fn png_in_blocks(
     pixmap: &Pixmap,
     options: EncodeOptions,
-    backdrop: Option<&Backdrop>,
+    over: Option<&Over>,
     buffers: &mut Buffers,
 ) -> Result<bool, String> {
     let level = options.png_compression.clamp(1, 9);
     let block_bytes = row_bytes(pixmap) * BLOCK_ROWS;
     // The backdrop's rows beside its blocks, where they fit this image.
-    let copyable = backdrop
-        .filter(|b| b.pixmap.width() == pixmap.width() && b.pixmap.height() == pixmap.height())
-        .and_then(|b| Some((b.pixmap.data().chunks(block_bytes), b.blocks_for(level)?)));
-    let mut under = copyable
-        .into_iter()
-        .flat_map(|(rows, blocks)| rows.zip(blocks));
-    let copied: Vec<Option<&Block>> = pixmap
-        .data()
-        .chunks(block_bytes)
-        .map(|drawn| {
-            under
-                .next()
-                .filter(|(rows, _)| *rows == drawn)
-                .map(|(_, b)| b)
+    let copyable = over
+        .filter(|o| {
+            let b = &o.backdrop.pixmap;
+            b.width() == pixmap.width() && b.height() == pixmap.height()
         })
-        .collect();
+        .and_then(|o| {
+            let rows = o.backdrop.pixmap.data().chunks(block_bytes);
+            Some((o, rows.zip(o.backdrop.blocks_for(level)?)))
+        });
+    let copied: Vec<Option<&Block>> = match copyable {
+        Some((over, under)) => (pixmap.data().chunks(block_bytes).zip(under).enumerate())
+            .map(|(i, (drawn, (rows, block)))| {
+                let at = i * BLOCK_ROWS..(i + 1) * BLOCK_ROWS;
+                (!over.may_change(at) || rows == drawn).then_some(block)
+            })
+            .collect(),
+        None => vec![None; pixmap.data().len().div_ceil(block_bytes)],
+    };
     let width = pixmap.width() as usize;
     let compressed: Option<Vec<Option<Block>>> = (pixmap.data().par_chunks(block_bytes))
         .zip(&copied)
@@ -393,7 +433,12 @@ mod tests {
             }
             let options = EncodeOptions::png(level);
             let whole = encode(&pixmap, Format::Png, options).unwrap();
-            let applied = png_in_blocks(&pixmap, options, Some(&backdrop), &mut buffers);
+            let applied = png_in_blocks(
+                &pixmap,
+                options,
+                Some(&Over::anywhere(&backdrop)),
+                &mut buffers,
+            );
             assert_eq!(applied, Ok(true), "level {level}, drawn at {drawn:?}");
             assert_eq!(
                 decode(&buffers.file),
@@ -412,7 +457,7 @@ mod tests {
         let applied = png_in_blocks(
             &translucent,
             EncodeOptions::default(),
-            Some(&backdrop),
+            Some(&Over::anywhere(&backdrop)),
             &mut buffers,
         );
         assert_eq!(
@@ -427,7 +472,13 @@ mod tests {
             (&other_size, "another size"),
         ] {
             let options = EncodeOptions::default();
-            let file = encode_with(pixmap, Format::Png, options, Some(&backdrop), &mut buffers);
+            let file = encode_with(
+                pixmap,
+                Format::Png,
+                options,
+                Some(Over::anywhere(&backdrop)),
+                &mut buffers,
+            );
             let without = encode(pixmap, Format::Png, options).unwrap();
             assert!(
                 file.unwrap() == without,
@@ -450,7 +501,13 @@ mod tests {
                     pixmap.pixels_mut()[i] = blue;
                 }
                 let options = EncodeOptions::png(level);
-                let over = encode_with(&pixmap, Format::Png, options, Some(&found), &mut buffers);
+                let over = encode_with(
+                    &pixmap,
+                    Format::Png,
+                    options,
+                    Some(Over::anywhere(&found)),
+                    &mut buffers,
+                );
                 let without = encode(&pixmap, Format::Png, options).unwrap();
                 assert!(
                     over.unwrap() == without,
@@ -466,9 +523,15 @@ mod tests {
         wrong.pixmap = backdrop_pixmap();
         let pixmap = backdrop_pixmap();
         let options = EncodeOptions::default();
-        let over = encode_with(&pixmap, Format::Png, options, Some(&wrong), &mut buffers)
-            .unwrap()
-            .to_vec();
+        let over = encode_with(
+            &pixmap,
+            Format::Png,
+            options,
+            Some(Over::anywhere(&wrong)),
+            &mut buffers,
+        )
+        .unwrap()
+        .to_vec();
         assert!(over != encode(&pixmap, Format::Png, options).unwrap());
     }
 
@@ -481,10 +544,21 @@ mod tests {
         for level in 3..=9 {
             let options = EncodeOptions::png(level);
             let filtered = encode(&pixmap, Format::Png, options).unwrap();
-            let applied = png_in_blocks(&pixmap, options, Some(&backdrop), &mut buffers);
+            let applied = png_in_blocks(
+                &pixmap,
+                options,
+                Some(&Over::anywhere(&backdrop)),
+                &mut buffers,
+            );
             assert_eq!(applied, Ok(true), "level {level}");
             let unfiltered = buffers.file.clone();
-            let kept = encode_with(&pixmap, Format::Png, options, Some(&backdrop), &mut buffers);
+            let kept = encode_with(
+                &pixmap,
+                Format::Png,
+                options,
+                Some(Over::anywhere(&backdrop)),
+                &mut buffers,
+            );
             let kept = kept.unwrap();
             assert_eq!(
                 kept.len(),

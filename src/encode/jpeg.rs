@@ -12,7 +12,7 @@ use jpeg_encoder::SamplingFactor;
 use rayon::prelude::*;
 use tiny_skia::Pixmap;
 
-use super::pixels::{is_opaque, over_white_rows, row_bytes};
+use super::pixels::{any_meets, is_opaque, over_white_rows, row_bytes};
 
 /// Pixel rows per band: one MCU row at 4:2:0 (qualities under 90), two at 4:4:4.
 pub(super) const BAND_ROWS: usize = 16;
@@ -128,12 +128,20 @@ pub(super) fn pieces(pixmap: &Pixmap, quality: u8) -> Result<Vec<Piece>, String>
     Ok(encoded.into_iter().flatten().collect())
 }
 
-/// `pixmap` as JPEG at `quality` into `file`, copying `under`'s pieces (the pieces of
-/// `pixels`, encoded at this quality) where the pixels equal those.
+/// Pixels an image was drawn over, the rows the drawing may have changed (the others hold
+/// the pixels), and the pixels' pieces at the image's quality.
+pub(super) struct Under<'a> {
+    pub pixels: &'a Pixmap,
+    pub changed: &'a [std::ops::Range<u32>],
+    pub pieces: &'a [Piece],
+}
+
+/// `pixmap` as JPEG at `quality` into `file`, copying `under`'s pieces where the pixels are
+/// its pixels.
 pub(super) fn jpeg_in_pieces(
     pixmap: &Pixmap,
     quality: u8,
-    under: Option<(&Pixmap, &[Piece])>,
+    under: Option<Under>,
     file: &mut Vec<u8>,
 ) -> Result<(), String> {
     let (width, height) = (pixmap.width(), pixmap.height());
@@ -141,10 +149,14 @@ pub(super) fn jpeg_in_pieces(
     let width16 = u16::try_from(width).map_err(|_| "too wide for JPEG".to_string())?;
     let cut = Cut::new(width, height, quality)?;
     let areas: Vec<Area> = cut.areas().collect();
-    let under = under.filter(|(pixels, _)| pixels.width() == width && pixels.height() == height);
+    let under = under.filter(|u| u.pixels.width() == width && u.pixels.height() == height);
     let copied: Vec<Option<&Piece>> = match under {
-        Some((pixels, pieces)) => (areas.iter().zip(pieces))
-            .map(|(area, piece)| area.same_in(pixmap, pixels).then_some(piece))
+        Some(under) => (areas.iter().zip(under.pieces))
+            .map(|(area, piece)| {
+                let rows = area.y..area.y + area.rows;
+                let same = !any_meets(under.changed, rows) || area.same_in(pixmap, under.pixels);
+                same.then_some(piece)
+            })
             .collect(),
         None => vec![None; areas.len()],
     };
@@ -300,6 +312,15 @@ fn write_headers(
 mod tests {
     use super::*;
 
+    /// `pixels` and their `pieces`, any row possibly changed.
+    fn anywhere<'a>(pixels: &'a Pixmap, pieces: &'a [Piece]) -> Under<'a> {
+        Under {
+            pixels,
+            changed: crate::raster::EVERY_ROW,
+            pieces,
+        }
+    }
+
     /// A `width` x `height` opaque pattern that differs from band to band.
     fn pattern(width: u32, height: u32) -> Pixmap {
         translucent(width, height, 255)
@@ -402,7 +423,8 @@ mod tests {
                         tiny_skia::ColorU8::from_rgba(0, 0, 255, 255).premultiply();
                 }
                 let (mut over, mut without) = (Vec::new(), Vec::new());
-                jpeg_in_pieces(&pixmap, 80, Some((&under, &pieces)), &mut over).unwrap();
+                let under = anywhere(&under, &pieces);
+                jpeg_in_pieces(&pixmap, 80, Some(under), &mut over).unwrap();
                 jpeg_in_pieces(&pixmap, 80, None, &mut without).unwrap();
                 assert!(over == without, "{width} wide, drawn at {drawn_at:?}");
             }
@@ -413,8 +435,34 @@ mod tests {
         other.pixels_mut()[40 * 20] = tiny_skia::ColorU8::from_rgba(9, 9, 9, 255).premultiply();
         let wrong = super::pieces(&other, 80).unwrap();
         let (mut over, mut without) = (Vec::new(), Vec::new());
-        jpeg_in_pieces(&under, 80, Some((&under, &wrong)), &mut over).unwrap();
+        jpeg_in_pieces(&under, 80, Some(anywhere(&under, &wrong)), &mut over).unwrap();
         jpeg_in_pieces(&under, 80, None, &mut without).unwrap();
         assert!(over != without);
+    }
+
+    #[test]
+    fn pieces_outside_the_changed_rows_are_copied_without_comparing() {
+        let under = pattern(40, 64);
+        let pieces = pieces(&under, 80).unwrap();
+        let mut pixmap = pattern(40, 64);
+        pixmap.pixels_mut()[40 * 40] = tiny_skia::ColorU8::from_rgba(0, 0, 255, 255).premultiply();
+        let encoded = |changed: &[std::ops::Range<u32>]| {
+            let mut file = Vec::new();
+            let under = Under {
+                pixels: &under,
+                changed,
+                pieces: &pieces,
+            };
+            jpeg_in_pieces(&pixmap, 80, Some(under), &mut file).unwrap();
+            file
+        };
+        let mut without = Vec::new();
+        jpeg_in_pieces(&pixmap, 80, None, &mut without).unwrap();
+        // Told the truth (row 40 changed), the file is the one encoded whole.
+        assert!(encoded(&[2..5, 38..43]) == without);
+        // Told that only rows 0 to 16 changed, the band of row 40 is taken as the backdrop's.
+        let first_band = std::slice::from_ref(&(0..16));
+        assert!(encoded(first_band) != without);
+        assert!(encoded(first_band) == encoded(&[]));
     }
 }

@@ -18,7 +18,7 @@ use tiny_skia::Pixmap;
 
 use crate::format::Format;
 
-pub use backdrop::Backdrop;
+pub use backdrop::{Backdrop, Over};
 pub use options::{
     Buffers, DEFAULT_JPEG_QUALITY, DEFAULT_PNG_COMPRESSION, DEFAULT_WEBP_QUALITY, EncodeError,
     EncodeOptions,
@@ -36,28 +36,32 @@ pub fn encode(
 }
 
 /// [`encode`] into `buffers`; returns the file, which stays valid until their next use.
-/// `backdrop` is what `pixmap` was drawn over, if anything: PNG rows it left untouched are
-/// then copied from the backdrop's compressed rows.
+/// `over` is the backdrop `pixmap` was drawn over, if any: PNG blocks and JPEG pieces the
+/// drawing left untouched are then copied from the backdrop's.
 pub fn encode_with<'a>(
     pixmap: &Pixmap,
     format: Format,
     options: EncodeOptions,
-    backdrop: Option<&Backdrop>,
+    over: Option<Over>,
     buffers: &'a mut Buffers,
 ) -> Result<&'a [u8], EncodeError> {
     let fail = |message: String| EncodeError::new(format, message);
     let (width, height) = (pixmap.width(), pixmap.height());
     match format {
-        Format::Png => png_into(pixmap, options, backdrop, buffers).map_err(fail)?,
+        Format::Png => png_into(pixmap, options, over.as_ref(), buffers).map_err(fail)?,
         Format::Jpeg => {
             let quality = options.jpeg_quality;
-            let pieces = backdrop
-                .map(|b| b.jpeg_pieces(quality))
+            let pieces = (over.as_ref())
+                .map(|o| o.backdrop.jpeg_pieces(quality))
                 .transpose()
                 .map_err(fail)?;
-            let under = backdrop
+            let under = over
                 .zip(pieces.as_deref())
-                .map(|(b, pieces)| (b.pixmap(), &pieces[..]));
+                .map(|(over, pieces)| jpeg::Under {
+                    pixels: over.backdrop.pixmap(),
+                    changed: over.changed,
+                    pieces,
+                });
             jpeg::jpeg_in_pieces(pixmap, quality, under, &mut buffers.file).map_err(fail)?;
         }
         Format::Webp => {
@@ -113,13 +117,13 @@ fn webp_lossy(
 fn png_into(
     pixmap: &Pixmap,
     options: EncodeOptions,
-    backdrop: Option<&Backdrop>,
+    over: Option<&Over>,
     buffers: &mut Buffers,
 ) -> Result<(), String> {
     let level = options.png_compression;
-    let copies = backdrop.is_some_and(|b| b.has_blocks_for(level));
+    let copies = over.is_some_and(|o| o.backdrop.has_blocks_for(level));
     let in_blocks = (copies || level == png::BLOCKED_LEVEL)
-        && backdrop::png_in_blocks(pixmap, options, backdrop, buffers)?;
+        && backdrop::png_in_blocks(pixmap, options, over, buffers)?;
     if in_blocks && png::UNFILTERED_LEVELS.contains(&level) {
         return Ok(());
     }

@@ -5,6 +5,7 @@
 //! capped. The pixel budget is checked before the pixmap is allocated, because tiny-skia
 //! aborts the process when an allocation fails.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use tiny_skia::{Pixmap, Transform};
@@ -36,6 +37,52 @@ pub struct Under<'a> {
     pub pixels: &'a Pixmap,
     /// Whether the tree over it may be drawn node by node (see [`draws_node_by_node`]).
     pub node_by_node_over: bool,
+    /// Which pixels these are ([`crate::encode::Backdrop::id`]): a canvas that held them
+    /// before needs only the rows drawn on since restored.
+    pub id: u64,
+}
+
+/// A rasterised image, and which of its rows may differ from the pixels it was drawn over:
+/// a canvas kept for the next render over the same pixels (see [`rasterize_reusing`]) takes
+/// only those rows from them again, and its encoder compares only those (see
+/// [`crate::encode::Over`]).
+pub struct Canvas {
+    /// The pixels.
+    pub pixmap: Pixmap,
+    /// The [`Under::id`] of the pixels it was drawn over, if they had its size.
+    over: Option<u64>,
+    /// The rows that may differ from those pixels, in order, apart; the others hold them
+    /// exactly.
+    changed: Vec<Range<u32>>,
+}
+
+/// Every row of any canvas, as a list of row ranges.
+#[allow(
+    clippy::single_range_in_vec_init,
+    reason = "a list of one range, not a range"
+)]
+pub const EVERY_ROW: &[Range<u32>] = &[0..u32::MAX];
+
+impl From<Pixmap> for Canvas {
+    /// A canvas of stale pixels, drawn over nothing known.
+    fn from(pixmap: Pixmap) -> Canvas {
+        Canvas {
+            pixmap,
+            over: None,
+            changed: EVERY_ROW.to_vec(),
+        }
+    }
+}
+
+impl Canvas {
+    /// The rows that may differ from the pixels of [`Under::id`] `id`, in order: all of them
+    /// unless it was drawn over those.
+    pub fn changed_from(&self, id: u64) -> &[Range<u32>] {
+        match self.over {
+            Some(over) if over == id => &self.changed,
+            _ => EVERY_ROW,
+        }
+    }
 }
 
 /// usvg options shared by every render: the one font database and its fallback chooser, no
@@ -92,18 +139,19 @@ pub fn rasterize(
     max_pixels: u64,
     under: Option<Under>,
 ) -> Result<Pixmap, RasterError> {
-    rasterize_reusing(tree, scale, max_pixels, under, None)
+    rasterize_reusing(tree, scale, max_pixels, under, None).map(|canvas| canvas.pixmap)
 }
 
-/// [`rasterize`] into `reuse` when it has the output's size (its pixels are overwritten),
-/// sparing the allocation.
+/// [`rasterize`] into `reuse` when it has the output's size, sparing the allocation; if it
+/// was drawn over the same `under` pixels, only the rows drawn on then are taken from them
+/// again (the others still hold them).
 pub fn rasterize_reusing(
     tree: &usvg::Tree,
     scale: f32,
     max_pixels: u64,
     under: Option<Under>,
-    reuse: Option<Pixmap>,
-) -> Result<Pixmap, RasterError> {
+    reuse: Option<Canvas>,
+) -> Result<Canvas, RasterError> {
     let (width, height) = output_size(tree, scale);
     let too_big = || TooManyPixels {
         width,
@@ -118,29 +166,62 @@ pub fn rasterize_reusing(
         u32::try_from(height).map_err(|_| too_big())?,
     );
     let transform = Transform::from_scale(scale, scale);
-    let mut pixmap = match reuse {
-        Some(pixmap) if pixmap.width() == width && pixmap.height() == height => pixmap,
-        _ => Pixmap::new(width, height).ok_or_else(too_big)?,
+    let mut canvas = match reuse {
+        Some(canvas) if canvas.pixmap.width() == width && canvas.pixmap.height() == height => {
+            canvas
+        }
+        _ => Canvas::from(Pixmap::new(width, height).ok_or_else(too_big)?),
     };
     let by_node = under.is_none_or(|under| under.node_by_node_over) && draws_node_by_node(tree);
     match under {
-        Some(Under { pixels, .. }) if pixels.width() == width && pixels.height() == height => {
-            strips::draw(tree, transform, &mut pixmap, by_node, Some(pixels));
+        Some(Under { pixels, id, .. }) if pixels.width() == width && pixels.height() == height => {
+            let drawn = match by_node {
+                true => strips::rows_drawn(tree, transform),
+                false => EVERY_ROW.to_vec(),
+            };
+            let stale = match canvas.over {
+                Some(over) if over == id => std::mem::take(&mut canvas.changed),
+                _ => EVERY_ROW.to_vec(),
+            };
+            let first = strips::First {
+                pixels,
+                stale: &stale,
+            };
+            strips::draw(
+                tree,
+                transform,
+                &mut canvas.pixmap,
+                by_node,
+                Some(first),
+                &drawn,
+            );
+            canvas.over = Some(id);
+            canvas.changed = drawn;
         }
         Some(Under { tree: under, .. }) => {
             // Drawn as its pixels were drawn (see `Background::drawn`), so a render is the
             // same whether they fit or not.
+            let pixmap = &mut canvas.pixmap;
             pixmap.fill(tiny_skia::Color::TRANSPARENT);
             let under_by_node = draws_node_by_node(under);
-            strips::draw(under, transform, &mut pixmap, under_by_node, None);
-            strips::draw(tree, transform, &mut pixmap, by_node, None);
+            strips::draw(under, transform, pixmap, under_by_node, None, EVERY_ROW);
+            strips::draw(tree, transform, pixmap, by_node, None, EVERY_ROW);
+            canvas.over = None;
         }
         None => {
-            pixmap.fill(tiny_skia::Color::TRANSPARENT);
-            strips::draw(tree, transform, &mut pixmap, by_node, None);
+            canvas.pixmap.fill(tiny_skia::Color::TRANSPARENT);
+            strips::draw(
+                tree,
+                transform,
+                &mut canvas.pixmap,
+                by_node,
+                None,
+                EVERY_ROW,
+            );
+            canvas.over = None;
         }
     }
-    Ok(pixmap)
+    Ok(canvas)
 }
 
 /// The text of every cluster `tree` draws as .notdef (glyph 0, a missing-glyph box), each

@@ -7,6 +7,8 @@
 //! they match a drawing in one go except at a few anti-aliased edges of curves, which each
 //! strip steps from its own coordinates.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 use tiny_skia::{Pixmap, PixmapMut, Transform};
 
@@ -22,18 +24,89 @@ pub fn draws_node_by_node(tree: &usvg::Tree) -> bool {
     })
 }
 
-/// Draws `tree` onto `pixmap`, over `first`'s pixels copied in if given: node by node (plain
-/// nodes in strips, see the module docs) if `by_node`, else all in one go.
+/// Pixels a drawing starts from, and the rows of the canvas that do not hold them yet.
+pub(super) struct First<'a> {
+    /// The pixels, of the canvas's size.
+    pub pixels: &'a Pixmap,
+    /// Rows to take from them, in order; the canvas holds them already everywhere else.
+    pub stale: &'a [Range<u32>],
+}
+
+impl First<'_> {
+    /// Takes the stale rows among `rows` (a strip of the canvas, `canvas` its bytes) from
+    /// the pixels.
+    fn restore(&self, rows: Range<u32>, canvas: &mut [u8]) {
+        let row_bytes = self.pixels.width() as usize * 4;
+        for stale in self.stale {
+            let (top, bottom) = (rows.start.max(stale.start), rows.end.min(stale.end));
+            if top < bottom {
+                let skip = (top - rows.start) as usize * row_bytes;
+                let from =
+                    &self.pixels.data()[top as usize * row_bytes..bottom as usize * row_bytes];
+                canvas[skip..skip + from.len()].copy_from_slice(from);
+            }
+        }
+    }
+}
+
+/// The rows `tree`'s nodes may draw on at `transform`, drawn node by node, in order and
+/// apart: the boxes of what they draw (strokes and filters included; a path's layer box is
+/// its fill's) with a margin for anti-aliasing.
+pub(super) fn rows_drawn(tree: &usvg::Tree, transform: Transform) -> Vec<Range<u32>> {
+    /// Rows beyond a box that anti-aliasing may touch, and more.
+    const MARGIN: f32 = 2.0;
+    let boxes = (tree.root().children().iter()).filter_map(|node| {
+        // `draw_node` draws nothing where there is no layer box.
+        let layer = node.abs_layer_bounding_box()?;
+        let stroke = node.abs_stroke_bounding_box();
+        let (top, bottom) = (
+            layer.top().min(stroke.top()),
+            layer.bottom().max(stroke.bottom()),
+        );
+        tiny_skia::Rect::from_ltrb(layer.left(), top, layer.right(), bottom)?.transform(transform)
+    });
+    let mut rows: Vec<Range<u32>> = boxes
+        .map(|b| {
+            let top = (b.top().floor() - MARGIN).max(0.0) as u32;
+            let bottom = (b.bottom().ceil() + MARGIN).max(0.0) as u32;
+            top..bottom.max(top)
+        })
+        .collect();
+    rows.sort_unstable_by_key(|r| r.start);
+    let mut apart: Vec<Range<u32>> = Vec::with_capacity(rows.len());
+    for r in rows {
+        match apart.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => apart.push(r),
+        }
+    }
+    apart
+}
+
+/// Whether any of `ranges` meets `rows`.
+fn meets(ranges: &[Range<u32>], rows: &Range<u32>) -> bool {
+    ranges
+        .iter()
+        .any(|r| r.start < rows.end && rows.start < r.end)
+}
+
+/// Draws `tree` onto `pixmap`, over `first`'s pixels if given: node by node (plain nodes in
+/// strips, see the module docs) if `by_node`, else all in one go. Node by node, nothing is
+/// drawn outside rows `drawn` (see [`rows_drawn`]).
 pub(super) fn draw(
     tree: &usvg::Tree,
     transform: Transform,
     pixmap: &mut Pixmap,
     by_node: bool,
-    first: Option<&Pixmap>,
+    first: Option<First>,
+    drawn: &[Range<u32>],
 ) {
+    let every_row = 0..pixmap.height();
+    let restore =
+        |first: &First, pixmap: &mut Pixmap| first.restore(every_row.clone(), pixmap.data_mut());
     if !by_node {
-        if let Some(first) = first {
-            pixmap.data_mut().copy_from_slice(first.data());
+        if let Some(first) = &first {
+            restore(first, pixmap);
         }
         resvg::render(tree, transform, &mut pixmap.as_mut());
         return;
@@ -41,10 +114,10 @@ pub(super) fn draw(
     let mut first = first;
     for run in tree.root().children().chunk_by(|a, b| plain(a) == plain(b)) {
         if plain(&run[0]) {
-            in_strips(run, transform, pixmap, first.take());
+            in_strips(run, transform, pixmap, first.take(), drawn);
         } else {
             if let Some(first) = first.take() {
-                pixmap.data_mut().copy_from_slice(first.data());
+                restore(&first, pixmap);
             }
             for node in run {
                 draw_node(node, transform, &mut pixmap.as_mut());
@@ -52,36 +125,35 @@ pub(super) fn draw(
         }
     }
     if let Some(first) = first {
-        pixmap.data_mut().copy_from_slice(first.data());
+        restore(&first, pixmap);
     }
 }
 
-/// Draws `nodes` in strips of [`STRIP_ROWS`] rows, in parallel, each strip first taking
-/// `first`'s rows if given.
+/// Draws `nodes` in strips of [`STRIP_ROWS`] rows, in parallel, each strip first taking its
+/// stale rows from `first` if given; strips outside `drawn` are not drawn on.
 fn in_strips(
     nodes: &[usvg::Node],
     transform: Transform,
     pixmap: &mut Pixmap,
-    first: Option<&Pixmap>,
+    first: Option<First>,
+    drawn: &[Range<u32>],
 ) {
     let width = pixmap.width();
     let row_bytes = width as usize * 4;
-    let strip_bytes = row_bytes * STRIP_ROWS;
-    let firsts: Vec<Option<&[u8]>> = match first {
-        Some(first) => first.data().chunks(strip_bytes).map(Some).collect(),
-        None => vec![None; pixmap.data().len().div_ceil(strip_bytes)],
-    };
-    (pixmap.data_mut().par_chunks_mut(strip_bytes))
-        .zip(firsts)
+    (pixmap.data_mut().par_chunks_mut(row_bytes * STRIP_ROWS))
         .enumerate()
-        .for_each(|(i, (strip, first))| {
-            if let Some(first) = first {
-                strip.copy_from_slice(first);
+        .for_each(|(i, strip)| {
+            let top = (i * STRIP_ROWS) as u32;
+            let rows = top..top + (strip.len() / row_bytes) as u32;
+            if let Some(first) = &first {
+                first.restore(rows.clone(), strip);
             }
-            let rows = (strip.len() / row_bytes) as u32;
-            let mut canvas =
-                PixmapMut::from_bytes(strip, width, rows).expect("a strip holds whole rows");
-            let shifted = transform.post_translate(0.0, -((i * STRIP_ROWS) as f32));
+            if !meets(drawn, &rows) {
+                return;
+            }
+            let mut canvas = PixmapMut::from_bytes(strip, width, rows.end - rows.start)
+                .expect("a strip holds whole rows");
+            let shifted = transform.post_translate(0.0, -(rows.start as f32));
             for node in nodes {
                 draw_node(node, shifted, &mut canvas);
             }
@@ -115,7 +187,7 @@ fn plain(node: &usvg::Node) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raster::{Under, rasterize};
+    use crate::raster::{Canvas, EVERY_ROW, Under, rasterize, rasterize_reusing};
 
     fn tree(svg: &str) -> usvg::Tree {
         usvg::Tree::from_str(svg, &usvg::Options::default()).expect("test svg parses")
@@ -184,10 +256,86 @@ mod tests {
                 tree: &leading,
                 pixels: &pixels,
                 node_by_node_over: draws_node_by_node(&leading),
+                id: 0,
             };
             let over = rasterize(&rest, scale, u64::MAX, Some(under)).unwrap();
             let one_pass = rasterize(&tree(SHAPES), scale, u64::MAX, None).unwrap();
             assert_eq!(over.data(), one_pass.data(), "scale {scale}");
+        }
+    }
+
+    #[test]
+    fn a_canvas_drawn_over_the_same_pixels_again_takes_back_only_the_rows_drawn_on() {
+        let gradient = tree(&SHAPES.replace(&SHAPES[SHAPES.find("<circle").unwrap()..], "</svg>"));
+        let card = |shape: &str| {
+            let svg = format!(
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"300\" height=\"200\">{shape}</svg>"
+            );
+            tree(&svg)
+        };
+        // A circle near the top, a blurred square near the bottom, a full-width stroke in the
+        // middle, then nothing.
+        let cards = [
+            card(r##"<circle cx="150" cy="30" r="20" fill="#ffffff"/>"##),
+            card(
+                r##"<filter id="b"><feGaussianBlur stdDeviation="6"/></filter>
+                <rect x="20" y="150" width="40" height="30" fill="#ff0000" filter="url(#b)"/>"##,
+            ),
+            card(
+                r##"<path d="M0 90 C100 120 200 60 300 90" stroke="#00ff00" stroke-width="9" fill="none"/>"##,
+            ),
+            card(""),
+            // A miter's spike, a translucent group (drawn whole, not in strips), a line with
+            // square caps drawn with a shape.
+            card(
+                r##"<polyline points="10,120 150,60 290,120" fill="none" stroke="#ffff00"
+                stroke-width="20" stroke-miterlimit="10"/>"##,
+            ),
+            card(
+                r##"<g opacity="0.5"><rect x="10" y="120" width="100" height="20" fill="#00ffff"/></g>
+                <circle cx="40" cy="40" r="10" fill="#ffffff"/>"##,
+            ),
+            card(
+                r##"<circle cx="250" cy="20" r="10" fill="#ffffff"/>
+                <path d="M10 170 L290 176" stroke="#ff00ff" stroke-width="6" stroke-linecap="square"/>"##,
+            ),
+        ];
+        for scale in [1.0, 1.5] {
+            let pixels = rasterize(&gradient, scale, u64::MAX, None).unwrap();
+            let under = |id| Under {
+                tree: &gradient,
+                pixels: &pixels,
+                node_by_node_over: true,
+                id,
+            };
+            let mut kept: Option<Canvas> = None;
+            for (i, card) in cards.iter().cycle().take(2 * cards.len() + 1).enumerate() {
+                // Every third render is over other pixels (another id): all rows are taken.
+                let id = u64::from(i % 3 == 2);
+                let before = kept.as_ref().map(|k| (k.over, k.changed.clone()));
+                let reused = rasterize_reusing(card, scale, u64::MAX, Some(under(id)), kept.take());
+                let reused = reused.unwrap();
+                let fresh = rasterize(card, scale, u64::MAX, Some(under(id))).unwrap();
+                let row_bytes = fresh.width() as usize * 4;
+                let rows = reused
+                    .pixmap
+                    .data()
+                    .chunks(row_bytes)
+                    .zip(fresh.data().chunks(row_bytes));
+                let differ: Vec<usize> = (rows.enumerate())
+                    .filter_map(|(y, (a, b))| (a != b).then_some(y))
+                    .collect();
+                assert!(
+                    differ.is_empty(),
+                    "card {i} at scale {scale}: rows {differ:?} differ; before: {before:?}"
+                );
+                // The rows drawn on are the card's, not the whole canvas.
+                let changed = reused.changed_from(id);
+                let rows: u32 = changed.iter().map(|r| r.end - r.start).sum();
+                assert!(rows < reused.pixmap.height() / 2, "card {i}: {changed:?}");
+                assert_eq!(reused.changed_from(7), EVERY_ROW, "other pixels: every row");
+                kept = Some(reused);
+            }
         }
     }
 
