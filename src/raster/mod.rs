@@ -12,6 +12,7 @@ use tiny_skia::{Pixmap, Transform};
 
 use crate::error::TooManyPixels;
 
+mod glyphs;
 mod strips;
 
 pub use strips::draws_node_by_node;

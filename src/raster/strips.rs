@@ -5,12 +5,16 @@
 //! its found background (its leading nodes drawn before, alone) has the pixels of the card
 //! drawn in one pass. Strips are fixed rows, so the same nodes always give the same pixels;
 //! they match a drawing in one go except at a few anti-aliased edges of curves, which each
-//! strip steps from its own coordinates.
+//! strip steps from its own coordinates, and plain text, drawn from glyph masks (see
+//! [`glyphs`](super::glyphs)).
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use tiny_skia::{Pixmap, PixmapMut, Transform};
+
+use super::glyphs;
 
 /// Pixel rows per strip.
 const STRIP_ROWS: usize = 64;
@@ -114,7 +118,7 @@ pub(super) fn draw(
     let mut first = first;
     for run in tree.root().children().chunk_by(|a, b| plain(a) == plain(b)) {
         if plain(&run[0]) {
-            in_strips(run, transform, pixmap, first.take(), drawn);
+            in_strips(run, tree.fontdb(), transform, pixmap, first.take(), drawn);
         } else {
             if let Some(first) = first.take() {
                 restore(&first, pixmap);
@@ -133,6 +137,7 @@ pub(super) fn draw(
 /// stale rows from `first` if given; strips outside `drawn` are not drawn on.
 fn in_strips(
     nodes: &[usvg::Node],
+    fontdb: &Arc<fontdb::Database>,
     transform: Transform,
     pixmap: &mut Pixmap,
     first: Option<First>,
@@ -140,6 +145,15 @@ fn in_strips(
 ) {
     let width = pixmap.width();
     let row_bytes = width as usize * 4;
+    // Plain text's glyphs are placed once, for every strip to blend its rows of.
+    let drawings: Vec<Drawing> = (nodes.iter())
+        .map(|node| match node {
+            usvg::Node::Text(text) => {
+                glyphs::place(text, fontdb, transform).map_or(Drawing::Node(node), Drawing::Glyphs)
+            }
+            _ => Drawing::Node(node),
+        })
+        .collect();
     (pixmap.data_mut().par_chunks_mut(row_bytes * STRIP_ROWS))
         .enumerate()
         .for_each(|(i, strip)| {
@@ -154,10 +168,19 @@ fn in_strips(
             let mut canvas = PixmapMut::from_bytes(strip, width, rows.end - rows.start)
                 .expect("a strip holds whole rows");
             let shifted = transform.post_translate(0.0, -(rows.start as f32));
-            for node in nodes {
-                draw_node(node, shifted, &mut canvas);
+            for drawing in &drawings {
+                match drawing {
+                    Drawing::Glyphs(glyphs) => glyphs.blend(&mut canvas, rows.start as i32),
+                    Drawing::Node(node) => draw_node(node, shifted, &mut canvas),
+                }
             }
         });
+}
+
+/// How a node in strips is drawn: plain text from glyph masks, the rest by resvg.
+enum Drawing<'a> {
+    Glyphs(glyphs::PlacedGlyphs),
+    Node(&'a usvg::Node),
 }
 
 /// Draws one root-level node as `resvg::render` draws it in its tree.
