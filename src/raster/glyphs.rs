@@ -345,6 +345,31 @@ mod tests {
     }
 
     #[test]
+    fn text_in_a_group_is_drawn_from_masks_where_the_group_puts_it() {
+        let svg = |inner: &str| {
+            let svg = format!(
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"400\" height=\"80\">\
+                 <g transform=\"translate(10.25 -4.5)\"><text x=\"10\" y=\"60\" \
+                 font-family=\"Inter\" font-weight=\"700\" font-size=\"48\" \
+                 fill=\"#336699\">A</text>{inner}</g></svg>"
+            );
+            usvg::Tree::from_str(&svg, &options()).expect("test svg parses")
+        };
+        let tree = svg("");
+        let drawn = rasterize(&tree, 1.0, u64::MAX, None).unwrap();
+        assert!(largest_difference(&drawn, &resvg_drawn(&tree)) <= 2);
+        // A level stroked line cannot be drawn alone: the group is drawn whole, line and all.
+        let tree =
+            svg(r##"<line x1="0" y1="70" x2="300" y2="70" stroke="#00ff00" stroke-width="4"/>"##);
+        let drawn = rasterize(&tree, 1.0, u64::MAX, None).unwrap();
+        assert_eq!(
+            drawn.pixel(200, 65).unwrap().green(),
+            255,
+            "the line is drawn"
+        );
+    }
+
+    #[test]
     fn text_that_is_not_plain_is_drawn_by_resvg() {
         for attributes in [
             r##"x="10" y="55" font-size="40" fill="#ffffff" stroke="#ff0000" stroke-width="2""##,

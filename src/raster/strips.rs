@@ -22,10 +22,7 @@ const STRIP_ROWS: usize = 64;
 /// Whether `tree` can be drawn node by node: resvg draws a single node only where it has a
 /// box, which a horizontal or vertical line's path lacks.
 pub fn draws_node_by_node(tree: &usvg::Tree) -> bool {
-    tree.root().children().iter().all(|node| {
-        node.abs_layer_bounding_box().is_some()
-            || matches!(node, usvg::Node::Path(path) if path.stroke().is_none())
-    })
+    tree.root().children().iter().all(drawn_alone)
 }
 
 /// Pixels a drawing starts from, and the rows of the canvas that do not hold them yet.
@@ -146,14 +143,8 @@ fn in_strips(
     let width = pixmap.width();
     let row_bytes = width as usize * 4;
     // Plain text's glyphs are placed once, for every strip to blend its rows of.
-    let drawings: Vec<Drawing> = (nodes.iter())
-        .map(|node| match node {
-            usvg::Node::Text(text) => {
-                glyphs::place(text, fontdb, transform).map_or(Drawing::Node(node), Drawing::Glyphs)
-            }
-            _ => Drawing::Node(node),
-        })
-        .collect();
+    let mut drawings = Vec::new();
+    drawings_of(nodes, fontdb, transform, &mut drawings);
     (pixmap.data_mut().par_chunks_mut(row_bytes * STRIP_ROWS))
         .enumerate()
         .for_each(|(i, strip)| {
@@ -167,11 +158,13 @@ fn in_strips(
             }
             let mut canvas = PixmapMut::from_bytes(strip, width, rows.end - rows.start)
                 .expect("a strip holds whole rows");
-            let shifted = transform.post_translate(0.0, -(rows.start as f32));
             for drawing in &drawings {
                 match drawing {
                     Drawing::Glyphs(glyphs) => glyphs.blend(&mut canvas, rows.start as i32),
-                    Drawing::Node(node) => draw_node(node, shifted, &mut canvas),
+                    Drawing::Node(node, at) => {
+                        let shifted = at.post_translate(0.0, -(rows.start as f32));
+                        draw_node(node, shifted, &mut canvas)
+                    }
                 }
             }
         });
@@ -180,7 +173,38 @@ fn in_strips(
 /// How a node in strips is drawn: plain text from glyph masks, the rest by resvg.
 enum Drawing<'a> {
     Glyphs(glyphs::PlacedGlyphs),
-    Node(&'a usvg::Node),
+    /// A node and the transform it is drawn at.
+    Node(&'a usvg::Node, Transform),
+}
+
+/// How `nodes` (plain, see [`plain`]) are drawn at `transform`, in order, onto `out`: the
+/// children of a group one by one (its text may then be plain text) where each can be drawn
+/// alone, as [`draws_node_by_node`] asks of a tree's root.
+fn drawings_of<'a>(
+    nodes: &'a [usvg::Node],
+    fontdb: &Arc<fontdb::Database>,
+    transform: Transform,
+    out: &mut Vec<Drawing<'a>>,
+) {
+    for node in nodes {
+        match node {
+            usvg::Node::Text(text) => match glyphs::place(text, fontdb, transform) {
+                Some(glyphs) => out.push(Drawing::Glyphs(glyphs)),
+                None => out.push(Drawing::Node(node, transform)),
+            },
+            usvg::Node::Group(group) if group.children().iter().all(drawn_alone) => {
+                let inner = transform.pre_concat(group.transform());
+                drawings_of(group.children(), fontdb, inner, out);
+            }
+            _ => out.push(Drawing::Node(node, transform)),
+        }
+    }
+}
+
+/// Whether `node` is drawn as it is in its tree when drawn alone (see [`draw_node`]).
+fn drawn_alone(node: &usvg::Node) -> bool {
+    node.abs_layer_bounding_box().is_some()
+        || matches!(node, usvg::Node::Path(path) if path.stroke().is_none())
 }
 
 /// Draws one root-level node as `resvg::render` draws it in its tree.
