@@ -16,6 +16,10 @@ use tiny_skia::{FillRule, IntRect, Mask, PathBuilder, PixmapMut, Transform};
 /// Bytes of glyph masks kept (a 64 px glyph is about 3 KB).
 const MASKS_BUDGET: usize = 8 * 1024 * 1024;
 
+/// Pixels of the largest glyph drawn from a mask (a glyph about 1000 px tall); a larger one's
+/// text is drawn by resvg, within the canvas it is clipped to.
+const LARGEST_MASK: u64 = (MASKS_BUDGET / 8) as u64;
+
 /// Glyphs placed on a canvas, ready to be blended strip by strip.
 pub(super) struct PlacedGlyphs(Vec<Placed>);
 
@@ -128,8 +132,8 @@ fn quarters(v: f32) -> (i32, u8) {
     ((q.div_euclid(4)) as i32, q.rem_euclid(4) as u8)
 }
 
-/// The mask for `key`, kept or drawn now: `None` if the font is variable or not outlines,
-/// `Some(None)` for a glyph that draws nothing.
+/// The mask for `key`, kept or drawn now: `None` if the font is variable or not outlines or
+/// the glyph too large, `Some(None)` for a glyph that draws nothing.
 fn mask(key: Key, fontdb: &Arc<Database>) -> Option<Option<Arc<GlyphMask>>> {
     {
         let mut masks = masks().lock().unwrap_or_else(|e| e.into_inner());
@@ -158,7 +162,8 @@ fn mask(key: Key, fontdb: &Arc<Database>) -> Option<Option<Arc<GlyphMask>>> {
     Some(mask)
 }
 
-/// Rasterises the glyph of `key` with anti-aliasing, as resvg fills its outline.
+/// Rasterises the glyph of `key` with anti-aliasing, as resvg fills its outline (`None`:
+/// not here, see [`mask`]).
 fn draw_mask(key: Key, fontdb: &Database) -> Option<Option<GlyphMask>> {
     let outline = fontdb.with_face_data(key.font, |data, index| {
         let face = ttf_parser::Face::parse(data, index).ok()?;
@@ -186,6 +191,9 @@ fn draw_mask(key: Key, fontdb: &Database) -> Option<Option<GlyphMask>> {
     let top = bounds.top().floor() as i32 - 1;
     let width = (bounds.right().ceil() as i32 + 1 - left).max(1) as u32;
     let height = (bounds.bottom().ceil() as i32 + 1 - top).max(1) as u32;
+    if u64::from(width) * u64::from(height) > LARGEST_MASK {
+        return None;
+    }
     let mut coverage = Mask::new(width, height)?;
     let rule = match key.even_odd {
         true => FillRule::EvenOdd,
@@ -393,6 +401,20 @@ mod tests {
                 "{attributes}: ink {a} against resvg's {b}"
             );
         }
+    }
+
+    #[test]
+    fn a_glyph_too_large_for_a_mask_is_drawn_by_resvg() {
+        let tree = text(r##"x="0" y="2910" font-size="4000" fill="#000""##, "W");
+        let usvg::Node::Text(node) = &tree.root().children()[0] else {
+            panic!("a text node")
+        };
+        assert!(place(node, tree.fontdb(), Transform::default()).is_none());
+        let drawn = rasterize(&tree, 1.0, u64::MAX, None).unwrap();
+        assert!(
+            drawn.pixels().iter().any(|p| p.alpha() > 0),
+            "resvg drew it"
+        );
     }
 
     #[test]
