@@ -38,19 +38,6 @@ fn backdrop_name(level: u8) -> String {
     format!("encode png level {level} over the background")
 }
 
-/// The background a card was drawn over, with the rows the card drew on, as a render
-/// passes them to its encoder.
-fn over_background<'a>(
-    background: Option<&'a Background>,
-    canvas: &'a raster::Canvas,
-) -> Option<encode::Over<'a>> {
-    background.map(|b| {
-        let backdrop = b.backdrop();
-        let changed = canvas.changed_from(backdrop.id());
-        encode::Over { backdrop, changed }
-    })
-}
-
 fn stages(c: &mut Criterion, engine: &Engine) {
     let job = engine.prepare(GROUP, Format::Png, QUERY).unwrap();
     let svg = engine.fill(&job).unwrap();
@@ -60,7 +47,7 @@ fn stages(c: &mut Criterion, engine: &Engine) {
     let background = job.background().map(|b| &**b);
     let under = background.map(Background::under);
     let canvas = raster::rasterize_reusing(&tree, 1.0, limits.max_pixels, under, None).unwrap();
-    let over = || over_background(background, &canvas);
+    let over = || background.map(|b| b.over(&canvas));
     let pixmap = &canvas.pixmap;
     let cache = ImageCache::new(64 << 20);
     cache.insert(job.key(), engine.render(&job).unwrap());
@@ -177,7 +164,7 @@ fn encoder_sizes(engine: &Engine) -> Vec<(String, usize)> {
     let background = job.background().map(|b| &**b);
     let under = background.map(Background::under);
     let canvas = raster::rasterize_reusing(&tree, 1.0, u64::MAX, under, None).unwrap();
-    let over = || over_background(background, &canvas);
+    let over = || background.map(|b| b.over(&canvas));
     let pixmap = &canvas.pixmap;
     let mut sizes: Vec<(String, usize)> = PNG_LEVELS
         .iter()

@@ -6,8 +6,8 @@
 //! (copied under renders at that scale), with their PNG rows compressed in blocks (the
 //! [`Backdrop`], so that encoding a render compresses only the blocks it drew on).
 
-use crate::encode::Backdrop;
-use crate::raster::{self, RasterError, Under};
+use crate::encode::{Backdrop, Over};
+use crate::raster::{self, Canvas, RasterError, Under};
 
 /// A background: a tree, and its pixels drawn at one scale (1 for a template's own) with
 /// their PNG blocks, so that a render at that scale starts from a copy of the pixels and
@@ -96,6 +96,14 @@ impl Background {
     /// The drawn pixels with their PNG blocks, for the encoder.
     pub fn backdrop(&self) -> &Backdrop {
         &self.drawn
+    }
+
+    /// Its backdrop with the rows `canvas`, drawn over it, may have changed, for the encoder.
+    pub fn over<'a>(&'a self, canvas: &'a Canvas) -> Over<'a> {
+        Over {
+            backdrop: &self.drawn,
+            changed: canvas.changed_from(self.drawn.id()),
+        }
     }
 
     /// What a render draws first, for [`raster::rasterize`].

@@ -325,11 +325,7 @@ impl Engine {
                 other => internal(name, "rasterize", other),
             })?;
             let mut buffers = self.scratch.buffers();
-            let over = under.as_ref().map(|under| {
-                let backdrop = under.backdrop();
-                let changed = canvas.changed_from(backdrop.id());
-                encode::Over { backdrop, changed }
-            });
+            let over = under.as_ref().map(|under| under.over(&canvas));
             let options = job.params().encode_options();
             let file =
                 encode::encode_with(&canvas.pixmap, job.format(), options, over, &mut buffers)

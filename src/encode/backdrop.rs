@@ -83,8 +83,8 @@ impl<'a> Over<'a> {
     }
 
     /// Whether rows `rows` may differ from the backdrop's.
-    pub(super) fn may_change(&self, rows: Range<usize>) -> bool {
-        super::pixels::any_meets(self.changed, rows)
+    pub(super) fn may_change(&self, rows: Range<u32>) -> bool {
+        crate::raster::any_meets(self.changed, rows)
     }
 }
 
@@ -320,7 +320,7 @@ pub(super) fn png_in_blocks(
     let copied: Vec<Option<&Block>> = match copyable {
         Some((over, under)) => (pixmap.data().chunks(block_bytes).zip(under).enumerate())
             .map(|(i, (drawn, (rows, block)))| {
-                let at = i * BLOCK_ROWS..(i + 1) * BLOCK_ROWS;
+                let at = (i * BLOCK_ROWS) as u32..((i + 1) * BLOCK_ROWS) as u32;
                 (!over.may_change(at) || rows == drawn).then_some(block)
             })
             .collect(),

@@ -12,7 +12,8 @@ use jpeg_encoder::SamplingFactor;
 use rayon::prelude::*;
 use tiny_skia::Pixmap;
 
-use super::pixels::{any_meets, is_opaque, over_white_rows, row_bytes};
+use super::pixels::{is_opaque, over_white_rows, row_bytes};
+use crate::raster::any_meets;
 
 /// Pixel rows per band: one MCU row at 4:2:0 (qualities under 90), two at 4:4:4.
 pub(super) const BAND_ROWS: usize = 16;
@@ -153,7 +154,7 @@ pub(super) fn jpeg_in_pieces(
     let copied: Vec<Option<&Piece>> = match under {
         Some(under) => (areas.iter().zip(under.pieces))
             .map(|(area, piece)| {
-                let rows = area.y..area.y + area.rows;
+                let rows = area.y as u32..(area.y + area.rows) as u32;
                 let same = !any_meets(under.changed, rows) || area.same_in(pixmap, under.pixels);
                 same.then_some(piece)
             })

@@ -83,8 +83,3 @@ pub(super) fn over_white_rows(rgba: &[u8], out: &mut Vec<u8>) {
         rgb[2] = p[2].saturating_add(cover);
     }
 }
-
-/// Whether any of `ranges` (of rows) meets `rows`.
-pub(super) fn any_meets(ranges: &[std::ops::Range<u32>], rows: std::ops::Range<usize>) -> bool {
-    (ranges.iter()).any(|r| (r.start as usize) < rows.end && rows.start < r.end as usize)
-}

@@ -3,9 +3,9 @@
 //! browsers draw text. Filling every glyph's outline on every render (with 4x4
 //! anti-aliasing) was most of a card's drawing.
 //!
-//! Plain text is a root-level `<text>` whose spans are visible, filled with a colour, not
-//! stroked or decorated, drawn with anti-aliasing from outline glyphs of static fonts, and
-//! upright at one scale; anything else is drawn by resvg. A glyph lands on the quarter pixel
+//! Plain text is a `<text>` (at the root or in a group drawn child by child) whose spans are
+//! visible, filled with a colour, not stroked or decorated, drawn with anti-aliasing from
+//! outline glyphs of static fonts, and upright at one scale; anything else is drawn by resvg. A glyph lands on the quarter pixel
 //! nearest its position (at most 1/8 px from where resvg puts it).
 
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -146,20 +146,24 @@ fn mask(key: Key, fontdb: &Arc<Database>) -> Option<Option<Arc<GlyphMask>>> {
         }
     }
     let mask = draw_mask(key, fontdb)?.map(Arc::new);
-    let bytes = mask.as_ref().map_or(0, |m| m.coverage.data().len()) + 64;
     let mut masks = masks().lock().unwrap_or_else(|e| e.into_inner());
+    masks.bytes += weight(&mask);
     let entry = (Arc::downgrade(fontdb), mask.clone());
     if let Some((_, (_, old))) = masks.entries.push(key, entry) {
-        masks.bytes -= old.as_ref().map_or(0, |m| m.coverage.data().len()) + 64;
+        masks.bytes -= weight(&old);
     }
-    masks.bytes += bytes;
     while masks.bytes > MASKS_BUDGET {
         let Some((_, (_, old))) = masks.entries.pop_lru() else {
             break;
         };
-        masks.bytes -= old.as_ref().map_or(0, |m| m.coverage.data().len()) + 64;
+        masks.bytes -= weight(&old);
     }
     Some(mask)
+}
+
+/// Bytes a kept mask counts for: its coverage and its entry.
+fn weight(mask: &Option<Arc<GlyphMask>>) -> usize {
+    mask.as_ref().map_or(0, |m| m.coverage.data().len()) + 64
 }
 
 /// Rasterises the glyph of `key` with anti-aliasing, as resvg fills its outline (`None`:

@@ -15,7 +15,7 @@ use crate::error::TooManyPixels;
 mod glyphs;
 mod strips;
 
-pub use strips::draws_node_by_node;
+pub use strips::{any_meets, draws_node_by_node};
 
 /// Why an SVG could not be turned into pixels.
 #[derive(Debug, thiserror::Error)]
@@ -180,10 +180,7 @@ pub fn rasterize_reusing(
                 true => strips::rows_drawn(tree, transform),
                 false => EVERY_ROW.to_vec(),
             };
-            let stale = match canvas.over {
-                Some(over) if over == id => std::mem::take(&mut canvas.changed),
-                _ => EVERY_ROW.to_vec(),
-            };
+            let stale = canvas.changed_from(id).to_vec();
             let first = strips::First {
                 pixels,
                 stale: &stale,

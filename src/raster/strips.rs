@@ -25,6 +25,11 @@ pub fn draws_node_by_node(tree: &usvg::Tree) -> bool {
     tree.root().children().iter().all(drawn_alone)
 }
 
+/// Whether any of `ranges` (of rows) meets `rows`.
+pub fn any_meets(ranges: &[Range<u32>], rows: Range<u32>) -> bool {
+    (ranges.iter()).any(|r| r.start < rows.end && rows.start < r.end)
+}
+
 /// Pixels a drawing starts from, and the rows of the canvas that do not hold them yet.
 pub(super) struct First<'a> {
     /// The pixels, of the canvas's size.
@@ -82,13 +87,6 @@ pub(super) fn rows_drawn(tree: &usvg::Tree, transform: Transform) -> Vec<Range<u
         }
     }
     apart
-}
-
-/// Whether any of `ranges` meets `rows`.
-fn meets(ranges: &[Range<u32>], rows: &Range<u32>) -> bool {
-    ranges
-        .iter()
-        .any(|r| r.start < rows.end && rows.start < r.end)
 }
 
 /// Draws `tree` onto `pixmap`, over `first`'s pixels if given: node by node (plain nodes in
@@ -153,7 +151,7 @@ fn in_strips(
             if let Some(first) = &first {
                 first.restore(rows.clone(), strip);
             }
-            if !meets(drawn, &rows) {
+            if !any_meets(drawn, rows.clone()) {
                 return;
             }
             let mut canvas = PixmapMut::from_bytes(strip, width, rows.end - rows.start)
