@@ -18,8 +18,9 @@ use tiny_skia::Pixmap;
 
 use super::jpeg::Piece;
 use super::options::{Buffers, EncodeOptions};
-use super::pixels::{Channels, is_opaque, row_bytes, unfiltered_rgb_rows};
+use super::pixels::{Channels, is_opaque, paeth_rgb_rows, row_bytes, unfiltered_rgb_rows};
 use super::png::{IDAT_BYTES, png_encoder};
+use super::vp8::Bands;
 
 /// Rows per block: a block is compressed on its own, so that an untouched one can be copied
 /// into any image.
@@ -39,6 +40,8 @@ pub struct Backdrop {
     blocks: Blocks,
     /// Its JPEG pieces at the quality last asked for, encoded at the first JPEG over it.
     jpeg: Mutex<Option<(u8, Arc<Vec<Piece>>)>>,
+    /// Its lossy WebP bands at the quality last asked for, coded at the first WebP over it.
+    webp: Mutex<Option<(u8, Arc<Bands>)>>,
 }
 
 /// A backdrop's compressed rows, and when a render may copy them.
@@ -115,6 +118,7 @@ impl Backdrop {
             pixmap,
             blocks,
             jpeg: Mutex::default(),
+            webp: Mutex::default(),
         }
     }
 
@@ -158,20 +162,45 @@ impl Backdrop {
     /// Its JPEG pieces at `quality` (see [`jpeg`](super::jpeg)): a piece's bytes depend
     /// only on its pixels and quality, so any JPEG over it may copy them.
     pub(super) fn jpeg_pieces(&self, quality: u8) -> Result<Arc<Vec<Piece>>, String> {
-        let mut kept = self.jpeg.lock().unwrap_or_else(|e| e.into_inner());
-        match &*kept {
-            Some((at, pieces)) if *at == quality => Ok(pieces.clone()),
-            _ => {
-                let pieces = Arc::new(super::jpeg::pieces(&self.pixmap, quality)?);
-                *kept = Some((quality, pieces.clone()));
-                Ok(pieces)
-            }
+        at_quality(&self.jpeg, quality, || {
+            super::jpeg::pieces(&self.pixmap, quality)
+        })
+    }
+
+    /// Whether its pixels are opaque.
+    pub(super) fn is_opaque(&self) -> bool {
+        !matches!(self.blocks, Blocks::None)
+    }
+
+    /// Its lossy WebP bands at `quality` (see [`vp8`](super::vp8)), coded at the first
+    /// request for them; `None` if its pixels are not opaque.
+    pub(super) fn webp_bands(&self, quality: u8) -> Result<Option<Arc<Bands>>, String> {
+        if !self.is_opaque() {
+            return Ok(None);
         }
+        at_quality(&self.webp, quality, || Bands::new(&self.pixmap, quality)).map(Some)
     }
 
     /// Whether a render at `level` over this backdrop copies its blocks.
     pub(super) fn has_blocks_for(&self, level: u8) -> bool {
         self.blocks_for(level).is_some()
+    }
+}
+
+/// What `kept` holds if it was made at `quality`, else what `make` makes, kept in its place.
+fn at_quality<T>(
+    kept: &Mutex<Option<(u8, Arc<T>)>>,
+    quality: u8,
+    make: impl FnOnce() -> Result<T, String>,
+) -> Result<Arc<T>, String> {
+    let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+    match &*kept {
+        Some((at, made)) if *at == quality => Ok(made.clone()),
+        _ => {
+            let made = Arc::new(make()?);
+            *kept = Some((quality, made.clone()));
+            Ok(made)
+        }
     }
 }
 
@@ -195,46 +224,6 @@ enum Filter {
     /// Paeth, except the block's first row, which takes Sub (it may follow rows of another
     /// image): much smaller for gradients, for blocks compressed once.
     Paeth,
-}
-
-/// Appends opaque premultiplied RGBA rows of `width` pixels as PNG rows: the first with the
-/// Sub filter, the others with Paeth.
-fn paeth_rgb_rows(rgba: &[u8], width: usize, out: &mut Vec<u8>) {
-    let mut raw = Vec::with_capacity(rgba.len() / 4 * 3);
-    super::pixels::rgb_into(rgba, &mut raw);
-    let stride = width * 3;
-    for (y, row) in raw.chunks_exact(stride).enumerate() {
-        let up = y.checked_sub(1).map(|y| &raw[y * stride..][..stride]);
-        out.push(if up.is_some() { 4 } else { 1 }); // Paeth, Sub
-        for x in 0..stride {
-            let a = if x >= 3 { row[x - 3] } else { 0 };
-            let predicted = match up {
-                None => a,
-                Some(up) => {
-                    let (b, c) = (up[x], if x >= 3 { up[x - 3] } else { 0 });
-                    paeth(a, b, c)
-                }
-            };
-            out.push(row[x].wrapping_sub(predicted));
-        }
-    }
-}
-
-/// The PNG Paeth predictor: of left, up and up-left, the one nearest `left + up - upleft`.
-fn paeth(a: u8, b: u8, c: u8) -> u8 {
-    let p = i16::from(a) + i16::from(b) - i16::from(c);
-    let (pa, pb, pc) = (
-        (p - i16::from(a)).abs(),
-        (p - i16::from(b)).abs(),
-        (p - i16::from(c)).abs(),
-    );
-    if pa <= pb && pa <= pc {
-        a
-    } else if pb <= pc {
-        b
-    } else {
-        c
-    }
 }
 
 /// A compressor (zlib's state is a few hundred KB) with its level, and the rows it last

@@ -13,6 +13,7 @@ mod jpeg;
 mod options;
 mod pixels;
 mod png;
+mod vp8;
 
 use tiny_skia::Pixmap;
 
@@ -64,6 +65,20 @@ pub fn encode_with<'a>(
                 });
             jpeg::jpeg_in_pieces(pixmap, quality, under, &mut buffers.file).map_err(fail)?;
         }
+        Format::Webp if options.webp_quality.is_some() && opaque(pixmap, over.as_ref()) => {
+            let quality = options.webp_quality.unwrap_or(DEFAULT_WEBP_QUALITY);
+            let bands = (over.as_ref())
+                .map(|o| o.backdrop.webp_bands(quality))
+                .transpose()
+                .map_err(fail)?
+                .flatten();
+            let under = over.zip(bands.as_deref()).map(|(over, bands)| vp8::Under {
+                pixels: over.backdrop.pixmap(),
+                changed: over.changed,
+                bands,
+            });
+            vp8::webp(pixmap, quality, under, &mut buffers.file).map_err(fail)?;
+        }
         Format::Webp => {
             let (pixels, file) = buffers.cleared();
             let channels = pixels::straight_pixels(pixmap, pixels);
@@ -85,6 +100,20 @@ pub fn encode_with<'a>(
         Format::Svg | Format::Pdf => return Err(fail("vector output is not rasterised".into())),
     }
     Ok(&buffers.file)
+}
+
+/// Whether every pixel of `pixmap` is opaque; over an opaque backdrop only the rows the
+/// drawing may have changed are looked at (drawing over opaque pixels leaves them opaque).
+fn opaque(pixmap: &Pixmap, over: Option<&Over>) -> bool {
+    let row = pixels::row_bytes(pixmap);
+    match over {
+        Some(over) if over.backdrop.is_opaque() => over.changed.iter().all(|rows| {
+            let end = rows.end.min(pixmap.height()) as usize;
+            let start = (rows.start as usize).min(end);
+            pixels::is_opaque(&pixmap.data()[start * row..end * row])
+        }),
+        _ => pixels::is_opaque(pixmap.data()),
+    }
 }
 
 /// Lossy WebP (libwebp) of straight `pixels` into `file`.

@@ -33,6 +33,46 @@ pub(super) fn rgb_into(rgba: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Appends opaque premultiplied RGBA rows of `width` pixels as PNG rows: the first with the
+/// Sub filter, the others with Paeth.
+pub(super) fn paeth_rgb_rows(rgba: &[u8], width: usize, out: &mut Vec<u8>) {
+    let mut raw = Vec::with_capacity(rgba.len() / 4 * 3);
+    rgb_into(rgba, &mut raw);
+    let stride = width * 3;
+    for (y, row) in raw.chunks_exact(stride).enumerate() {
+        let up = y.checked_sub(1).map(|y| &raw[y * stride..][..stride]);
+        out.push(if up.is_some() { 4 } else { 1 }); // Paeth, Sub
+        for x in 0..stride {
+            let a = if x >= 3 { row[x - 3] } else { 0 };
+            let predicted = match up {
+                None => a,
+                Some(up) => {
+                    let (b, c) = (up[x], if x >= 3 { up[x - 3] } else { 0 });
+                    paeth(a, b, c)
+                }
+            };
+            out.push(row[x].wrapping_sub(predicted));
+        }
+    }
+}
+
+/// The PNG Paeth predictor: of left, up and up-left, the one nearest `left + up - upleft`.
+fn paeth(a: u8, b: u8, c: u8) -> u8 {
+    let p = i16::from(a) + i16::from(b) - i16::from(c);
+    let (pa, pb, pc) = (
+        (p - i16::from(a)).abs(),
+        (p - i16::from(b)).abs(),
+        (p - i16::from(c)).abs(),
+    );
+    if pa <= pb && pa <= pc {
+        a
+    } else if pb <= pc {
+        b
+    } else {
+        c
+    }
+}
+
 /// Whether every pixel of premultiplied RGBA data is opaque.
 pub(super) fn is_opaque(rgba: &[u8]) -> bool {
     // Eight pixels at a time, with no early exit inside a block: this vectorises.

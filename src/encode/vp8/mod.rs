@@ -1,0 +1,244 @@
+//! Lossy WebP of opaque images, written by the project: a VP8 key frame whose macroblocks are
+//! coded in bands that depend on nothing above them ([`band`]), so a background's bands are
+//! coded once and an image drawn over it codes only the bands its drawing changed, the way
+//! PNG blocks and JPEG pieces are reused. libwebp cannot do that (VP8 has no restart points
+//! of its own), and at its fastest took twice a whole card's PNG render.
+//!
+//! The encoder is simple: whole-block prediction modes picked by squared error, libwebp's
+//! quantizer rounding, default token probabilities, one quantizer for the frame. A file
+//! depends only on the pixels and the quality, whether its bands were coded now or reused.
+
+mod band;
+mod bool_writer;
+mod frame;
+mod macroblock;
+mod tables;
+mod tokens;
+mod transform;
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+use tiny_skia::Pixmap;
+
+use band::Band;
+use macroblock::Quant;
+
+/// The widest and tallest image VP8 can hold.
+const MAX_SIDE: u32 = 16383;
+
+/// A background's bands at one quality, coded once for every image drawn over it.
+pub(super) struct Bands {
+    quality: u8,
+    bands: Vec<Band>,
+}
+
+impl Bands {
+    /// Codes every band of opaque `pixmap` at `quality`.
+    pub(super) fn new(pixmap: &Pixmap, quality: u8) -> Result<Bands, String> {
+        check_size(pixmap)?;
+        let quant = Quant::new(quant_index(quality));
+        let bands = (0..band::bands(pixmap.height()))
+            .into_par_iter()
+            .map(|b| band::code(pixmap, b, &quant, None))
+            .collect();
+        Ok(Bands { quality, bands })
+    }
+}
+
+/// The background an image was drawn over: its pixels, the rows the drawing may have
+/// changed, and its bands at the image's quality.
+pub(super) struct Under<'a> {
+    pub(super) pixels: &'a Pixmap,
+    pub(super) changed: &'a [Range<u32>],
+    pub(super) bands: &'a Bands,
+}
+
+/// Lossy WebP of opaque premultiplied `pixmap` at `quality` (1 to 100) into `out`.
+pub(super) fn webp(
+    pixmap: &Pixmap,
+    quality: u8,
+    under: Option<Under>,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    check_size(pixmap)?;
+    let quant = Quant::new(quant_index(quality));
+    let under = under.filter(|u| {
+        u.bands.quality == quality
+            && u.pixels.width() == pixmap.width()
+            && u.pixels.height() == pixmap.height()
+    });
+    let count = band::bands(pixmap.height());
+    let kept: Vec<Option<&Band>> = (0..count)
+        .map(|b| {
+            let under = under.as_ref()?;
+            let rows = band::pixel_rows(b, pixmap.height());
+            let same = !crate::raster::any_meets(under.changed, rows.clone())
+                || same_rows(pixmap, under.pixels, rows);
+            same.then(|| &under.bands.bands[b])
+        })
+        .collect();
+    let fresh: Vec<Band> = (kept.iter().enumerate())
+        .filter(|(_, k)| k.is_none())
+        .map(|(b, _)| b)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|b| {
+            let under = (under.as_ref()).map(|u| band::Under {
+                pixels: u.pixels,
+                band: &u.bands.bands[b],
+            });
+            band::code(pixmap, b, &quant, under)
+        })
+        .collect();
+    let mut fresh = fresh.iter();
+    let bands: Vec<&Band> = (kept.into_iter())
+        .map(|k| k.unwrap_or_else(|| fresh.next().expect("a fresh band per band not kept")))
+        .collect();
+    frame::Frame {
+        width: pixmap.width(),
+        height: pixmap.height(),
+        quant: &quant,
+        bands: &bands,
+    }
+    .write(out);
+    Ok(())
+}
+
+fn check_size(pixmap: &Pixmap) -> Result<(), String> {
+    if pixmap.width() > MAX_SIDE || pixmap.height() > MAX_SIDE {
+        return Err(format!("lossy WebP holds at most {MAX_SIDE} px per side"));
+    }
+    Ok(())
+}
+
+/// Whether `rows` of two pixmaps of one size hold the same pixels.
+fn same_rows(a: &Pixmap, b: &Pixmap, rows: Range<u32>) -> bool {
+    let row = a.width() as usize * 4;
+    let span = rows.start as usize * row..rows.end as usize * row;
+    a.data()[span.clone()] == b.data()[span]
+}
+
+/// The quantizer index for a quality, as libwebp maps it (before its per-segment changes):
+/// quality 80 is index 20, 50 is 39, 100 is 0.
+fn quant_index(quality: u8) -> u8 {
+    let q = f64::from(quality.clamp(1, 100)) / 100.0;
+    let linear = if q < 0.75 {
+        q * (2.0 / 3.0)
+    } else {
+        2.0 * q - 1.0
+    };
+    let compression = linear.cbrt();
+    (127.0 * (1.0 - compression)).round().clamp(0.0, 127.0) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A card-like image: a diagonal gradient with sharp-edged bars and dots over it.
+    fn card(width: u32, height: u32, seed: u32) -> Pixmap {
+        let mut pixmap = Pixmap::new(width, height).unwrap();
+        for (i, p) in pixmap.pixels_mut().iter_mut().enumerate() {
+            let (x, y) = (i as u32 % width, i as u32 / width);
+            let mut rgb = [(x * 255 / width) as u8, (y * 255 / height) as u8, 160];
+            let bar =
+                (y / 9 + seed).is_multiple_of(5) && (x / 13 + y / 7) % 3 != 0 && y > height / 3;
+            if bar || (x * 7 + y * 3 + seed).is_multiple_of(97) {
+                rgb = [250, 250, 240];
+            }
+            *p = tiny_skia::ColorU8::from_rgba(rgb[0], rgb[1], rgb[2], 255).premultiply();
+        }
+        pixmap
+    }
+
+    fn decode(file: &[u8]) -> (u32, u32, Vec<u8>) {
+        let mut decoder = image_webp::WebPDecoder::new(std::io::Cursor::new(file)).unwrap();
+        let (w, h) = decoder.dimensions();
+        let mut rgb = vec![0; decoder.output_buffer_size().unwrap()];
+        decoder.read_image(&mut rgb).unwrap();
+        (w, h, rgb)
+    }
+
+    fn psnr(pixmap: &Pixmap, rgb: &[u8]) -> f64 {
+        let mut sum = 0f64;
+        for (p, q) in pixmap.data().chunks_exact(4).zip(rgb.chunks_exact(3)) {
+            for c in 0..3 {
+                let d = f64::from(p[c]) - f64::from(q[c]);
+                sum += d * d;
+            }
+        }
+        let mse = sum / (pixmap.width() * pixmap.height() * 3) as f64;
+        10.0 * (255.0 * 255.0 / mse).log10()
+    }
+
+    /// `pixmap` with a bright box drawn over `rows` and `columns`.
+    fn drawn_on(pixmap: &Pixmap, rows: Range<u32>, columns: Range<u32>) -> Pixmap {
+        let mut out = pixmap.clone();
+        let width = out.width();
+        for (i, p) in out.pixels_mut().iter_mut().enumerate() {
+            let (x, y) = (i as u32 % width, i as u32 / width);
+            if rows.contains(&y) && columns.contains(&x) && (x / 3 + y) % 4 != 0 {
+                *p = tiny_skia::ColorU8::from_rgba(255, 255, 255, 255).premultiply();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_file_over_a_background_is_the_file_coded_whole() {
+        let background = card(1200, 630, 3);
+        let bands = Bands::new(&background, 80).unwrap();
+        let boxes = [
+            (100..180, 80..700),
+            (31..33, 600..610),
+            (0..630, 0..1200),
+            (600..630, 1190..1200),
+        ];
+        for (rows, columns) in boxes {
+            let image = drawn_on(&background, rows.clone(), columns.clone());
+            let mut whole = Vec::new();
+            webp(&image, 80, None, &mut whole).unwrap();
+            for changed in [std::slice::from_ref(&rows), crate::raster::EVERY_ROW] {
+                let mut over = Vec::new();
+                let under = Under {
+                    pixels: &background,
+                    changed,
+                    bands: &bands,
+                };
+                webp(&image, 80, Some(under), &mut over).unwrap();
+                assert!(
+                    over == whole,
+                    "rows {rows:?}, columns {columns:?}, changed {changed:?}"
+                );
+            }
+        }
+        let mut again = Vec::new();
+        let under = Under {
+            pixels: &background,
+            changed: &[],
+            bands: &bands,
+        };
+        webp(&background, 80, Some(under), &mut again).unwrap();
+        let mut whole = Vec::new();
+        webp(&background, 80, None, &mut whole).unwrap();
+        assert!(again == whole);
+    }
+
+    #[test]
+    fn decoders_read_the_frame_close_to_its_pixels() {
+        for (w, h) in [(1200, 630), (37, 21), (16, 16), (1, 1)] {
+            let pixmap = card(w, h, 1);
+            let mut file = Vec::new();
+            webp(&pixmap, 80, None, &mut file).unwrap();
+            let (dw, dh, rgb) = decode(&file);
+            assert_eq!((dw, dh), (w, h));
+            let quality = psnr(&pixmap, &rgb);
+            assert!(quality > 30.0, "{w}x{h}: PSNR {quality:.1} dB");
+            let libwebp = webp::Decoder::new(&file)
+                .decode()
+                .expect("libwebp reads it");
+            assert_eq!((libwebp.width(), libwebp.height()), (w, h));
+        }
+    }
+}
