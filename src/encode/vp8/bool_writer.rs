@@ -28,7 +28,7 @@ impl BoolWriter {
     }
 
     /// Writes `bit`, which is 0 with probability `prob`/256.
-    #[inline]
+    #[inline(always)]
     pub(super) fn put(&mut self, bit: bool, prob: Prob) {
         let split = 1 + (((self.range - 1) * u32::from(prob)) >> 8);
         if bit {

@@ -48,12 +48,10 @@ impl Frame<'_> {
         let tokens: Vec<Vec<u8>> = (0..PARTITIONS)
             .into_par_iter()
             .map(|p| {
-                let mut writer = Writer {
-                    bits: BoolWriter::new(Vec::with_capacity(16 * 1024)),
-                    probs: &probs,
-                };
+                let mut writer =
+                    Writer::new(BoolWriter::new(Vec::with_capacity(16 * 1024)), &probs);
                 self.put_tokens(p, &mut writer);
-                writer.bits.finish()
+                writer.finish()
             })
             .collect();
         let vp8_len =

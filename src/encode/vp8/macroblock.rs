@@ -19,32 +19,28 @@ pub(super) enum Mode {
 
 const MODES: [Mode; 4] = [Mode::Dc, Mode::V, Mode::H, Mode::Tm];
 
-/// One quantizer: its step, the reciprocal the encoder multiplies by, and the rounding
-/// (below a half, so small coefficients become zero).
-#[derive(Debug, Clone, Copy)]
-struct Step {
-    q: i32,
-    iq: u32,
-    bias: u32,
-}
-
 const QFIX: u32 = 17;
 
-impl Step {
-    fn new(q: i32, bias_256ths: u32) -> Step {
-        Step {
-            q,
-            iq: (1 << QFIX) / q as u32,
-            bias: bias_256ths << (QFIX - 8),
-        }
-    }
-}
-
-/// The dc and ac steps of one kind of block.
+/// The quantizer of one kind of block, per raster position (the DC step at 0, the AC step
+/// elsewhere): its step, the reciprocal the encoder multiplies by, and the rounding (below a
+/// half, so small coefficients become zero).
 #[derive(Debug, Clone, Copy)]
 struct Steps {
-    dc: Step,
-    ac: Step,
+    q: [i32; 16],
+    iq: [u32; 16],
+    bias: [u32; 16],
+}
+
+impl Steps {
+    /// Steps `dc` and `ac`, rounded up from `dc_bias` and `ac_bias` 256ths.
+    fn new(dc: i32, ac: i32, dc_bias: u32, ac_bias: u32) -> Steps {
+        let at = |j: usize| if j == 0 { (dc, dc_bias) } else { (ac, ac_bias) };
+        Steps {
+            q: std::array::from_fn(|j| at(j).0),
+            iq: std::array::from_fn(|j| (1 << QFIX) / at(j).0 as u32),
+            bias: std::array::from_fn(|j| at(j).1 << (QFIX - 8)),
+        }
+    }
 }
 
 /// Every step of a frame at one quantizer index (RFC 6386 14.1; the rounding is libwebp's).
@@ -64,24 +60,15 @@ impl Quant {
         let (dc, ac) = (i32::from(DC_QUANT[i]), i32::from(AC_QUANT[i]));
         Quant {
             index: index.min(127),
-            y: Steps {
-                dc: Step::new(dc, 96),
-                ac: Step::new(ac, 110),
-            },
-            y2: Steps {
-                dc: Step::new(dc * 2, 96),
-                ac: Step::new((ac * 155 / 100).max(8), 108),
-            },
-            uv: Steps {
-                dc: Step::new(dc.min(132), 110),
-                ac: Step::new(ac, 115),
-            },
+            y: Steps::new(dc, ac, 96, 110),
+            y2: Steps::new(dc * 2, (ac * 155 / 100).max(8), 96, 108),
+            uv: Steps::new(dc.min(132), ac, 110, 115),
         }
     }
 
     /// The AC step of luma blocks (what the loop filter's strength follows).
     pub(super) fn luma_ac(&self) -> i32 {
-        self.y.ac.q
+        self.y.q[1]
     }
 }
 
@@ -186,13 +173,13 @@ pub(super) fn code(
     }
     fwht(&mut dcs);
     let transformed = dcs;
-    if quantize(&transformed, quant.y2, 0, &mut blocks[Y2], &mut dcs) {
+    if quantize(&transformed, &quant.y2, 0, &mut blocks[Y2], &mut dcs) {
         nonzero |= 1 << Y2;
     }
     iwht(&mut dcs);
     for (b, block) in coeffs.iter_mut().enumerate() {
         let (levels_b, mut dequant) = (&mut blocks[Y + b], [0i32; 16]);
-        if quantize(block, quant.y, 1, levels_b, &mut dequant) {
+        if quantize(block, &quant.y, 1, levels_b, &mut dequant) {
             nonzero |= 1 << (Y + b);
         }
         dequant[0] = dcs[b];
@@ -240,7 +227,7 @@ pub(super) fn code(
             let mut dequant = [0i32; 16];
             residual(src, &pred, 8, x, y, &mut block);
             fdct(&mut block);
-            if quantize(&block, quant.uv, 0, &mut blocks[first + b], &mut dequant) {
+            if quantize(&block, &quant.uv, 0, &mut blocks[first + b], &mut dequant) {
                 nonzero |= 1 << (first + b);
             }
             idct(&mut dequant);
@@ -356,21 +343,24 @@ fn add(pred: &[u8], residual: &[i32; 16], stride: usize, x: usize, y: usize, out
 /// order) and their dequantized values into `dequant` (raster order); whether any is not 0.
 fn quantize(
     coeffs: &[i32; 16],
-    steps: Steps,
+    steps: &Steps,
     first: usize,
     levels: &mut [i16; 16],
     dequant: &mut [i32; 16],
 ) -> bool {
-    let mut any = false;
-    for n in first..16 {
-        let j = ZIGZAG[n];
-        let step = if j == 0 { steps.dc } else { steps.ac };
+    // In raster order without branches, which vectorises; then into coding order.
+    let mut raster = [0i32; 16];
+    for j in 0..16 {
         let c = coeffs[j];
-        let level = ((c.unsigned_abs() * step.iq + step.bias) >> QFIX).min(2047) as i32;
-        let level = if c < 0 { -level } else { level };
-        levels[n] = level as i16;
-        dequant[j] = level * step.q;
-        any |= level != 0;
+        let level = ((c.unsigned_abs() * steps.iq[j] + steps.bias[j]) >> QFIX).min(2047) as i32;
+        raster[j] = if c < 0 { -level } else { level };
+        dequant[j] = raster[j] * steps.q[j];
     }
-    any
+    if first == 1 {
+        raster[0] = 0;
+    }
+    for (level, &j) in levels.iter_mut().zip(&ZIGZAG) {
+        *level = raster[j] as i16;
+    }
+    raster.iter().fold(0, |any, &l| any | l) != 0
 }

@@ -8,13 +8,18 @@ use super::tables::{
     BANDS, CAT3, CAT4, CAT5, CAT6, COEFF_PROBS, COEFF_UPDATE_PROBS, Prob, TokenProbs,
 };
 
-/// A node of the token tree: its probabilities' block kind, band and context.
+/// A set of token-tree probabilities: by block kind, band and context, flattened.
 #[derive(Clone, Copy)]
-pub(super) struct Node {
-    kind: usize,
-    band: usize,
-    ctx: usize,
+pub(super) struct Node(usize);
+
+impl Node {
+    fn new(kind: usize, band: usize, ctx: usize) -> Node {
+        Node((kind * 8 + band) * 3 + ctx)
+    }
 }
+
+/// Every set of probabilities, flattened as [`Node`] numbers them.
+type Sets = [[Prob; 11]; 96];
 
 /// Where tokens go.
 pub(super) trait Sink {
@@ -26,18 +31,35 @@ pub(super) trait Sink {
 
 /// Writes tokens with a frame's probabilities.
 pub(super) struct Writer<'a> {
-    pub(super) bits: BoolWriter,
-    pub(super) probs: &'a TokenProbs,
+    bits: BoolWriter,
+    probs: &'a Sets,
+}
+
+impl<'a> Writer<'a> {
+    /// A writer into `bits` with `probs`.
+    pub(super) fn new(bits: BoolWriter, probs: &'a TokenProbs) -> Writer<'a> {
+        let probs = probs
+            .as_flattened()
+            .as_flattened()
+            .try_into()
+            .expect("96 sets");
+        Writer { bits, probs }
+    }
+
+    /// The bytes written.
+    pub(super) fn finish(self) -> Vec<u8> {
+        self.bits.finish()
+    }
 }
 
 impl Sink for Writer<'_> {
-    #[inline]
+    #[inline(always)]
     fn node(&mut self, bit: bool, at: Node, n: usize) -> bool {
-        self.bits.put(bit, self.probs[at.kind][at.band][at.ctx][n]);
+        self.bits.put(bit, self.probs[at.0][n]);
         bit
     }
 
-    #[inline]
+    #[inline(always)]
     fn fixed(&mut self, bit: bool, prob: Prob) {
         self.bits.put(bit, prob);
     }
@@ -46,19 +68,19 @@ impl Sink for Writer<'_> {
 /// How often each node of each probability set took 0 and 1.
 pub(super) struct Counts(Box<Tally>);
 
-/// A count of 0s and 1s per node, in [`TokenProbs`]' layout.
-type Tally = [[[[[u32; 2]; 11]; 3]; 8]; 4];
+/// A count of 0s and 1s per node of each set.
+type Tally = [[[u32; 2]; 11]; 96];
 
 impl Default for Counts {
     fn default() -> Counts {
-        Counts(Box::new([[[[[0; 2]; 11]; 3]; 8]; 4]))
+        Counts(Box::new([[[0; 2]; 11]; 96]))
     }
 }
 
 impl Sink for Counts {
     #[inline]
     fn node(&mut self, bit: bool, at: Node, n: usize) -> bool {
-        self.0[at.kind][at.band][at.ctx][n][usize::from(bit)] += 1;
+        self.0[at.0][n][usize::from(bit)] += 1;
         bit
     }
 
@@ -69,12 +91,8 @@ impl Sink for Counts {
 impl Counts {
     /// Adds `other`'s counts.
     pub(super) fn add(&mut self, other: &Counts) {
-        let pairs = self
-            .0
-            .as_flattened_mut()
-            .as_flattened_mut()
-            .as_flattened_mut();
-        let others = other.0.as_flattened().as_flattened().as_flattened();
+        let pairs = self.0.as_flattened_mut();
+        let others = other.0.as_flattened();
         for (a, b) in pairs.iter_mut().zip(others) {
             a[0] += b[0];
             a[1] += b[1];
@@ -89,7 +107,7 @@ impl Counts {
             .as_flattened_mut()
             .as_flattened_mut()
             .as_flattened_mut();
-        let counts = self.0.as_flattened().as_flattened().as_flattened();
+        let counts = self.0.as_flattened();
         let updates = COEFF_UPDATE_PROBS;
         let updates = updates.as_flattened().as_flattened().as_flattened();
         for ((prob, &[zeros, ones]), &update) in flat.iter_mut().zip(counts).zip(updates) {
@@ -233,11 +251,7 @@ fn bit(nonzero: u32, block: usize) -> usize {
 /// Writes one block's tokens from coding position `first` (RFC 6386 13.2), or its end at
 /// once when it has no coefficients.
 fn put_block(w: &mut impl Sink, kind: usize, first: usize, levels: Option<&[i16; 16]>, ctx: usize) {
-    let mut p = Node {
-        kind,
-        band: BANDS[first],
-        ctx,
-    };
+    let mut p = Node::new(kind, BANDS[first], ctx);
     let Some(levels) = levels else {
         w.node(false, p, 0);
         return;
@@ -250,19 +264,11 @@ fn put_block(w: &mut impl Sink, kind: usize, first: usize, levels: Option<&[i16;
         n += 1;
         let v = value.unsigned_abs() as u32;
         if !w.node(v != 0, p, 1) {
-            p = Node {
-                kind,
-                band: BANDS[n],
-                ctx: 0,
-            };
+            p = Node::new(kind, BANDS[n], 0);
             continue;
         }
         if !w.node(v > 1, p, 2) {
-            p = Node {
-                kind,
-                band: BANDS[n],
-                ctx: 1,
-            };
+            p = Node::new(kind, BANDS[n], 1);
         } else {
             if !w.node(v > 4, p, 3) {
                 if w.node(v != 2, p, 4) {
@@ -298,11 +304,7 @@ fn put_block(w: &mut impl Sink, kind: usize, first: usize, levels: Option<&[i16;
                     w.fixed((extra >> shift) & 1 == 1, prob);
                 }
             }
-            p = Node {
-                kind,
-                band: BANDS[n],
-                ctx: 2,
-            };
+            p = Node::new(kind, BANDS[n], 2);
         }
         w.fixed(value < 0, 128);
         if n == 16 || !w.node(n <= last, p, 0) {
