@@ -17,6 +17,7 @@ mod tokens;
 mod transform;
 
 use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use tiny_skia::Pixmap;
@@ -27,10 +28,19 @@ use macroblock::Quant;
 /// The widest and tallest image VP8 can hold.
 const MAX_SIDE: u32 = 16383;
 
-/// A background's bands at one quality, coded once for every image drawn over it.
+/// A background's bands at one quality, coded once for every image drawn over it, and the
+/// bands last coded over it (the rows a card's fixed fields are drawn on, such as an author
+/// line after its title, are often those of the card before).
 pub(super) struct Bands {
     quality: u8,
     bands: Vec<Band>,
+    last: Mutex<Vec<Option<Last>>>,
+}
+
+/// A band coded over a background, and the pixels it coded.
+struct Last {
+    pixels: Vec<u8>,
+    band: Arc<Band>,
 }
 
 impl Bands {
@@ -41,8 +51,13 @@ impl Bands {
         let bands = (0..band::bands(pixmap.height()))
             .into_par_iter()
             .map(|b| band::code(pixmap, b, &quant, None))
-            .collect();
-        Ok(Bands { quality, bands })
+            .collect::<Vec<_>>();
+        let last = Mutex::new(bands.iter().map(|_| None).collect());
+        Ok(Bands {
+            quality,
+            bands,
+            last,
+        })
     }
 }
 
@@ -69,16 +84,30 @@ pub(super) fn webp(
             && u.pixels.height() == pixmap.height()
     });
     let count = band::bands(pixmap.height());
-    let kept: Vec<Option<&Band>> = (0..count)
+    let rows = |b: usize| {
+        let (rows, row) = (band::pixel_rows(b, pixmap.height()), pixels_per_row(pixmap));
+        &pixmap.data()[rows.start as usize * row..rows.end as usize * row]
+    };
+    // The background's bands where the image holds its pixels, then the bands last coded
+    // over it where the image holds theirs.
+    let mut kept: Vec<Option<Kept>> = (0..count)
         .map(|b| {
             let under = under.as_ref()?;
-            let rows = band::pixel_rows(b, pixmap.height());
-            let same = !crate::raster::any_meets(under.changed, rows.clone())
-                || same_rows(pixmap, under.pixels, rows);
-            same.then(|| &under.bands.bands[b])
+            let at = band::pixel_rows(b, pixmap.height());
+            let same = !crate::raster::any_meets(under.changed, at.clone())
+                || same_rows(pixmap, under.pixels, at);
+            same.then(|| Kept::Under(&under.bands.bands[b]))
         })
         .collect();
-    let fresh: Vec<Band> = (kept.iter().enumerate())
+    if let Some(under) = &under {
+        let last = under.bands.last.lock().unwrap_or_else(|e| e.into_inner());
+        for (b, kept) in kept.iter_mut().enumerate().filter(|(_, k)| k.is_none()) {
+            if let Some(last) = last[b].as_ref().filter(|l| l.pixels == rows(b)) {
+                *kept = Some(Kept::Again(last.band.clone()));
+            }
+        }
+    }
+    let coded: Vec<(usize, Arc<Band>)> = (kept.iter().enumerate())
         .filter(|(_, k)| k.is_none())
         .map(|(b, _)| b)
         .collect::<Vec<_>>()
@@ -88,12 +117,30 @@ pub(super) fn webp(
                 pixels: u.pixels,
                 band: &u.bands.bands[b],
             });
-            band::code(pixmap, b, &quant, under)
+            (b, Arc::new(band::code(pixmap, b, &quant, under)))
         })
         .collect();
-    let mut fresh = fresh.iter();
-    let bands: Vec<&Band> = (kept.into_iter())
-        .map(|k| k.unwrap_or_else(|| fresh.next().expect("a fresh band per band not kept")))
+    if let Some(under) = &under {
+        let mut last = under.bands.last.lock().unwrap_or_else(|e| e.into_inner());
+        for (b, band) in &coded {
+            // The pixels' buffer is kept from band to band: a new one costs page faults.
+            let mut pixels = last[*b].take().map(|l| l.pixels).unwrap_or_default();
+            pixels.clear();
+            pixels.extend_from_slice(rows(*b));
+            last[*b] = Some(Last {
+                pixels,
+                band: band.clone(),
+            });
+        }
+    }
+    for (b, band) in coded {
+        kept[b] = Some(Kept::Again(band));
+    }
+    let bands: Vec<&Band> = (kept.iter())
+        .map(|k| match k.as_ref().expect("every band kept or coded") {
+            Kept::Under(band) => *band,
+            Kept::Again(band) => band,
+        })
         .collect();
     frame::Frame {
         width: pixmap.width(),
@@ -103,6 +150,17 @@ pub(super) fn webp(
     }
     .write(out);
     Ok(())
+}
+
+/// A band an image takes: the background's, or one coded over it.
+enum Kept<'a> {
+    Under(&'a Band),
+    Again(Arc<Band>),
+}
+
+/// Bytes per row of `pixmap`.
+fn pixels_per_row(pixmap: &Pixmap) -> usize {
+    pixmap.width() as usize * 4
 }
 
 fn check_size(pixmap: &Pixmap) -> Result<(), String> {
@@ -195,7 +253,8 @@ mod tests {
             (0..630, 0..1200),
             (600..630, 1190..1200),
         ];
-        for (rows, columns) in boxes {
+        // Twice: the second time, the bands last coded over the background are taken again.
+        for (rows, columns) in boxes.iter().chain(&boxes).cloned() {
             let image = drawn_on(&background, rows.clone(), columns.clone());
             let mut whole = Vec::new();
             webp(&image, 80, None, &mut whole).unwrap();
