@@ -254,11 +254,11 @@ mod tests {
             (600..630, 1190..1200),
         ];
         // Twice: the second time, the bands last coded over the background are taken again.
-        for (rows, columns) in boxes.iter().chain(&boxes).cloned() {
+        for (rows, columns) in boxes.iter().chain(&boxes) {
             let image = drawn_on(&background, rows.clone(), columns.clone());
             let mut whole = Vec::new();
             webp(&image, 80, None, &mut whole).unwrap();
-            for changed in [std::slice::from_ref(&rows), crate::raster::EVERY_ROW] {
+            for changed in [std::slice::from_ref(rows), crate::raster::EVERY_ROW] {
                 let mut over = Vec::new();
                 let under = Under {
                     pixels: &background,
