@@ -116,27 +116,8 @@ impl Frame<'_> {
         w.put_literal(1, 1); // macroblocks without coefficients are flagged
         w.put_literal(u32::from(skip_prob), 8);
         for coded in self.bands.iter().flat_map(|band| &band.coded) {
-            {
-                w.put(coded.nonzero == 0, skip_prob);
-                // Key-frame luma modes: B_PRED "0", then DC "100", V "101", H "110", TM "111".
-                let (a, b) = tree_bits(coded.y_mode);
-                w.put(true, 145);
-                w.put(a, 156);
-                w.put(b, if a { 128 } else { 163 });
-                // Chroma modes: DC "0", V "10", H "110", TM "111".
-                match coded.uv_mode {
-                    Mode::Dc => w.put(false, 142),
-                    Mode::V => {
-                        w.put(true, 142);
-                        w.put(false, 114);
-                    }
-                    mode => {
-                        w.put(true, 142);
-                        w.put(true, 114);
-                        w.put(mode == Mode::Tm, 183);
-                    }
-                }
-            }
+            w.put(coded.nonzero == 0, skip_prob);
+            put_modes(&mut w, coded);
         }
         w.finish()
     }
@@ -151,13 +132,26 @@ impl Frame<'_> {
     }
 }
 
-/// The two bits after the first of a luma mode's tree code.
-fn tree_bits(mode: Mode) -> (bool, bool) {
-    match mode {
+/// Writes a macroblock's luma and chroma modes with the key-frame trees' fixed
+/// probabilities (RFC 6386 11.2).
+fn put_modes(w: &mut BoolWriter, coded: &Coded) {
+    // Luma: B_PRED "0" (never used here), DC "100", V "101", H "110", TM "111".
+    let (a, b) = match coded.y_mode {
         Mode::Dc => (false, false),
         Mode::V => (false, true),
         Mode::H => (true, false),
         Mode::Tm => (true, true),
+    };
+    w.put(true, 145);
+    w.put(a, 156);
+    w.put(b, if a { 128 } else { 163 });
+    // Chroma: DC "0", V "10", H "110", TM "111".
+    w.put(coded.uv_mode != Mode::Dc, 142);
+    if coded.uv_mode != Mode::Dc {
+        w.put(coded.uv_mode != Mode::V, 114);
+        if coded.uv_mode != Mode::V {
+            w.put(coded.uv_mode == Mode::Tm, 183);
+        }
     }
 }
 

@@ -298,6 +298,9 @@ mod tests {
                 .decode()
                 .expect("libwebp reads it");
             assert_eq!((libwebp.width(), libwebp.height()), (w, h));
+            assert_eq!(libwebp.len(), (w * h * 3) as usize, "RGB: no alpha chunk");
+            let quality = psnr(&pixmap, &libwebp);
+            assert!(quality > 30.0, "{w}x{h}: PSNR {quality:.1} dB through libwebp");
         }
     }
 }
