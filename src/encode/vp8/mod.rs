@@ -37,9 +37,10 @@ pub(super) struct Bands {
     last: Mutex<Vec<Option<Last>>>,
 }
 
-/// A band coded over a background, and the pixels it coded.
+/// A band coded over a background, and the hash of the pixels it coded (a hash, not the
+/// pixels: a background's cache weight does not grow with the cards drawn over it).
 struct Last {
-    pixels: Vec<u8>,
+    hash: blake3::Hash,
     band: Arc<Band>,
 }
 
@@ -83,56 +84,34 @@ pub(super) fn webp(
             && u.pixels.width() == pixmap.width()
             && u.pixels.height() == pixmap.height()
     });
-    let count = band::bands(pixmap.height());
-    let rows = |b: usize| {
-        let (rows, row) = (band::pixel_rows(b, pixmap.height()), pixels_per_row(pixmap));
-        &pixmap.data()[rows.start as usize * row..rows.end as usize * row]
+    let mut kept = match &under {
+        Some(under) => kept_bands(pixmap, under),
+        None => (0..band::bands(pixmap.height())).map(|_| None).collect(),
     };
-    // The background's bands where the image holds its pixels, then the bands last coded
-    // over it where the image holds theirs.
-    let mut kept: Vec<Option<Kept>> = (0..count)
-        .map(|b| {
-            let under = under.as_ref()?;
-            let at = band::pixel_rows(b, pixmap.height());
-            let same = !crate::raster::any_meets(under.changed, at.clone())
-                || same_rows(pixmap, under.pixels, at);
-            same.then(|| Kept::Under(&under.bands.bands[b]))
-        })
-        .collect();
-    if let Some(under) = &under {
-        let last = under.bands.last.lock().unwrap_or_else(|e| e.into_inner());
-        for (b, kept) in kept.iter_mut().enumerate().filter(|(_, k)| k.is_none()) {
-            if let Some(last) = last[b].as_ref().filter(|l| l.pixels == rows(b)) {
-                *kept = Some(Kept::Again(last.band.clone()));
-            }
-        }
-    }
     let coded: Vec<(usize, Arc<Band>)> = (kept.iter().enumerate())
-        .filter(|(_, k)| k.is_none())
-        .map(|(b, _)| b)
+        .filter_map(|(b, k)| match k {
+            Some(Kept::Again(..) | Kept::Under(_)) => None,
+            Some(Kept::Coded(hash)) => Some((b, Some(*hash))),
+            None => Some((b, None)),
+        })
         .collect::<Vec<_>>()
         .into_par_iter()
-        .map(|b| {
-            let under = (under.as_ref()).map(|u| band::Under {
+        .map(|(b, hash)| {
+            let background = (under.as_ref()).map(|u| band::Under {
                 pixels: u.pixels,
                 band: &u.bands.bands[b],
             });
-            (b, Arc::new(band::code(pixmap, b, &quant, under)))
+            let band = Arc::new(band::code(pixmap, b, &quant, background));
+            if let (Some(under), Some(hash)) = (&under, hash) {
+                let mut last = under.bands.last.lock().unwrap_or_else(|e| e.into_inner());
+                last[b] = Some(Last {
+                    hash,
+                    band: band.clone(),
+                });
+            }
+            (b, band)
         })
         .collect();
-    if let Some(under) = &under {
-        let mut last = under.bands.last.lock().unwrap_or_else(|e| e.into_inner());
-        for (b, band) in &coded {
-            // The pixels' buffer is kept from band to band: a new one costs page faults.
-            let mut pixels = last[*b].take().map(|l| l.pixels).unwrap_or_default();
-            pixels.clear();
-            pixels.extend_from_slice(rows(*b));
-            last[*b] = Some(Last {
-                pixels,
-                band: band.clone(),
-            });
-        }
-    }
     for (b, band) in coded {
         kept[b] = Some(Kept::Again(band));
     }
@@ -140,6 +119,7 @@ pub(super) fn webp(
         .map(|k| match k.as_ref().expect("every band kept or coded") {
             Kept::Under(band) => *band,
             Kept::Again(band) => band,
+            Kept::Coded(_) => unreachable!("every band to code was coded"),
         })
         .collect();
     frame::Frame {
@@ -152,10 +132,37 @@ pub(super) fn webp(
     Ok(())
 }
 
-/// A band an image takes: the background's, or one coded over it.
+/// A band an image takes: the background's, or one coded over it; or, until it is coded,
+/// the hash of its pixels.
 enum Kept<'a> {
     Under(&'a Band),
     Again(Arc<Band>),
+    Coded(blake3::Hash),
+}
+
+/// The bands an image over `under` takes from it: the background's where the image holds
+/// its pixels, else the band last coded over it where the image's pixels hash as its did.
+fn kept_bands<'a>(pixmap: &Pixmap, under: &Under<'a>) -> Vec<Option<Kept<'a>>> {
+    let row = pixels_per_row(pixmap);
+    (0..band::bands(pixmap.height()))
+        .into_par_iter()
+        .map(|b| {
+            let at = band::pixel_rows(b, pixmap.height());
+            if !crate::raster::any_meets(under.changed, at.clone())
+                || same_rows(pixmap, under.pixels, at.clone())
+            {
+                return Kept::Under(&under.bands.bands[b]);
+            }
+            let pixels = &pixmap.data()[at.start as usize * row..at.end as usize * row];
+            let hash = blake3::hash(pixels);
+            let last = under.bands.last.lock().unwrap_or_else(|e| e.into_inner());
+            match last[b].as_ref().filter(|l| l.hash == hash) {
+                Some(last) => Kept::Again(last.band.clone()),
+                None => Kept::Coded(hash),
+            }
+        })
+        .map(Some)
+        .collect()
 }
 
 /// Bytes per row of `pixmap`.
@@ -300,7 +307,10 @@ mod tests {
             assert_eq!((libwebp.width(), libwebp.height()), (w, h));
             assert_eq!(libwebp.len(), (w * h * 3) as usize, "RGB: no alpha chunk");
             let quality = psnr(&pixmap, &libwebp);
-            assert!(quality > 30.0, "{w}x{h}: PSNR {quality:.1} dB through libwebp");
+            assert!(
+                quality > 30.0,
+                "{w}x{h}: PSNR {quality:.1} dB through libwebp"
+            );
         }
     }
 }
