@@ -5,8 +5,9 @@
 //! of its own), and at its fastest took twice a whole card's PNG render.
 //!
 //! The encoder is simple: whole-block prediction modes picked by squared error, libwebp's
-//! quantizer rounding, default token probabilities, one quantizer for the frame. A file
-//! depends only on the pixels and the quality, whether its bands were coded now or reused.
+//! quantizer rounding, token probabilities from the bands' counts, one quantizer for the
+//! frame; its files are 1.3-1.4x libwebp's (README). A file depends only on the pixels and
+//! the quality, whether its bands were coded now or reused.
 
 mod band;
 mod bool_writer;
