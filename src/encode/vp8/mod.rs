@@ -85,44 +85,11 @@ pub(super) fn webp(
             && u.pixels.width() == pixmap.width()
             && u.pixels.height() == pixmap.height()
     });
-    let mut kept = match &under {
-        Some(under) => kept_bands(pixmap, under),
-        None => (0..band::bands(pixmap.height())).map(|_| None).collect(),
-    };
-    let coded: Vec<(usize, Arc<Band>)> = (kept.iter().enumerate())
-        .filter_map(|(b, k)| match k {
-            Some(Kept::Again(..) | Kept::Under(_)) => None,
-            Some(Kept::Coded(hash)) => Some((b, Some(*hash))),
-            None => Some((b, None)),
-        })
-        .collect::<Vec<_>>()
+    let taken: Vec<Taken> = (0..band::bands(pixmap.height()))
         .into_par_iter()
-        .map(|(b, hash)| {
-            let background = (under.as_ref()).map(|u| band::Under {
-                pixels: u.pixels,
-                band: &u.bands.bands[b],
-            });
-            let band = Arc::new(band::code(pixmap, b, &quant, background));
-            if let (Some(under), Some(hash)) = (&under, hash) {
-                let mut last = under.bands.last.lock().unwrap_or_else(|e| e.into_inner());
-                last[b] = Some(Last {
-                    hash,
-                    band: band.clone(),
-                });
-            }
-            (b, band)
-        })
+        .map(|b| take(pixmap, b, &quant, under.as_ref()))
         .collect();
-    for (b, band) in coded {
-        kept[b] = Some(Kept::Again(band));
-    }
-    let bands: Vec<&Band> = (kept.iter())
-        .map(|k| match k.as_ref().expect("every band kept or coded") {
-            Kept::Under(band) => *band,
-            Kept::Again(band) => band,
-            Kept::Coded(_) => unreachable!("every band to code was coded"),
-        })
-        .collect();
+    let bands: Vec<&Band> = taken.iter().map(Taken::band).collect();
     frame::Frame {
         width: pixmap.width(),
         height: pixmap.height(),
@@ -133,37 +100,50 @@ pub(super) fn webp(
     Ok(())
 }
 
-/// A band an image takes: the background's, or one coded over it; or, until it is coded,
-/// the hash of its pixels.
-enum Kept<'a> {
+/// A band an image takes: the background's, or one coded over it.
+enum Taken<'a> {
     Under(&'a Band),
-    Again(Arc<Band>),
-    Coded(blake3::Hash),
+    Own(Arc<Band>),
 }
 
-/// The bands an image over `under` takes from it: the background's where the image holds
-/// its pixels, else the band last coded over it where the image's pixels hash as its did.
-fn kept_bands<'a>(pixmap: &Pixmap, under: &Under<'a>) -> Vec<Option<Kept<'a>>> {
+impl Taken<'_> {
+    fn band(&self) -> &Band {
+        match self {
+            Taken::Under(band) => band,
+            Taken::Own(band) => band,
+        }
+    }
+}
+
+/// Band `b` of `pixmap`: the background's where the image holds its pixels, else the band
+/// last coded over the background where the image's pixels hash as its did, else coded now
+/// (copying the background's macroblocks where it can) and kept as the last.
+fn take<'a>(pixmap: &Pixmap, b: usize, quant: &Quant, under: Option<&Under<'a>>) -> Taken<'a> {
+    let Some(under) = under else {
+        return Taken::Own(Arc::new(band::code(pixmap, b, quant, None)));
+    };
+    let at = band::pixel_rows(b, pixmap.height());
+    if !crate::raster::any_meets(under.changed, at.clone())
+        || same_rows(pixmap, under.pixels, at.clone())
+    {
+        return Taken::Under(&under.bands.bands[b]);
+    }
     let row = pixels_per_row(pixmap);
-    (0..band::bands(pixmap.height()))
-        .into_par_iter()
-        .map(|b| {
-            let at = band::pixel_rows(b, pixmap.height());
-            if !crate::raster::any_meets(under.changed, at.clone())
-                || same_rows(pixmap, under.pixels, at.clone())
-            {
-                return Kept::Under(&under.bands.bands[b]);
-            }
-            let pixels = &pixmap.data()[at.start as usize * row..at.end as usize * row];
-            let hash = blake3::hash(pixels);
-            let last = under.bands.last.lock().unwrap_or_else(|e| e.into_inner());
-            match last[b].as_ref().filter(|l| l.hash == hash) {
-                Some(last) => Kept::Again(last.band.clone()),
-                None => Kept::Coded(hash),
-            }
-        })
-        .map(Some)
-        .collect()
+    let hash = blake3::hash(&pixmap.data()[at.start as usize * row..at.end as usize * row]);
+    let last = || under.bands.last.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(kept) = last()[b].as_ref().filter(|l| l.hash == hash) {
+        return Taken::Own(kept.band.clone());
+    }
+    let background = band::Under {
+        pixels: under.pixels,
+        band: &under.bands.bands[b],
+    };
+    let band = Arc::new(band::code(pixmap, b, quant, Some(background)));
+    last()[b] = Some(Last {
+        hash,
+        band: band.clone(),
+    });
+    Taken::Own(band)
 }
 
 /// Bytes per row of `pixmap`.
