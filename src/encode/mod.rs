@@ -65,41 +65,52 @@ pub fn encode_with<'a>(
                 });
             jpeg::jpeg_in_pieces(pixmap, quality, under, &mut buffers.file).map_err(fail)?;
         }
-        Format::Webp if options.webp_quality.is_some() && opaque(pixmap, over.as_ref()) => {
-            let quality = options.webp_quality.unwrap_or(DEFAULT_WEBP_QUALITY);
-            let bands = (over.as_ref())
-                .map(|o| o.backdrop.webp_bands(quality))
-                .transpose()
-                .map_err(fail)?
-                .flatten();
-            let under = over.zip(bands.as_deref()).map(|(over, bands)| vp8::Under {
-                pixels: over.backdrop.pixmap(),
-                changed: over.changed,
-                bands,
-            });
-            vp8::webp(pixmap, quality, under, &mut buffers.file).map_err(fail)?;
-        }
-        Format::Webp => {
-            let (pixels, file) = buffers.cleared();
-            let channels = pixels::straight_pixels(pixmap, pixels);
-            match options.webp_quality {
-                Some(quality) => {
-                    webp_lossy(pixels, channels, width, height, quality, file).map_err(fail)?
-                }
-                None => {
-                    let color = match channels {
-                        pixels::Channels::Rgb => image_webp::ColorType::Rgb8,
-                        pixels::Channels::Rgba => image_webp::ColorType::Rgba8,
-                    };
-                    image_webp::WebPEncoder::new(file)
-                        .encode(pixels, width, height, color)
-                        .map_err(|e| fail(e.to_string()))?;
+        Format::Webp => match options.webp_quality {
+            Some(quality) if opaque(pixmap, over.as_ref()) => {
+                vp8_into(pixmap, quality, over, &mut buffers.file).map_err(fail)?
+            }
+            quality => {
+                let (pixels, file) = buffers.cleared();
+                let channels = pixels::straight_pixels(pixmap, pixels);
+                match quality {
+                    Some(quality) => {
+                        webp_lossy(pixels, channels, width, height, quality, file).map_err(fail)?
+                    }
+                    None => {
+                        let color = match channels {
+                            pixels::Channels::Rgb => image_webp::ColorType::Rgb8,
+                            pixels::Channels::Rgba => image_webp::ColorType::Rgba8,
+                        };
+                        image_webp::WebPEncoder::new(file)
+                            .encode(pixels, width, height, color)
+                            .map_err(|e| fail(e.to_string()))?;
+                    }
                 }
             }
-        }
+        },
         Format::Svg | Format::Pdf => return Err(fail("vector output is not rasterised".into())),
     }
     Ok(&buffers.file)
+}
+
+/// Lossy WebP of opaque `pixmap` through the project's VP8 encoder into `file`, taking what
+/// it can from the backdrop it was drawn over.
+fn vp8_into(
+    pixmap: &Pixmap,
+    quality: u8,
+    over: Option<Over>,
+    file: &mut Vec<u8>,
+) -> Result<(), String> {
+    let bands = (over.as_ref())
+        .map(|o| o.backdrop.webp_bands(quality))
+        .transpose()?
+        .flatten();
+    let under = over.zip(bands.as_deref()).map(|(over, bands)| vp8::Under {
+        pixels: over.backdrop.pixmap(),
+        changed: over.changed,
+        bands,
+    });
+    vp8::webp(pixmap, quality, under, file)
 }
 
 /// Whether every pixel of `pixmap` is opaque; over an opaque backdrop only the rows the

@@ -16,7 +16,6 @@ pub(super) const BAND_ROWS: usize = 4;
 
 /// A band's macroblocks, row by row, the levels of their coded blocks, and the rims of
 /// their reconstruction (what the macroblocks right of and below them predict from).
-#[derive(Default)]
 pub(super) struct Band {
     pub(super) coded: Vec<Coded>,
     pub(super) levels: Vec<[i16; 16]>,

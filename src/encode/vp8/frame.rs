@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::band::{BAND_ROWS, Band};
+use super::band::{self, BAND_ROWS, Band};
 use super::bool_writer::BoolWriter;
 use super::macroblock::{Coded, Mode, Quant};
 use super::tables::{COEFF_PROBS, COEFF_UPDATE_PROBS, TokenProbs};
@@ -23,11 +23,11 @@ pub(super) struct Frame<'a> {
 
 impl Frame<'_> {
     fn mbw(&self) -> usize {
-        (self.width as usize).div_ceil(16)
+        band::macroblocks(self.width, self.height).0
     }
 
     fn mbh(&self) -> usize {
-        (self.height as usize).div_ceil(16)
+        band::macroblocks(self.width, self.height).1
     }
 
     /// Macroblock row `mby` and its band's levels.

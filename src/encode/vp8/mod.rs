@@ -128,8 +128,7 @@ fn take<'a>(pixmap: &Pixmap, b: usize, quant: &Quant, under: Option<&Under<'a>>)
     {
         return Taken::Under(&under.bands.bands[b]);
     }
-    let row = pixels_per_row(pixmap);
-    let hash = blake3::hash(&pixmap.data()[at.start as usize * row..at.end as usize * row]);
+    let hash = blake3::hash(rows_of(pixmap, at));
     let last = || under.bands.last.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(kept) = last()[b].as_ref().filter(|l| l.hash == hash) {
         return Taken::Own(kept.band.clone());
@@ -146,11 +145,6 @@ fn take<'a>(pixmap: &Pixmap, b: usize, quant: &Quant, under: Option<&Under<'a>>)
     Taken::Own(band)
 }
 
-/// Bytes per row of `pixmap`.
-fn pixels_per_row(pixmap: &Pixmap) -> usize {
-    pixmap.width() as usize * 4
-}
-
 fn check_size(pixmap: &Pixmap) -> Result<(), String> {
     if pixmap.width() > MAX_SIDE || pixmap.height() > MAX_SIDE {
         return Err(format!("lossy WebP holds at most {MAX_SIDE} px per side"));
@@ -160,9 +154,13 @@ fn check_size(pixmap: &Pixmap) -> Result<(), String> {
 
 /// Whether `rows` of two pixmaps of one size hold the same pixels.
 fn same_rows(a: &Pixmap, b: &Pixmap, rows: Range<u32>) -> bool {
-    let row = a.width() as usize * 4;
-    let span = rows.start as usize * row..rows.end as usize * row;
-    a.data()[span.clone()] == b.data()[span]
+    rows_of(a, rows.clone()) == rows_of(b, rows)
+}
+
+/// The RGBA bytes of `rows` of `pixmap`.
+fn rows_of(pixmap: &Pixmap, rows: Range<u32>) -> &[u8] {
+    let row = super::pixels::row_bytes(pixmap);
+    &pixmap.data()[rows.start as usize * row..rows.end as usize * row]
 }
 
 /// The quantizer index for a quality, as libwebp maps it (before its per-segment changes):
