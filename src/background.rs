@@ -127,8 +127,8 @@ impl Background {
 
 impl crate::cache::Weigh for std::sync::Arc<Background> {
     fn bytes(&self) -> usize {
-        // The pixels and their blocks, and a little for the tree of a few shapes.
-        self.drawn.pixmap().data().len() + self.drawn.row_bytes() + 64 * 1024
+        // The pixels, their blocks and encoder data, and a little for a tree of a few shapes.
+        self.drawn.bytes() + 64 * 1024
     }
 }
 

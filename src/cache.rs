@@ -3,7 +3,8 @@
 //!
 //! Both are generic over what they hold, so that this module knows nothing of the engine.
 //! Entries should share their bytes (`Bytes`), so that a hit copies nothing. An entry larger
-//! than the whole budget is not stored.
+//! than the whole budget is not stored. An entry that grows after it is stored (a background
+//! that keeps encoder data made at first use) is weighed again with [`ByteCache::reweigh`].
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -67,7 +68,8 @@ pub struct ByteCache<K, V> {
 }
 
 struct Inner<K, V> {
-    lru: LruCache<K, V>,
+    /// Each value with its cost when last weighed, which is what leaves `bytes` with it.
+    lru: LruCache<K, (V, usize)>,
     bytes: usize,
 }
 
@@ -100,7 +102,7 @@ impl<K: std::hash::Hash + Eq, V: Weigh + Clone> ByteCache<K, V> {
 
     /// The value for `key`, marking it recently used.
     pub fn get(&self, key: &K) -> Option<V> {
-        let found = self.lock().lru.get(key).cloned();
+        let found = self.lock().lru.get(key).map(|(value, _)| value.clone());
         let counter = if found.is_some() {
             &self.counters.hits
         } else {
@@ -117,15 +119,33 @@ impl<K: std::hash::Hash + Eq, V: Weigh + Clone> ByteCache<K, V> {
             return;
         }
         let mut inner = self.lock();
-        if let Some(old) = inner.lru.put(key, value) {
-            inner.bytes -= cost(&old);
+        if let Some((_, old)) = inner.lru.put(key, (value, size)) {
+            inner.bytes -= old;
         }
         inner.bytes += size;
+        self.shrink(&mut inner);
+    }
+
+    /// Weighs `key`'s value again (it may hold more than when it was stored), marking it
+    /// recently used, and evicts the least recently used values to stay within the budget.
+    pub fn reweigh(&self, key: &K) {
+        let mut inner = self.lock();
+        let Some((value, size)) = inner.lru.get_mut(key) else {
+            return;
+        };
+        let (old, new) = (*size, cost(value));
+        *size = new;
+        inner.bytes = inner.bytes - old + new;
+        self.shrink(&mut inner);
+    }
+
+    /// Evicts the least recently used values until the rest fit the budget.
+    fn shrink(&self, inner: &mut Inner<K, V>) {
         while inner.bytes > self.budget {
-            let Some((_, evicted)) = inner.lru.pop_lru() else {
+            let Some((_, (_, size))) = inner.lru.pop_lru() else {
                 break;
             };
-            inner.bytes -= cost(&evicted);
+            inner.bytes -= size;
             self.counters.evictions.inc();
         }
         self.counters.bytes.set(inner.bytes as i64);
@@ -233,6 +253,54 @@ mod tests {
     fn an_image_larger_than_the_budget_is_not_stored() {
         let cache = ImageCache::new(500);
         cache.insert(key(1), image(1000));
+        assert_eq!(cache.stats().entries, 0);
+        assert_eq!(cache.stats().bytes, 0);
+    }
+
+    /// A value whose bytes grow after it is stored, as a background's do.
+    #[derive(Clone)]
+    struct Growing(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Weigh for Growing {
+        fn bytes(&self) -> usize {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    fn growing(len: usize) -> Growing {
+        Growing(Arc::new(len.into()))
+    }
+
+    #[test]
+    fn a_value_that_grows_is_weighed_again_and_the_budget_holds() {
+        let cache = ByteCache::<u8, Growing>::new(3 * (1000 + ENTRY_OVERHEAD));
+        let values: Vec<Growing> = (0..3).map(|_| growing(1000)).collect();
+        for (n, value) in values.iter().enumerate() {
+            cache.insert(key(n as u8), value.clone());
+        }
+        // Grown but not weighed again: the count stays what was added, and evicting it
+        // later takes away exactly that (no underflow, no drift).
+        values[0].0.store(1500, Ordering::SeqCst);
+        assert_eq!(cache.stats().bytes, 3 * (1000 + ENTRY_OVERHEAD));
+        cache.reweigh(&key(0));
+        let stats = cache.stats();
+        assert_eq!(
+            stats.entries, 2,
+            "the least recently used other value made room"
+        );
+        assert_eq!(stats.bytes, 1500 + 1000 + 2 * ENTRY_OVERHEAD);
+        assert!(cache.get(&key(0)).is_some(), "the grown value stays");
+        assert!(cache.get(&key(1)).is_none());
+        cache.reweigh(&key(9)); // not held: nothing happens
+        for n in [0, 2] {
+            cache.insert(key(n), growing(10));
+        }
+        assert_eq!(cache.stats().bytes, 2 * (10 + ENTRY_OVERHEAD));
+        // Grown past the whole budget: it goes too.
+        let huge = growing(10);
+        cache.insert(key(5), huge.clone());
+        huge.0.store(10_000, Ordering::SeqCst);
+        cache.reweigh(&key(5));
         assert_eq!(cache.stats().entries, 0);
         assert_eq!(cache.stats().bytes, 0);
     }

@@ -332,6 +332,9 @@ impl Engine {
                     .map_err(|e| internal(name, "encode", e))?;
             // An exact-size copy for the cache; the working memory goes to the next render.
             let bytes = Bytes::copy_from_slice(file);
+            if let Some(under) = &under {
+                self.found.reweigh(under, scale);
+            }
             self.scratch.keep(canvas, buffers);
             bytes
         };

@@ -23,7 +23,8 @@ use lru::LruCache;
 use crate::background::Background;
 use crate::cache::ByteCache;
 
-/// Bytes of drawn backgrounds kept (a 1200x630 one is about 3.2 MiB, 13 MiB at scale 2).
+/// Bytes of drawn backgrounds kept (a 1200x630 one is about 3.2 MiB, 13 MiB at scale 2;
+/// its WebP bands add about 0.5 MiB at scale 1).
 pub const FOUND_BACKGROUNDS_BUDGET: usize = 48 * 1024 * 1024;
 
 /// Under-part keys remembered as seen once.
@@ -269,6 +270,13 @@ impl FoundBackgrounds {
     ) -> Option<Arc<Background>> {
         let key = (*background.key().as_bytes(), scale.to_bits());
         self.get(key, false, || background.at_scale(scale, level).ok())
+    }
+
+    /// Weighs `background`, drawn at `scale`, again if it is kept here: encoding a render
+    /// over it may have added to what it holds (see [`crate::encode::Backdrop::bytes`]).
+    pub fn reweigh(&self, background: &Background, scale: f32) {
+        self.drawn
+            .reweigh(&(*background.key().as_bytes(), scale.to_bits()));
     }
 
     /// The background kept under `key`: from the cache, drawn now if it was seen before

@@ -150,6 +150,14 @@ impl Backdrop {
         blocks.iter().map(|b| b.deflated.len()).sum()
     }
 
+    /// Bytes it holds: pixels, compressed rows, and the JPEG pieces and WebP bands made for
+    /// the renders over it so far.
+    pub fn bytes(&self) -> usize {
+        let pieces = weigh_kept(&self.jpeg, |pieces| pieces.iter().map(Vec::capacity).sum());
+        let bands = weigh_kept(&self.webp, Bands::bytes);
+        self.pixmap.data().len() + self.row_bytes() + pieces + bands
+    }
+
     /// The blocks an image written at `level` may copy.
     fn blocks_for(&self, level: u8) -> Option<&[Block]> {
         match &self.blocks {
@@ -185,6 +193,12 @@ impl Backdrop {
     pub(super) fn has_blocks_for(&self, level: u8) -> bool {
         self.blocks_for(level).is_some()
     }
+}
+
+/// The bytes of what `kept` holds, as `weigh` counts them (0 if it holds nothing).
+fn weigh_kept<T>(kept: &Mutex<Option<(u8, Arc<T>)>>, weigh: impl Fn(&T) -> usize) -> usize {
+    let kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+    kept.as_ref().map_or(0, |(_, made)| weigh(made))
 }
 
 /// What `kept` holds if it was made at `quality`, else what `make` makes, kept in its place.

@@ -104,3 +104,25 @@ fn a_found_background_changes_no_file() {
         "only these used a found background: {drawn_over:#?}"
     );
 }
+
+#[test]
+fn what_encoders_keep_with_a_found_background_counts_against_its_budget() {
+    let engine = support::bundled_engine();
+    let card = |title: &str| {
+        let pairs = [("title", title), ("author", "Ada Lovelace")];
+        pairs.map(|(k, v)| (k.to_string(), v.to_string())).to_vec()
+    };
+    for title in ["First card", "Second card"] {
+        render(&engine, "post", Format::Png, &card(title));
+    }
+    let drawn = engine.found_backgrounds();
+    assert_eq!(drawn.entries, 1, "post's leading shapes are drawn once");
+    let mut held = vec![("png", drawn.bytes)];
+    for (format, name) in [(Format::Webp, "webp"), (Format::Jpeg, "jpeg")] {
+        render(&engine, "post", format, &card(&format!("A {name} card")));
+        held.push((name, engine.found_backgrounds().bytes));
+    }
+    // Its WebP bands (every macroblock's edges, modes and levels) and JPEG pieces.
+    assert!(held[1].1 > held[0].1 + 256 * 1024, "{held:?}");
+    assert!(held[2].1 > held[1].1 + 8 * 1024, "{held:?}");
+}

@@ -26,6 +26,17 @@ pub(super) struct Band {
     pub(super) counts: Counts,
 }
 
+impl Band {
+    /// Bytes held.
+    pub(super) fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.coded.capacity() * size_of::<Coded>()
+            + self.levels.capacity() * size_of::<[i16; 16]>()
+            + self.rims.capacity() * size_of::<[Rim; 2]>()
+            + Counts::BYTES
+    }
+}
+
 /// A line of reconstructed pixels along a macroblock's side: 16 luma, 8 U, 8 V.
 type Rim = [u8; 32];
 
@@ -116,6 +127,7 @@ pub(super) fn code(pixmap: &Pixmap, band: usize, quant: &Quant, under: Option<Un
         let above = r.checked_sub(1).map(|a| &out.coded[a * mbw..(a + 1) * mbw]);
         tokens::put_row(&mut out.counts, above, row, &out.levels);
     }
+    out.levels.shrink_to_fit(); // kept as long as its background, or until the next card's
     out
 }
 

@@ -63,6 +63,15 @@ impl Bands {
     }
 }
 
+impl Bands {
+    /// Bytes held: the background's bands and those last coded over it.
+    pub(super) fn bytes(&self) -> usize {
+        let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = last.iter().flatten().map(|last| last.band.bytes());
+        self.bands.iter().map(Band::bytes).chain(kept).sum()
+    }
+}
+
 /// The background an image was drawn over: its pixels, the rows the drawing may have
 /// changed, and its bands at the image's quality.
 pub(super) struct Under<'a> {

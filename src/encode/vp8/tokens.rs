@@ -89,6 +89,9 @@ impl Sink for Counts {
 }
 
 impl Counts {
+    /// Bytes held.
+    pub(super) const BYTES: usize = std::mem::size_of::<Tally>();
+
     /// Adds `other`'s counts.
     pub(super) fn add(&mut self, other: &Counts) {
         let pairs = self.0.as_flattened_mut();
