@@ -47,6 +47,6 @@ awk '
     base = pct("card-a", 0.5)
     for (i = 1; i <= k; i++) {
       name = order[i]
-      printf "%-12s p50 %6.1f ms  p90 %6.1f ms  %.2fx card-a\n", name, pct(name, 0.5), pct(name, 0.9), pct(name, 0.5) / base
+      printf "%-12s p50 %6.2f ms  p90 %6.2f ms  %.2fx card-a\n", name, pct(name, 0.5), pct(name, 0.9), pct(name, 0.5) / base
     }
   }' "$out"
