@@ -29,7 +29,6 @@ pub(super) struct Band {
 impl Band {
     /// Bytes held.
     pub(super) fn bytes(&self) -> usize {
-        use std::mem::size_of;
         self.coded.capacity() * size_of::<Coded>()
             + self.levels.capacity() * size_of::<[i16; 16]>()
             + self.rims.capacity() * size_of::<[Rim; 2]>()

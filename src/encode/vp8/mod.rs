@@ -61,9 +61,7 @@ impl Bands {
             last,
         })
     }
-}
 
-impl Bands {
     /// Bytes held: the background's bands and those last coded over it.
     pub(super) fn bytes(&self) -> usize {
         let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
