@@ -16,7 +16,7 @@ use flate2::{Compress, Compression, FlushCompress};
 use rayon::prelude::*;
 use tiny_skia::Pixmap;
 
-use super::jpeg::Piece;
+use super::jpeg::Pieces;
 use super::options::{Buffers, EncodeOptions};
 use super::pixels::{Channels, is_opaque, paeth_rgb_rows, row_bytes, unfiltered_rgb_rows};
 use super::png::{IDAT_BYTES, png_encoder};
@@ -39,7 +39,7 @@ pub struct Backdrop {
     pixmap: Pixmap,
     blocks: Blocks,
     /// Its JPEG pieces at the quality last asked for, encoded at the first JPEG over it.
-    jpeg: Mutex<Option<(u8, Arc<Vec<Piece>>)>>,
+    jpeg: Mutex<Option<(u8, Arc<Pieces>)>>,
     /// Its lossy WebP bands at the quality last asked for, coded at the first WebP over it.
     webp: Mutex<Option<(u8, Arc<Bands>)>>,
 }
@@ -153,7 +153,7 @@ impl Backdrop {
     /// Bytes it holds: pixels, compressed rows, and the JPEG pieces and WebP bands made for
     /// the renders over it so far.
     pub fn bytes(&self) -> usize {
-        let pieces = weigh_kept(&self.jpeg, |pieces| pieces.iter().map(Vec::capacity).sum());
+        let pieces = weigh_kept(&self.jpeg, Pieces::bytes);
         let bands = weigh_kept(&self.webp, Bands::bytes);
         self.pixmap.data().len() + self.row_bytes() + pieces + bands
     }
@@ -169,7 +169,7 @@ impl Backdrop {
 
     /// Its JPEG pieces at `quality` (see [`jpeg`](super::jpeg)): a piece's bytes depend
     /// only on its pixels and quality, so any JPEG over it may copy them.
-    pub(super) fn jpeg_pieces(&self, quality: u8) -> Result<Arc<Vec<Piece>>, String> {
+    pub(super) fn jpeg_pieces(&self, quality: u8) -> Result<Arc<Pieces>, String> {
         at_quality(&self.jpeg, quality, || {
             super::jpeg::pieces(&self.pixmap, quality)
         })

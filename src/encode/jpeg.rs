@@ -30,6 +30,21 @@ const MAX_PIECE_MCUS: usize = 24;
 /// One piece's entropy-coded bytes (no markers), as jpeg-encoder writes a piece-sized image.
 pub(super) type Piece = Vec<u8>;
 
+/// Every piece of an image at one quality, and the headers every image of its size at that
+/// quality starts with (the frame's size is written over them), so that an image drawn over
+/// it encodes only the pieces it drew on.
+pub(super) struct Pieces {
+    headers: Vec<u8>,
+    pieces: Vec<Piece>,
+}
+
+impl Pieces {
+    /// Bytes held.
+    pub(super) fn bytes(&self) -> usize {
+        self.headers.capacity() + self.pieces.iter().map(Vec::capacity).sum::<usize>()
+    }
+}
+
 /// How an image is cut into pieces.
 #[derive(Debug, Clone, Copy)]
 struct Cut {
@@ -118,15 +133,17 @@ fn subsampled(quality: u8) -> bool {
     quality < 90
 }
 
-/// Every piece of `pixmap` at `quality`, composited over white.
-pub(super) fn pieces(pixmap: &Pixmap, quality: u8) -> Result<Vec<Piece>, String> {
+/// Every piece of `pixmap` at `quality`, composited over white, and its headers.
+pub(super) fn pieces(pixmap: &Pixmap, quality: u8) -> Result<Pieces, String> {
     let cut = Cut::new(pixmap.width(), pixmap.height(), quality)?;
     let areas: Vec<Area> = cut.areas().collect();
     let runs = runs(&areas, |_| true);
-    let encoded: Vec<Vec<Piece>> = (runs.par_iter())
-        .map(|run| encode_run(pixmap, &run.area, &cut, quality).map(|(_, pieces)| pieces))
+    let encoded: Vec<(Vec<u8>, Vec<Piece>)> = (runs.par_iter())
+        .map(|run| encode_run(pixmap, &run.area, &cut, quality))
         .collect::<Result<_, String>>()?;
-    Ok(encoded.into_iter().flatten().collect())
+    let headers = split_file(&encoded[0].0)?.0.to_vec();
+    let pieces = encoded.into_iter().flat_map(|(_, pieces)| pieces).collect();
+    Ok(Pieces { headers, pieces })
 }
 
 /// Pixels an image was drawn over, the rows the drawing may have changed (the others hold
@@ -134,7 +151,7 @@ pub(super) fn pieces(pixmap: &Pixmap, quality: u8) -> Result<Vec<Piece>, String>
 pub(super) struct Under<'a> {
     pub pixels: &'a Pixmap,
     pub changed: &'a [std::ops::Range<u32>],
-    pub pieces: &'a [Piece],
+    pub pieces: &'a Pieces,
 }
 
 /// `pixmap` as JPEG at `quality` into `file`, copying `under`'s pieces where the pixels are
@@ -151,8 +168,9 @@ pub(super) fn jpeg_in_pieces(
     let cut = Cut::new(width, height, quality)?;
     let areas: Vec<Area> = cut.areas().collect();
     let under = under.filter(|u| u.pixels.width() == width && u.pixels.height() == height);
+    let under_headers = under.as_ref().map(|u| u.pieces.headers.as_slice());
     let copied: Vec<Option<&Piece>> = match under {
-        Some(under) => (areas.iter().zip(under.pieces))
+        Some(under) => (areas.iter().zip(&under.pieces.pieces))
             .map(|(area, piece)| {
                 let rows = area.y as u32..(area.y + area.rows) as u32;
                 let same = !any_meets(under.changed, rows) || area.same_in(pixmap, under.pixels);
@@ -161,14 +179,16 @@ pub(super) fn jpeg_in_pieces(
             .collect(),
         None => vec![None; areas.len()],
     };
-    // Pieces drawn on are encoded, in runs, in parallel; so is the first, whose file gives
-    // the headers.
-    let runs = runs(&areas, |i| i == 0 || copied[i].is_none());
+    // Pieces drawn on (every piece, with nothing under) are encoded, in runs, in parallel.
+    let runs = runs(&areas, |i| copied[i].is_none());
     let encoded: Vec<(Vec<u8>, Vec<Piece>)> = (runs.par_iter())
         .map(|run| encode_run(pixmap, &run.area, &cut, quality))
         .collect::<Result<_, String>>()?;
-    let (first_file, _) = &encoded[0];
-    let (headers, _) = split_file(first_file)?;
+    // The headers are what is under's, or the first run's (which then starts the image).
+    let headers = match under_headers {
+        Some(headers) => headers,
+        None => split_file(&encoded[0].0)?.0,
+    };
     file.clear();
     write_headers(headers, width16, height16, file)?;
     let mut pieces = copied;
@@ -314,7 +334,7 @@ mod tests {
     use super::*;
 
     /// `pixels` and their `pieces`, any row possibly changed.
-    fn anywhere<'a>(pixels: &'a Pixmap, pieces: &'a [Piece]) -> Under<'a> {
+    fn anywhere<'a>(pixels: &'a Pixmap, pieces: &'a Pieces) -> Under<'a> {
         Under {
             pixels,
             changed: crate::raster::EVERY_ROW,
