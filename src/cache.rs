@@ -129,12 +129,19 @@ impl<K: std::hash::Hash + Eq, V: Weigh + Clone> ByteCache<K, V> {
     /// Weighs `key`'s value again (it may hold more than when it was stored), marking it
     /// recently used, and evicts the least recently used values to stay within the budget.
     pub fn reweigh(&self, key: &K) {
-        let mut inner = self.lock();
-        let Some((value, size)) = inner.lru.get_mut(key) else {
+        let Some(value) = self.lock().lru.peek(key).map(|(value, _)| value.clone()) else {
             return;
         };
-        let (old, new) = (*size, cost(value));
-        *size = new;
+        // Weighed without the cache's lock: weighing may wait on the value's own locks (a
+        // background's encoder data being made), and every lookup needs the cache's. A value
+        // stored under `key` in between takes this weight until it is weighed again; the
+        // count stays the sum of the weights recorded.
+        let new = cost(&value);
+        let mut inner = self.lock();
+        let Some((_, size)) = inner.lru.get_mut(key) else {
+            return;
+        };
+        let old = std::mem::replace(size, new);
         inner.bytes = inner.bytes - old + new;
         self.shrink(&mut inner);
     }
