@@ -46,8 +46,8 @@ impl Default for Limits {
 /// Server settings; the engine's own limits are [`Limits`].
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Cache budget in bytes: rendered images, and out of it the drawn backgrounds and the
-    /// hit path's targets (see `state::image_cache_bytes`). Default: 256 MiB.
+    /// Cache budget in bytes: rendered images, and out of it everything else kept between
+    /// requests (see `state::image_cache_bytes`). Default: 256 MiB.
     pub cache_bytes: usize,
     /// Renders running at once. Default: the number of cores.
     pub max_renders: usize,

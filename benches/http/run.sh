@@ -4,7 +4,7 @@
 #   2. cold renders two in flight: req/s and its ratio to (1)
 #   3. cache hits, `wrk -t2 -c64` on one URL: req/s, p50, p99
 #   4. RSS after 10,000 distinct renders over every template, both themes, 8 colours and
-#      scales 1 and 2, against the cache budget
+#      scales 1 and 2, against the cache budget, and the peak
 # Bounded: about 90 s plus up to 5 min for (4); everything stops on exit.
 #
 #   benches/http/run.sh              # CACHE_MB=256 PORT=3917 SECS=15 by default
@@ -47,14 +47,17 @@ echo "cache hits, -t2 -c64: $(echo "$out" | field Requests/sec:) req/s," \
   "p50 $(echo "$out" | field 50%), p99 $(echo "$out" | field 99%)"
 
 # Every template, both post themes, 8 colours, scales 1 and 2: each distinct card a render,
-# 10,000 of them counted from here (the cold runs above are card A's).
+# 10,000 of them counted from here (the cold runs above are card A's). RSS is read once the
+# last of them has finished; the peak includes the renders in flight.
+in_flight() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^vellum_renders_in_flight / {print $2}'; }
 mixed_from=$(renders)
 for _ in $(seq 60); do
   [ $(($(renders) - mixed_from)) -ge 10000 ] && break
   wrk -t2 -c2 -d5s -s "$here/mixed_cards.lua" "http://127.0.0.1:$port/" >/dev/null
 done
-rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+for _ in $(seq 50); do [ "$(in_flight)" = 0 ] && break; sleep 0.1; done
+rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$pid/status")
+hwm=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
 echo "memory after $(($(renders) - mixed_from)) distinct renders of every template" \
-  "(and $mixed_from of card A before): RSS $((rss / 1024)) MiB (peak $((hwm / 1024)) MiB)," \
-  "cache budget $cache_mb MiB + $(((hwm / 1024) - cache_mb)) MiB at the peak"
+  "(and $mixed_from of card A before), cache budget $cache_mb MiB:" \
+  "RSS $rss MiB (the budget + $((rss - cache_mb)) MiB), peak $hwm MiB (+ $((hwm - cache_mb)) MiB)"

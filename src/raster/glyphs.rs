@@ -14,7 +14,7 @@ use fontdb::Database;
 use tiny_skia::{FillRule, IntRect, Mask, PathBuilder, PixmapMut, Transform};
 
 /// Bytes of glyph masks kept (a 64 px glyph is about 3 KB).
-const MASKS_BUDGET: usize = 8 * 1024 * 1024;
+pub const MASKS_BUDGET: usize = 8 * 1024 * 1024;
 
 /// Pixels of the largest glyph drawn from a mask (a glyph about 1000 px tall); a larger one's
 /// text is drawn by resvg, within the canvas it is clipped to.
