@@ -126,6 +126,29 @@ impl<K: std::hash::Hash + Eq, V: Weigh + Clone> ByteCache<K, V> {
         self.shrink(&mut inner);
     }
 
+    /// The keys of the values that storing a value of `bytes` would evict, least recently
+    /// used first, or `None` if such a value would not be stored at all.
+    pub fn would_evict(&self, bytes: usize) -> Option<Vec<K>>
+    where
+        K: Clone,
+    {
+        let size = bytes + ENTRY_OVERHEAD;
+        if size > self.budget {
+            return None;
+        }
+        let inner = self.lock();
+        let mut free = self.budget.saturating_sub(inner.bytes);
+        let mut evicted = Vec::new();
+        for (key, (_, cost)) in inner.lru.iter().rev() {
+            if free >= size {
+                break;
+            }
+            free += cost;
+            evicted.push(key.clone());
+        }
+        Some(evicted)
+    }
+
     /// Weighs `key`'s value again (it may hold more than when it was stored), marking it
     /// recently used, and evicts the least recently used values to stay within the budget.
     pub fn reweigh(&self, key: &K) {
@@ -254,6 +277,26 @@ mod tests {
             "the least recently used entry goes first"
         );
         assert!(cache.get(&key(0)).is_some());
+    }
+
+    #[test]
+    fn says_what_storing_a_value_would_evict() {
+        let cache = ImageCache::new(3 * (100 + ENTRY_OVERHEAD));
+        for n in 0..3 {
+            cache.insert(key(n), image(100));
+        }
+        assert_eq!(cache.would_evict(0), Some(vec![key(0)]));
+        cache.get(&key(0));
+        assert_eq!(cache.would_evict(100), Some(vec![key(1)]));
+        assert_eq!(cache.would_evict(101), Some(vec![key(1), key(2)]));
+        let whole = 3 * (100 + ENTRY_OVERHEAD);
+        assert_eq!(cache.would_evict(whole), None, "larger than the budget");
+        // Asking evicts nothing.
+        assert_eq!(cache.stats().entries, 3);
+        cache.insert(key(3), image(101));
+        assert_eq!(cache.would_evict(0), Some(vec![]), "room left");
+        assert_eq!(cache.would_evict(200), Some(vec![key(0)]));
+        assert_eq!(cache.stats().entries, 2);
     }
 
     #[test]

@@ -278,6 +278,10 @@ impl Engine {
                 job.params().scale(),
                 job.params().encode_options().png_compression,
             );
+            let pixels = {
+                let (width, height) = job.output_size();
+                usize::try_from(width * height * 4).unwrap_or(usize::MAX)
+            };
             // What is drawn first, already drawn: the template's background (at scale 1 as
             // loaded, at other scales once asked for twice), or else the filled SVG's leading
             // elements seen before, and then only the rest of the SVG is drawn.
@@ -286,12 +290,14 @@ impl Engine {
                 Some(background) if scale == 1.0 => Some(background.clone()),
                 Some(background) => Some(
                     self.found
-                        .at_scale(background, scale, level)
+                        .at_scale(background, &svg, scale, level, pixels)
                         .unwrap_or_else(|| background.clone()),
                 ),
                 None => self
                     .found
-                    .find(&svg, scale, level, |under| self.parse_drawn(under).ok())
+                    .find(&svg, scale, level, pixels, |under| {
+                        self.parse_drawn(under).ok()
+                    })
                     .map(|(over, found)| {
                         rest = Some(over);
                         found

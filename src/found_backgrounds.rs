@@ -27,8 +27,12 @@ use crate::cache::ByteCache;
 /// its WebP bands add about 0.5 MiB at scale 1).
 pub const FOUND_BACKGROUNDS_BUDGET: usize = 48 * 1024 * 1024;
 
-/// Under-part keys remembered as seen once.
+/// Under-part keys remembered as seen.
 const SEEN_KEYS: usize = 4096;
+
+/// Sightings after which every count is halved, so that what was asked for long ago gives
+/// way to what is asked for now.
+const HALVE_AFTER: usize = 8 * SEEN_KEYS;
 
 /// Root-level elements that draw nothing themselves and that drawn elements refer to: kept on
 /// both sides of the split.
@@ -201,24 +205,77 @@ type Key = ([u8; 32], u32);
 
 /// Backgrounds drawn when seen in a second card: found in filled templates, or a template's
 /// own at a scale other than 1.
+///
+/// When the cache is full, a background is drawn only if it was seen in more renders than
+/// those it would push out together (their counts halved now and then): with more
+/// backgrounds in use than fit, a least-recently-used cache alone would draw every one again
+/// before it is reused, which costs more than drawing each card in one pass.
 pub struct FoundBackgrounds {
-    /// Keys seen: with the one card they were seen in (the hash of its filled SVG), or
-    /// `None` once seen in two.
-    seen: Mutex<LruCache<Key, Option<blake3::Hash>>>,
+    seen: Mutex<Seen>,
     drawn: ByteCache<Key, Arc<Background>>,
+}
+
+/// Keys seen, with how often.
+struct Seen {
+    keys: LruCache<Key, Sighting>,
+    /// Sightings since the counts were last halved.
+    since_halved: usize,
+}
+
+/// How a key was seen.
+#[derive(Clone, Copy)]
+struct Sighting {
+    /// The one card it was seen in (the hash of its filled SVG), or `None` once seen in two.
+    only_in: Option<blake3::Hash>,
+    /// Renders it was seen in.
+    count: u32,
+}
+
+impl Seen {
+    /// Records `key` seen in `card`.
+    fn sight(&mut self, key: Key, card: blake3::Hash) -> Sighting {
+        self.since_halved += 1;
+        if self.since_halved >= HALVE_AFTER {
+            self.since_halved = 0;
+            for (_, sighting) in self.keys.iter_mut() {
+                sighting.count /= 2;
+            }
+        }
+        let sighting = self.keys.get_or_insert_mut(key, || Sighting {
+            only_in: Some(card),
+            count: 0,
+        });
+        if sighting.only_in != Some(card) {
+            sighting.only_in = None;
+        }
+        sighting.count = sighting.count.saturating_add(1);
+        *sighting
+    }
+
+    /// Renders `key` was seen in (0 if it is not remembered).
+    fn count(&self, key: &Key) -> u32 {
+        self.keys.peek(key).map_or(0, |s| s.count)
+    }
 }
 
 impl Default for FoundBackgrounds {
     fn default() -> FoundBackgrounds {
-        let seen = LruCache::new(SEEN_KEYS.try_into().expect("SEEN_KEYS is not zero"));
-        FoundBackgrounds {
-            seen: Mutex::new(seen),
-            drawn: ByteCache::new(FOUND_BACKGROUNDS_BUDGET),
-        }
+        FoundBackgrounds::with_budget(FOUND_BACKGROUNDS_BUDGET)
     }
 }
 
 impl FoundBackgrounds {
+    fn with_budget(budget: usize) -> FoundBackgrounds {
+        let keys = LruCache::new(SEEN_KEYS.try_into().expect("SEEN_KEYS is not zero"));
+        FoundBackgrounds {
+            seen: Mutex::new(Seen {
+                keys,
+                since_halved: 0,
+            }),
+            drawn: ByteCache::new(budget),
+        }
+    }
+
     /// The drawn backgrounds' cache counters: a hit is a render that drew only its rest.
     pub fn stats(&self) -> crate::cache::CacheStats {
         self.drawn.stats()
@@ -227,12 +284,14 @@ impl FoundBackgrounds {
     /// `svg` without its leading elements, and those drawn at `scale` (their PNG blocks as
     /// `level` compresses them), when they were seen in another card: the most leading
     /// elements seen in another card together (so elements that change from card to card,
-    /// and all after them, are left out). `parse` reads the SVG they are drawn from.
+    /// and all after them, are left out). `pixels` is the bytes of the render's pixmap;
+    /// `parse` reads the SVG they are drawn from.
     pub fn find(
         &self,
         svg: &str,
         scale: f32,
         level: u8,
+        pixels: usize,
         parse: impl FnOnce(&str) -> Option<usvg::Tree>,
     ) -> Option<(String, Arc<Background>)> {
         let split = split(svg)?;
@@ -240,36 +299,36 @@ impl FoundBackgrounds {
         let scale_bits = scale.to_bits();
         // The same card asked for again (in another format, say) shares nothing with others.
         let card = blake3::hash(svg.as_bytes());
-        let in_two_cards: Vec<bool> = {
-            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-            let mut sighting = |key: &blake3::Hash| {
-                let only_in = seen.get_or_insert_mut((*key.as_bytes(), scale_bits), || Some(card));
-                if *only_in != Some(card) {
-                    *only_in = None;
-                }
-                only_in.is_none()
-            };
-            keys.iter().map(&mut sighting).collect()
+        let sightings: Vec<Sighting> = {
+            let mut seen = self.lock_seen();
+            (keys.iter())
+                .map(|key| seen.sight((*key.as_bytes(), scale_bits), card))
+                .collect()
         };
-        let k = in_two_cards.iter().rposition(|&shared| shared)? + 1;
-        let key = keys[k - 1];
-        // Seen in another card (just checked): drawn now unless already kept.
-        let background = self.get((*key.as_bytes(), scale_bits), true, || {
-            Background::drawn(parse(&split.under(k))?, key, scale, level).ok()
+        let k = sightings.iter().rposition(|s| s.only_in.is_none())? + 1;
+        let key = (*keys[k - 1].as_bytes(), scale_bits);
+        let background = self.get(key, sightings[k - 1], pixels, || {
+            Background::drawn(parse(&split.under(k))?, keys[k - 1], scale, level).ok()
         })?;
         Some((split.over(k), background))
     }
 
     /// A template's background drawn at `scale` (not 1, where it is drawn at load), when it
-    /// was asked for at that scale before.
+    /// was asked for at that scale by another card (`svg`, filled) before. `pixels` is the
+    /// bytes of the render's pixmap.
     pub fn at_scale(
         &self,
         background: &Background,
+        svg: &str,
         scale: f32,
         level: u8,
+        pixels: usize,
     ) -> Option<Arc<Background>> {
         let key = (*background.key().as_bytes(), scale.to_bits());
-        self.get(key, false, || background.at_scale(scale, level).ok())
+        let sighting = self.lock_seen().sight(key, blake3::hash(svg.as_bytes()));
+        self.get(key, sighting, pixels, || {
+            background.at_scale(scale, level).ok()
+        })
     }
 
     /// Weighs `background`, drawn at `scale`, again if it is kept here: encoding a render
@@ -279,29 +338,42 @@ impl FoundBackgrounds {
             .reweigh(&(*background.key().as_bytes(), scale.to_bits()));
     }
 
-    /// The background kept under `key`: from the cache, drawn now if it was seen before
-    /// (`seen_before`, or else recorded in the seen keys now), or none (first sighting, or it
-    /// cannot be drawn).
+    /// The background kept under `key`, or drawn now if it was seen in two cards and is worth
+    /// its room (about `pixels` bytes), or none.
     fn get(
         &self,
         key: Key,
-        seen_before: bool,
+        sighting: Sighting,
+        pixels: usize,
         draw: impl FnOnce() -> Option<Background>,
     ) -> Option<Arc<Background>> {
         if let Some(background) = self.drawn.get(&key) {
             return Some(background);
         }
-        let seen_before = seen_before
-            || (self.seen.lock())
-                .unwrap_or_else(|e| e.into_inner())
-                .put(key, None)
-                .is_some();
-        if !seen_before {
+        if sighting.only_in.is_some() || !self.worth_room(sighting, pixels) {
             return None;
         }
         let background = Arc::new(draw()?);
         self.drawn.insert(key, background.clone());
         Some(background)
+    }
+
+    /// Whether a background seen as `sighting`, about `pixels` bytes, was seen in more renders
+    /// than the backgrounds it would push out.
+    fn worth_room(&self, sighting: Sighting, pixels: usize) -> bool {
+        let Some(pushed_out) = self.drawn.would_evict(pixels) else {
+            return false;
+        };
+        let seen = self.lock_seen();
+        let lost: u64 = pushed_out
+            .iter()
+            .map(|key| u64::from(seen.count(key)))
+            .sum();
+        u64::from(sighting.count) > lost
+    }
+
+    fn lock_seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -344,6 +416,9 @@ mod tests {
         CARD.replace("Title", title)
     }
 
+    /// [`CARD`]'s pixmap bytes at scale 1.
+    const PIXELS: usize = 100 * 50 * 4;
+
     /// What [`FoundBackgrounds::find`] parses the drawn SVG with.
     fn parse(svg: &str) -> Option<usvg::Tree> {
         crate::raster::parse(svg, &usvg::Options::default(), 1000).ok()
@@ -353,19 +428,27 @@ mod tests {
     fn the_most_leading_elements_seen_before_are_drawn_under() {
         let found = FoundBackgrounds::default();
         assert!(
-            found.find(&card("One"), 1.0, 2, parse).is_none(),
+            found.find(&card("One"), 1.0, 2, PIXELS, parse).is_none(),
             "first sighting"
         );
         // The title changes: the shapes before it are drawn, the title and all after it not.
         for title in ["Two", "Three"] {
-            let (over, _) = found.find(&card(title), 1.0, 2, parse).unwrap();
+            let (over, _) = found.find(&card(title), 1.0, 2, PIXELS, parse).unwrap();
             assert!(over.contains(title) && over.contains("y=\"40\""), "{over}");
             assert!(!over.contains("<circle cx=\"90\""), "{over}");
         }
         assert_eq!(found.stats().hits, 1);
         // At another scale, they are drawn again at their own second sighting.
-        assert!(found.find(&card("Four"), 2.0, 2, parse).is_none());
-        assert!(found.find(&card("Five"), 2.0, 2, parse).is_some());
+        assert!(
+            found
+                .find(&card("Four"), 2.0, 2, 4 * PIXELS, parse)
+                .is_none()
+        );
+        assert!(
+            found
+                .find(&card("Five"), 2.0, 2, 4 * PIXELS, parse)
+                .is_some()
+        );
     }
 
     #[test]
@@ -373,18 +456,49 @@ mod tests {
         let found = FoundBackgrounds::default();
         // One card in PNG, JPEG and WebP: its elements are seen in one card only.
         for _ in 0..3 {
-            assert!(found.find(&card("One"), 1.0, 2, parse).is_none());
+            assert!(found.find(&card("One"), 1.0, 2, PIXELS, parse).is_none());
         }
         assert_eq!(found.stats().misses, 0, "nothing drawn under");
         // A second card shares the shapes before the title, and so does that card again.
         for _ in 0..2 {
-            let (over, _) = found.find(&card("Two"), 1.0, 2, parse).unwrap();
+            let (over, _) = found.find(&card("Two"), 1.0, 2, PIXELS, parse).unwrap();
             assert!(
                 over.contains("Two") && !over.contains("<circle cx=\"90\""),
                 "{over}"
             );
         }
         assert_eq!(found.stats().hits, 1);
+    }
+
+    #[test]
+    fn a_full_cache_draws_a_background_only_if_it_was_seen_more_than_those_it_pushes_out() {
+        // Cards whose backgrounds differ in their gradient's colour.
+        let card = |color: &str, title: &str| card(title).replace("#000", color);
+        let one = FoundBackgrounds::default();
+        one.find(&card("#111111", "a"), 1.0, 2, PIXELS, parse);
+        one.find(&card("#111111", "b"), 1.0, 2, PIXELS, parse)
+            .unwrap();
+        // Room for two, each about `weight` (at this size, encoder tables outweigh pixels).
+        let weight = one.stats().bytes;
+        let found = FoundBackgrounds::with_budget(2 * weight + weight / 2);
+        let mut titles = (0..).map(|n| n.to_string());
+        let mut show = |color: &str| {
+            let title = titles.next().unwrap();
+            found
+                .find(&card(color, &title), 1.0, 2, weight, parse)
+                .is_some()
+        };
+        for color in ["#111111", "#222222"] {
+            assert!(!show(color) && show(color), "drawn at its second card");
+        }
+        assert_eq!(found.stats().entries, 2);
+        // A third, seen as often as those it would push out: not drawn, and nothing goes.
+        assert!(!show("#333333") && !show("#333333"));
+        assert_eq!((found.stats().entries, found.stats().evictions), (2, 0));
+        // Seen more often than the least recently used one: drawn in its place.
+        assert!(show("#333333"), "seen in 3 cards, against 2");
+        assert_eq!((found.stats().entries, found.stats().evictions), (2, 1));
+        assert!(show("#222222"), "kept");
     }
 
     #[test]
