@@ -95,6 +95,16 @@ impl<K: std::hash::Hash + Eq, V: Weigh + Clone> ByteCache<K, V> {
         self.counters.clone()
     }
 
+    /// Counts from now on into `counters` (another cache's, which this one replaces), its
+    /// bytes and entries set to this cache's.
+    pub fn continue_counting_into(&mut self, counters: CacheCounters) {
+        let inner = self.lock();
+        counters.bytes.set(inner.bytes as i64);
+        counters.entries.set(inner.lru.len() as i64);
+        drop(inner);
+        self.counters = counters;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K, V>> {
         // The lock guards plain data; a panic elsewhere cannot leave it half-updated.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -297,6 +307,26 @@ mod tests {
         assert_eq!(cache.would_evict(0), Some(vec![]), "room left");
         assert_eq!(cache.would_evict(200), Some(vec![key(0)]));
         assert_eq!(cache.stats().entries, 2);
+    }
+
+    #[test]
+    fn a_cache_in_another_s_place_counts_into_its_counters() {
+        let old = ImageCache::new(1000);
+        old.insert(key(1), image(100));
+        old.get(&key(1));
+        let shown = old.counters();
+        let mut new = ImageCache::new(1000);
+        new.continue_counting_into(old.counters());
+        assert_eq!(
+            (shown.bytes.get(), shown.entries.get()),
+            (0, 0),
+            "the new one's"
+        );
+        new.insert(key(2), image(50));
+        new.get(&key(2));
+        new.get(&key(3));
+        assert_eq!((shown.hits.get(), shown.misses.get()), (2, 1));
+        assert_eq!(shown.bytes.get(), (50 + ENTRY_OVERHEAD) as i64);
     }
 
     #[test]

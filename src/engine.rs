@@ -111,6 +111,7 @@ impl Engine {
     pub fn continue_counting_from(&mut self, old: &Engine) {
         self.missing_glyphs = old.missing_glyphs.clone();
         self.renders = AtomicU64::new(old.render_count());
+        self.found.continue_counting_from(&old.found);
     }
 
     /// Reloads the templates from disk. On error the old set stays in service.
@@ -159,6 +160,11 @@ impl Engine {
     /// [`crate::found_backgrounds`]).
     pub fn found_backgrounds(&self) -> crate::cache::CacheStats {
         self.found.stats()
+    }
+
+    /// The found backgrounds' live counters (shared with `/metrics`).
+    pub fn found_background_counters(&self) -> crate::cache::CacheCounters {
+        self.found.counters()
     }
 
     /// Renders that drew a missing-glyph box (shared with `/metrics`).

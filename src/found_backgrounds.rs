@@ -281,6 +281,16 @@ impl FoundBackgrounds {
         self.drawn.stats()
     }
 
+    /// The live counters behind [`FoundBackgrounds::stats`], for `/metrics`.
+    pub fn counters(&self) -> crate::cache::CacheCounters {
+        self.drawn.counters()
+    }
+
+    /// Counts on into `old`'s counters, which `/metrics` shows, when this replaces it.
+    pub fn continue_counting_from(&mut self, old: &FoundBackgrounds) {
+        self.drawn.continue_counting_into(old.counters());
+    }
+
     /// `svg` without its leading elements, and those drawn at `scale` (their PNG blocks as
     /// `level` compresses them), when they were seen in another card: the most leading
     /// elements seen in another card together (so elements that change from card to card,

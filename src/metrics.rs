@@ -27,9 +27,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers the server's metrics, the cache's counters and the fetcher's, if any.
+    /// Registers the server's metrics, the image cache's and the found backgrounds'
+    /// counters, and the fetcher's, if any.
     pub fn new(
         counters: CacheCounters,
+        found: CacheCounters,
         missing_glyphs: Counter,
         fetcher: Option<&Fetcher>,
     ) -> Metrics {
@@ -54,23 +56,31 @@ impl Metrics {
             "Renders running now",
             renders_in_flight.clone(),
         );
-        registry.register(
-            "cache_hits",
-            "Cache look-ups that found the image",
-            counters.hits,
+        register_cache(
+            &mut registry,
+            "cache",
+            [
+                "Cache look-ups that found the image",
+                "Cache look-ups that did not",
+                "Images evicted to stay within the budget",
+                "Bytes the cache holds",
+                "Images the cache holds",
+            ],
+            counters,
         );
-        registry.register(
-            "cache_misses",
-            "Cache look-ups that did not",
-            counters.misses,
+        register_cache(
+            &mut registry,
+            "found_backgrounds",
+            [
+                "Renders that copied leading elements drawn before",
+                "Renders whose leading elements, seen in another card, were not kept \
+                 (drawn now, or not worth the room)",
+                "Found backgrounds evicted to stay within their budget",
+                "Bytes the found backgrounds hold",
+                "Found backgrounds held",
+            ],
+            found,
         );
-        registry.register(
-            "cache_evictions",
-            "Images evicted to stay within the budget",
-            counters.evictions,
-        );
-        registry.register("cache_bytes", "Bytes the cache holds", counters.bytes);
-        registry.register("cache_entries", "Images the cache holds", counters.entries);
         if let Some(fetcher) = fetcher {
             registry.register(
                 "image_fetches",
@@ -119,6 +129,17 @@ impl Metrics {
         encode_text(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
     }
+}
+
+/// Registers a cache's hits, misses, evictions, bytes and entries as `{name}_hits` and so
+/// on, with their help texts in that order.
+fn register_cache(registry: &mut Registry, name: &str, help: [&str; 5], counters: CacheCounters) {
+    let [hits, misses, evictions, bytes, entries] = help;
+    registry.register(format!("{name}_hits"), hits, counters.hits);
+    registry.register(format!("{name}_misses"), misses, counters.misses);
+    registry.register(format!("{name}_evictions"), evictions, counters.evictions);
+    registry.register(format!("{name}_bytes"), bytes, counters.bytes);
+    registry.register(format!("{name}_entries"), entries, counters.entries);
 }
 
 /// Keeps a render counted in `renders_in_flight` while alive.

@@ -87,6 +87,7 @@ impl State {
         State {
             metrics: Metrics::new(
                 cache.counters(),
+                engine.found_background_counters(),
                 engine.missing_glyphs(),
                 config.images.remote.as_deref(),
             ),

@@ -510,6 +510,33 @@ async fn health_and_metrics_answer() {
 }
 
 #[tokio::test]
+async fn found_backgrounds_show_in_metrics() {
+    let server = TestServer::start().await;
+    // post's leading shapes are drawn at the second card and copied under the third.
+    for title in ["One", "Two", "Three"] {
+        let reply = server.get(&format!("/og/post.png?title={title}")).await;
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+    let metrics = server.get("/metrics").await;
+    let text = metrics.text();
+    for line in [
+        "vellum_found_backgrounds_hits_total 1",
+        "vellum_found_backgrounds_misses_total 1",
+        "vellum_found_backgrounds_entries 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    let bytes: u64 = (text.lines())
+        .find_map(|l| l.strip_prefix("vellum_found_backgrounds_bytes "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(bytes > 1200 * 630 * 4, "{bytes}");
+}
+
+#[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let config = ServerConfig {
