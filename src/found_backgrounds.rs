@@ -293,8 +293,9 @@ impl FoundBackgrounds {
 
     /// `svg` without its leading elements, and those drawn at `scale` (their PNG blocks as
     /// `level` compresses them), when they were seen in another card: the most leading
-    /// elements seen in another card together (so elements that change from card to card,
-    /// and all after them, are left out). `pixels` is the bytes of the render's pixmap;
+    /// elements seen in another card together, and in at least half as many renders as the
+    /// first (so elements that change from card to card, or take a few values, and all after
+    /// them, are left out). `pixels` is the bytes of the render's pixmap;
     /// `parse` reads the SVG they are drawn from.
     pub fn find(
         &self,
@@ -315,7 +316,13 @@ impl FoundBackgrounds {
                 .map(|key| seen.sight((*key.as_bytes(), scale_bits), card))
                 .collect()
         };
-        let k = sightings.iter().rposition(|s| s.only_in.is_none())? + 1;
+        // Among them, only elements seen in at least half as many renders as the first: one
+        // with a few values (a name's initial) would split the background into one per value,
+        // each drawn and kept whole to spare a render one glyph.
+        let first = sightings[0].count;
+        let k = (sightings.iter())
+            .rposition(|s| s.only_in.is_none() && 2 * u64::from(s.count) >= u64::from(first))?
+            + 1;
         let key = (*keys[k - 1].as_bytes(), scale_bits);
         let background = self.get(key, sightings[k - 1], pixels, || {
             Background::drawn(parse(&split.under(k))?, keys[k - 1], scale, level).ok()
@@ -459,6 +466,31 @@ mod tests {
                 .find(&card("Five"), 2.0, 2, 4 * PIXELS, parse)
                 .is_some()
         );
+    }
+
+    #[test]
+    fn an_element_with_a_few_values_is_not_drawn_under() {
+        // The circle takes one of four colours, by the title's initial.
+        let card = |title: &str| {
+            let color = ["#a00", "#0a0", "#00a", "#aa0"][usize::from(title.as_bytes()[0] % 4)];
+            card(title).replace("#38bdf8", color)
+        };
+        let found = FoundBackgrounds::default();
+        let titles = ["A1", "B2", "C3", "D4", "A5", "B6", "C7", "D8"];
+        let overs: Vec<Option<String>> = (titles.iter())
+            .map(|t| {
+                found
+                    .find(&card(t), 1.0, 2, PIXELS, parse)
+                    .map(|(over, _)| over)
+            })
+            .collect();
+        // "A5" shares its circle with "A1" alone: the rectangle before it, which every card
+        // shares, is what is drawn under.
+        for over in overs.iter().skip(1) {
+            let over = over.as_ref().expect("drawn under from the second card on");
+            assert!(over.contains("<circle cx=\"90\""), "{over}");
+        }
+        assert_eq!(found.stats().entries, 1);
     }
 
     #[test]
