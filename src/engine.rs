@@ -289,8 +289,8 @@ impl Engine {
                 usize::try_from(width * height * 4).unwrap_or(usize::MAX)
             };
             // What is drawn first, already drawn: the template's background (at scale 1 as
-            // loaded, at other scales once asked for twice), or else the filled SVG's leading
-            // elements seen before, and then only the rest of the SVG is drawn.
+            // loaded, at other scales once two cards asked for it), or else the filled SVG's
+            // leading elements seen before, and then only the rest of the SVG is drawn.
             let mut rest = None;
             let mut under = match background {
                 Some(background) if scale == 1.0 => Some(background.clone()),
