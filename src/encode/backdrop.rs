@@ -202,16 +202,27 @@ fn weigh_kept<T>(kept: &Mutex<Option<(u8, Arc<T>)>>, weigh: impl Fn(&T) -> usize
 }
 
 /// What `kept` holds if it was made at `quality`, else what `make` makes, kept in its place.
+///
+/// `make` runs without the lock: it works in parallel (rayon), and a rayon worker waiting
+/// there may take up another render over this backdrop (`vellum batch` renders rows on
+/// rayon), which would then wait on this lock held by its own thread. Two renders that need
+/// it at once may both make it; both make the same bytes.
 fn at_quality<T>(
     kept: &Mutex<Option<(u8, Arc<T>)>>,
     quality: u8,
     make: impl FnOnce() -> Result<T, String>,
 ) -> Result<Arc<T>, String> {
-    let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+    let lock = || kept.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((at, made)) = &*lock()
+        && *at == quality
+    {
+        return Ok(made.clone());
+    }
+    let made = Arc::new(make()?);
+    let mut kept = lock();
     match &*kept {
-        Some((at, made)) if *at == quality => Ok(made.clone()),
+        Some((at, theirs)) if *at == quality => Ok(theirs.clone()),
         _ => {
-            let made = Arc::new(make()?);
             *kept = Some((quality, made.clone()));
             Ok(made)
         }
@@ -382,6 +393,28 @@ mod tests {
     use super::*;
     use crate::encode::{encode, encode_with};
     use crate::format::Format;
+
+    #[test]
+    fn what_a_backdrop_keeps_is_made_without_holding_its_lock() {
+        // A rayon worker waiting inside `make` may take up another render over the same
+        // backdrop on its own thread: that render must not wait on a lock the thread holds.
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let kept = Mutex::new(None);
+            let outer = at_quality(&kept, 80, || {
+                let inner = at_quality(&kept, 80, || Ok(7)).unwrap();
+                Ok(*inner)
+            });
+            let again = at_quality(&kept, 80, || Err("made twice".to_string()));
+            done.send((outer.map(|v| *v), again.map(|v| *v))).unwrap();
+        });
+        let made = finished.recv_timeout(std::time::Duration::from_secs(10));
+        assert_eq!(
+            made,
+            Ok((Ok(7), Ok(7))),
+            "a render inside `make` waited forever"
+        );
+    }
 
     /// A 40x50 opaque pattern in four blocks, the last one of 2 rows. The first and last
     /// blocks hold the same rows and the middle ones others, so that a back-reference from
