@@ -492,7 +492,7 @@ async fn health_and_metrics_answer() {
     assert_eq!((health.status, health.text()), (StatusCode::OK, "ok\n"));
     let metrics = server.get("/metrics").await;
     let text = metrics.text();
-    for line in [
+    let lines = [
         "vellum_render_seconds_count 1",
         "vellum_renders_in_flight 0",
         "vellum_cache_hits_total 1",
@@ -501,12 +501,8 @@ async fn health_and_metrics_answer() {
         "vellum_responses_total{status=\"200\"} 3", // two images and /healthz
         "vellum_responses_total{status=\"400\"} 1",
         "# EOF",
-    ] {
-        assert!(
-            text.lines().any(|l| l == line),
-            "missing {line:?} in\n{text}"
-        );
-    }
+    ];
+    support::assert_has_lines(text, &lines);
 }
 
 #[tokio::test]
@@ -519,16 +515,12 @@ async fn found_backgrounds_show_in_metrics() {
     }
     let metrics = server.get("/metrics").await;
     let text = metrics.text();
-    for line in [
+    let lines = [
         "vellum_found_backgrounds_hits_total 1",
         "vellum_found_backgrounds_misses_total 1",
         "vellum_found_backgrounds_entries 1",
-    ] {
-        assert!(
-            text.lines().any(|l| l == line),
-            "missing {line:?} in\n{text}"
-        );
-    }
+    ];
+    support::assert_has_lines(text, &lines);
     let bytes: u64 = (text.lines())
         .find_map(|l| l.strip_prefix("vellum_found_backgrounds_bytes "))
         .and_then(|v| v.parse().ok())

@@ -176,6 +176,16 @@ impl Pixels {
     }
 }
 
+/// Asserts that each of `lines` is a whole line of `text`.
+pub fn assert_has_lines(text: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(
+            text.lines().any(|l| l == *line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
+
 /// Decodes a PNG into RGBA, whatever its colour type.
 pub fn decode_png(bytes: &[u8]) -> Pixels {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
