@@ -20,6 +20,7 @@ use crate::raster;
 use crate::text::TextMeasurer;
 use crate::value::{ParamKind, Value};
 
+mod images;
 mod report;
 
 use report::{filled_error, source_error};
@@ -63,6 +64,7 @@ pub struct TemplateSet {
     tera: tera::Tera,
     templates: BTreeMap<String, Arc<Template>>,
     assets: Arc<Assets>,
+    markers: images::Markers,
 }
 
 impl TemplateSet {
@@ -120,6 +122,7 @@ impl TemplateSet {
             tera,
             templates,
             assets,
+            markers: images::Markers::new(),
         };
         let mut broken = Vec::new();
         for template in set.templates.values() {
@@ -141,6 +144,7 @@ impl TemplateSet {
             tera: tera::Tera::new(),
             templates: BTreeMap::new(),
             assets: Arc::new(assets::load(Path::new("")).expect("no directory, no assets")),
+            markers: images::Markers::new(),
         }
     }
 
@@ -162,7 +166,8 @@ impl TemplateSet {
     /// Fills `template` at size `size` with checked values; every value is XML-escaped
     /// unless the template says otherwise. Besides its params the template sees the canvas
     /// `width`, `height` and `size` name.
-    /// Image params take their value from `images` (name to data URL), empty when absent.
+    /// Image params take their value from `images` (name to data URL), empty when absent;
+    /// the URLs are put in after Tera has filled the template (see [`images`]).
     pub fn fill(
         &self,
         template: &Template,
@@ -179,16 +184,22 @@ impl TemplateSet {
         context.insert("width", &canvas.width);
         context.insert("height", &canvas.height);
         context.insert("size", size);
+        let mut urls = Vec::new();
         for (key, value) in values {
             let value = match template.manifest.params.get(key).map(|p| &p.kind) {
-                Some(ParamKind::Image { .. }) => {
-                    tera::Value::from(images.get(key).map_or("", String::as_str))
-                }
+                Some(ParamKind::Image { .. }) => match images.get(key).filter(|u| !u.is_empty()) {
+                    Some(url) => {
+                        urls.push(url.as_str());
+                        tera::Value::from(self.markers.marker(urls.len() - 1))
+                    }
+                    None => tera::Value::from(""),
+                },
                 _ => value.to_tera(),
             };
             context.insert_value(key.clone(), value);
         }
-        self.tera.render(&tera_name(&template.name), &context)
+        let filled = self.tera.render(&tera_name(&template.name), &context)?;
+        Ok(self.markers.put_images(filled, &urls))
     }
 
     /// Checks that the SVG only uses declared params and that, filled with each param's
