@@ -27,8 +27,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers the server's metrics, the image cache's and the found backgrounds'
-    /// counters, and the fetcher's, if any.
+    /// Registers the server's metrics, the counters of the image cache, the found
+    /// backgrounds and the glyph masks, and the fetcher's, if any.
     pub fn new(
         counters: CacheCounters,
         found: CacheCounters,
@@ -80,6 +80,18 @@ impl Metrics {
                 "Found backgrounds held",
             ],
             found,
+        );
+        register_cache(
+            &mut registry,
+            "glyph_masks",
+            [
+                "Glyphs drawn from a kept mask",
+                "Glyphs whose mask was drawn (or that no mask can draw)",
+                "Glyph masks evicted to stay within their budget",
+                "Bytes the glyph masks hold",
+                "Glyph masks held",
+            ],
+            crate::raster::glyph_mask_counters(),
         );
         if let Some(fetcher) = fetcher {
             registry.register(

@@ -8,10 +8,12 @@
 //! outline glyphs of static fonts, and upright at one scale; anything else is drawn by resvg. A glyph lands on the quarter pixel
 //! nearest its position (at most 1/8 px from where resvg puts it).
 
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use fontdb::Database;
 use tiny_skia::{FillRule, IntRect, Mask, PathBuilder, PixmapMut, Transform};
+
+use crate::cache::{ByteCache, CacheCounters, Weigh};
 
 /// Bytes of glyph masks kept (a 64 px glyph is about 3 KB).
 pub const MASKS_BUDGET: usize = 8 * 1024 * 1024;
@@ -51,21 +53,29 @@ struct Key {
     even_odd: bool,
 }
 
-/// Kept masks, least recently used first out, and the database each key's address names (so
-/// that no other database can take that address while an entry holds it).
-struct Masks {
-    entries: lru::LruCache<Key, (Weak<Database>, Option<Arc<GlyphMask>>)>,
-    bytes: usize,
+/// A kept mask (`None`: the glyph draws nothing), and the database its key's address names
+/// (so that no other database can take that address while the entry holds it).
+#[derive(Clone)]
+struct Entry {
+    database: Weak<Database>,
+    mask: Option<Arc<GlyphMask>>,
 }
 
-fn masks() -> &'static Mutex<Masks> {
-    static MASKS: OnceLock<Mutex<Masks>> = OnceLock::new();
-    MASKS.get_or_init(|| {
-        Mutex::new(Masks {
-            entries: lru::LruCache::unbounded(),
-            bytes: 0,
-        })
-    })
+impl Weigh for Entry {
+    fn bytes(&self) -> usize {
+        self.mask.as_ref().map_or(0, |m| m.coverage.data().len())
+    }
+}
+
+/// Every kept mask, least recently used first out, shared by every engine in the process.
+fn masks() -> &'static ByteCache<Key, Entry> {
+    static MASKS: OnceLock<ByteCache<Key, Entry>> = OnceLock::new();
+    MASKS.get_or_init(|| ByteCache::new(MASKS_BUDGET))
+}
+
+/// The glyph masks' live counters (for `/metrics`).
+pub fn counters() -> CacheCounters {
+    masks().counters()
 }
 
 /// `text`'s glyphs placed at `transform` if it is plain text (see the module docs), else
@@ -135,35 +145,21 @@ fn quarters(v: f32) -> (i32, u8) {
 /// The mask for `key`, kept or drawn now: `None` if the font is variable or not outlines or
 /// the glyph too large, `Some(None)` for a glyph that draws nothing.
 fn mask(key: Key, fontdb: &Arc<Database>) -> Option<Option<Arc<GlyphMask>>> {
+    if let Some(kept) = masks().get(&key)
+        && (kept.database.upgrade()).is_some_and(|db| Arc::ptr_eq(&db, fontdb))
     {
-        let mut masks = masks().lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((database, mask)) = masks.entries.get(&key)
-            && database
-                .upgrade()
-                .is_some_and(|db| Arc::ptr_eq(&db, fontdb))
-        {
-            return Some(mask.clone());
-        }
+        return Some(kept.mask);
     }
     let mask = draw_mask(key, fontdb)?.map(Arc::new);
-    let mut masks = masks().lock().unwrap_or_else(|e| e.into_inner());
-    masks.bytes += weight(&mask);
-    let entry = (Arc::downgrade(fontdb), mask.clone());
-    if let Some((_, (_, old))) = masks.entries.push(key, entry) {
-        masks.bytes -= weight(&old);
-    }
-    while masks.bytes > MASKS_BUDGET {
-        let Some((_, (_, old))) = masks.entries.pop_lru() else {
-            break;
-        };
-        masks.bytes -= weight(&old);
-    }
+    let database = Arc::downgrade(fontdb);
+    masks().insert(
+        key,
+        Entry {
+            database,
+            mask: mask.clone(),
+        },
+    );
     Some(mask)
-}
-
-/// Bytes a kept mask counts for: its coverage and its entry.
-fn weight(mask: &Option<Arc<GlyphMask>>) -> usize {
-    mask.as_ref().map_or(0, |m| m.coverage.data().len()) + 64
 }
 
 /// Rasterises the glyph of `key` with anti-aliasing, as resvg fills its outline (`None`:
@@ -430,12 +426,11 @@ mod tests {
                 "W",
             );
             rasterize(&tree, 1.0, u64::MAX, None).unwrap();
-            let masks = masks().lock().unwrap();
-            assert!(masks.bytes <= MASKS_BUDGET, "{} bytes kept", masks.bytes);
+            let kept = masks().stats().bytes;
+            assert!(kept <= MASKS_BUDGET, "{kept} bytes kept");
         }
-        assert!(
-            masks().lock().unwrap().entries.len() < 250,
-            "older masks were let go"
-        );
+        let stats = masks().stats();
+        assert!(stats.entries < 250, "older masks were let go");
+        assert!(stats.evictions > 0, "evictions are counted");
     }
 }

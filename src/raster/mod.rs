@@ -15,7 +15,7 @@ use crate::error::TooManyPixels;
 mod glyphs;
 mod strips;
 
-pub use glyphs::MASKS_BUDGET;
+pub use glyphs::{MASKS_BUDGET, counters as glyph_mask_counters};
 pub use strips::{any_meets, draws_node_by_node};
 
 /// Why an SVG could not be turned into pixels.

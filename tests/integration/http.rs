@@ -529,6 +529,40 @@ async fn found_backgrounds_show_in_metrics() {
 }
 
 #[tokio::test]
+async fn glyph_masks_show_in_metrics() {
+    let server = TestServer::start().await;
+    // The masks are the process's: other tests' renders count too, so only what one render
+    // must add is asserted.
+    let value = |text: &str, name: &str| -> u64 {
+        (text.lines())
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+    };
+    let before = server.get("/metrics").await.text().to_string();
+    let reply = server.get("/og/post.png?title=Banana%20bread").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let after = server.get("/metrics").await.text().to_string();
+    let hits = "vellum_glyph_masks_hits_total";
+    assert!(
+        value(&after, hits) > value(&before, hits),
+        "the repeated letters of a title are drawn from kept masks"
+    );
+    let bytes = value(&after, "vellum_glyph_masks_bytes");
+    assert!(
+        bytes > 0 && bytes <= vellum::raster::MASKS_BUDGET as u64,
+        "{bytes}"
+    );
+    assert!(value(&after, "vellum_glyph_masks_entries") > 0);
+    for name in [
+        "vellum_glyph_masks_misses_total",
+        "vellum_glyph_masks_evictions_total",
+    ] {
+        value(&after, name);
+    }
+}
+
+#[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let config = ServerConfig {
