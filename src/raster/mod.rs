@@ -13,6 +13,7 @@ use tiny_skia::{Pixmap, Transform};
 use crate::error::TooManyPixels;
 
 mod glyphs;
+mod images;
 mod strips;
 
 pub use glyphs::{MASKS_BUDGET, counters as glyph_mask_counters};

@@ -205,8 +205,12 @@ fn drawn_alone(node: &usvg::Node) -> bool {
         || matches!(node, usvg::Node::Path(path) if path.stroke().is_none())
 }
 
-/// Draws one root-level node as `resvg::render` draws it in its tree.
+/// Draws one root-level node as `resvg::render` draws it in its tree (a photo at its size:
+/// see [`images`](super::images)).
 fn draw_node(node: &usvg::Node, transform: Transform, canvas: &mut PixmapMut) {
+    if super::images::draw(node, transform, canvas) {
+        return;
+    }
     // resvg draws a single node at its box's origin; shifted back, it lands where it belongs.
     if let Some(bbox) = node.abs_layer_bounding_box() {
         resvg::render_node(node, transform.pre_translate(bbox.x(), bbox.y()), canvas);
