@@ -6,7 +6,8 @@
 //!
 //! Only the common shape is drawn here: a JPEG, PNG or WebP image, shrunk (or at its size)
 //! along the axes, smoothly rendered, in groups of full opacity without masks or filters,
-//! each clipped by at most one path. Anything else is resvg's.
+//! each clipped by at most one path. Anything else is resvg's. An SVG image in such groups
+//! is drawn by resvg onto a pixmap of its own size rather than of the canvas's.
 
 use tiny_skia::{FillRule, IntSize, Mask, Pixmap, PixmapMut, PixmapPaint, Transform};
 
@@ -16,37 +17,77 @@ pub(super) fn draw(node: &usvg::Node, transform: Transform, canvas: &mut PixmapM
     let Some((image, clips)) = image_in_clips(node) else {
         return false;
     };
-    let at = transform.pre_concat(image.abs_transform());
-    let upright = at.kx == 0.0 && at.ky == 0.0 && at.sx > 0.0 && at.sy > 0.0;
-    let smooth = !matches!(
-        image.rendering_mode(),
-        usvg::ImageRendering::OptimizeSpeed
-            | usvg::ImageRendering::CrispEdges
-            | usvg::ImageRendering::Pixelated
-    );
-    if !upright || at.sx > 1.0 || at.sy > 1.0 || !smooth || !image.is_visible() {
+    if !image.is_visible() {
         return false;
     }
     let Ok(mask) = clip_mask(&clips, transform, canvas.width(), canvas.height()) else {
         return false;
     };
-    let Some(decoded) = decode(image.kind()) else {
+    let at = transform.pre_concat(image.abs_transform());
+    let drawn = match image.kind() {
+        usvg::ImageKind::SVG(tree) => vector(tree, at, canvas.width(), canvas.height()),
+        kind => raster(kind, at, image.rendering_mode()),
+    };
+    let Some((x, y, pixels)) = drawn else {
         return false;
     };
-    let size = |side: u32, scale: f32| ((side as f32 * scale).round() as u32).clamp(1, side);
-    let (width, height) = (size(decoded.width(), at.sx), size(decoded.height(), at.sy));
-    let Some(shrunk) = shrink(&decoded, width, height) else {
-        return false;
-    };
+    let paint = PixmapPaint::default();
     canvas.draw_pixmap(
-        at.tx.round() as i32,
-        at.ty.round() as i32,
-        shrunk.as_ref(),
-        &PixmapPaint::default(),
+        x,
+        y,
+        pixels.as_ref(),
+        &paint,
         Transform::identity(),
         mask.as_ref(),
     );
     true
+}
+
+/// A raster image at `at`, shrunk to its size on the canvas, and where it goes: `None` unless
+/// it is drawn smoothly, shrunk (or at its size) along the axes, and decodes.
+fn raster(
+    kind: &usvg::ImageKind,
+    at: Transform,
+    mode: usvg::ImageRendering,
+) -> Option<(i32, i32, Pixmap)> {
+    let upright = at.kx == 0.0 && at.ky == 0.0 && at.sx > 0.0 && at.sy > 0.0;
+    let smooth = !matches!(
+        mode,
+        usvg::ImageRendering::OptimizeSpeed
+            | usvg::ImageRendering::CrispEdges
+            | usvg::ImageRendering::Pixelated
+    );
+    if !upright || at.sx > 1.0 || at.sy > 1.0 || !smooth {
+        return None;
+    }
+    let decoded = decode(kind)?;
+    let size = |side: u32, scale: f32| ((side as f32 * scale).round() as u32).clamp(1, side);
+    let (width, height) = (size(decoded.width(), at.sx), size(decoded.height(), at.sy));
+    let shrunk = shrink(&decoded, width, height)?;
+    Some((at.tx.round() as i32, at.ty.round() as i32, shrunk))
+}
+
+/// An SVG image at `at`, drawn by resvg onto a pixmap of its own box on a `width` x `height`
+/// canvas (resvg draws it onto one of the whole canvas: 16 MiB for the certificate's mark at
+/// scale 2), and where that goes. Whole pixels apart, drawing is the same.
+fn vector(tree: &usvg::Tree, at: Transform, width: u32, height: u32) -> Option<(i32, i32, Pixmap)> {
+    let bbox = tree
+        .root()
+        .abs_layer_bounding_box()
+        .to_rect()
+        .transform(at)?;
+    // A pixel more each side for anti-aliasing, within the canvas.
+    let left = (bbox.left().floor() as i32 - 1).max(0);
+    let top = (bbox.top().floor() as i32 - 1).max(0);
+    let right = (bbox.right().ceil() as i32 + 1).min(width as i32);
+    let bottom = (bbox.bottom().ceil() as i32 + 1).min(height as i32);
+    let mut pixmap = Pixmap::new(
+        u32::try_from(right - left).ok()?,
+        u32::try_from(bottom - top).ok()?,
+    )?;
+    let shifted = Transform::from_translate(-left as f32, -top as f32).pre_concat(at);
+    resvg::render(tree, shifted, &mut pixmap.as_mut());
+    Some((left, top, pixmap))
 }
 
 /// A clip this module does not draw.
@@ -371,6 +412,41 @@ mod tests {
             "{} against {}",
             stray(&ours),
             stray(&theirs)
+        );
+    }
+
+    #[test]
+    fn an_svg_image_is_drawn_on_a_pixmap_of_its_box_as_resvg_draws_it() {
+        let mark = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"64\" height=\"64\">\
+                    <circle cx=\"32\" cy=\"32\" r=\"30\" fill=\"#c60\" stroke=\"#222\"/></svg>";
+        let mark = base64::engine::general_purpose::STANDARD.encode(mark);
+        let svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"400\" height=\"300\">\
+             <rect width=\"400\" height=\"300\" fill=\"#eee\"/><image \
+             href=\"data:image/svg+xml;base64,{mark}\" x=\"172.5\" y=\"84\" width=\"56\" height=\"56\"/></svg>"
+        );
+        let tree = usvg::Tree::from_str(&svg, &usvg::Options::default()).unwrap();
+        let (ours, took) = drawn(&tree, true);
+        assert!(took, "the mark is drawn here");
+        assert!(
+            ours == drawn(&tree, false).0,
+            "pixel for pixel as resvg draws it"
+        );
+        let usvg::Node::Group(group) = &tree.root().children()[1] else {
+            panic!("the image's group")
+        };
+        let [usvg::Node::Image(image)] = group.children() else {
+            panic!("the image")
+        };
+        let usvg::ImageKind::SVG(mark) = image.kind() else {
+            panic!("an SVG image")
+        };
+        let (_, _, pixmap) = vector(mark, image.abs_transform(), 400, 300).unwrap();
+        assert!(
+            pixmap.width() <= 60 && pixmap.height() <= 60,
+            "{}x{}",
+            pixmap.width(),
+            pixmap.height()
         );
     }
 
