@@ -63,13 +63,17 @@ fn raster(
     let decoded = decode(kind)?;
     let size = |side: u32, scale: f32| ((side as f32 * scale).round() as u32).clamp(1, side);
     let (width, height) = (size(decoded.width(), at.sx), size(decoded.height(), at.sy));
-    let shrunk = shrink(&decoded, width, height)?;
+    let shrunk = if (width, height) == (decoded.width(), decoded.height()) {
+        decoded
+    } else {
+        shrink(&decoded, width, height)?
+    };
     Some((at.tx.round() as i32, at.ty.round() as i32, shrunk))
 }
 
 /// An SVG image at `at`, drawn by resvg onto a pixmap of its own box on a `width` x `height`
 /// canvas (resvg draws it onto one of the whole canvas: 16 MiB for the certificate's mark at
-/// scale 2), and where that goes. Whole pixels apart, drawing is the same.
+/// scale 2), and where that goes: moved by whole pixels, it draws the same pixels.
 fn vector(tree: &usvg::Tree, at: Transform, width: u32, height: u32) -> Option<(i32, i32, Pixmap)> {
     let bbox = tree
         .root()
@@ -202,9 +206,6 @@ const ONE: u16 = 1 << 8;
 /// source area it covers (premultiplied, so edges against transparency stay clean). Rows are
 /// merged first, whole rows at a time, then pixels along each merged row.
 fn shrink(src: &Pixmap, width: u32, height: u32) -> Option<Pixmap> {
-    if (width, height) == (src.width(), src.height()) {
-        return Some(src.clone());
-    }
     let src_row = src.width() as usize * 4;
     let columns = spans(src.width() as usize, width as usize);
     let rows = spans(src.height() as usize, height as usize);
