@@ -28,7 +28,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Registers the server's metrics, the counters of the image cache, the found
-    /// backgrounds and the glyph masks, and the fetcher's, if any.
+    /// backgrounds, the glyph masks and the shrunk photos, and the fetcher's, if any.
     pub fn new(
         counters: CacheCounters,
         found: CacheCounters,
@@ -92,6 +92,18 @@ impl Metrics {
                 "Glyph masks held",
             ],
             crate::raster::glyph_mask_counters(),
+        );
+        register_cache(
+            &mut registry,
+            "shrunk_photos",
+            [
+                "Photos drawn from a kept shrunk copy",
+                "Photos decoded and shrunk",
+                "Shrunk photos evicted to stay within their budget",
+                "Bytes the shrunk photos hold",
+                "Shrunk photos held",
+            ],
+            crate::raster::shrunk_photo_counters(),
         );
         if let Some(fetcher) = fetcher {
             registry.register(

@@ -4,12 +4,46 @@
 //! card with a 1200 px photo (such cards render about 1.5x as fast drawn here, README), and
 //! a bicubic filter reads only 4x4 source pixels, so a photo shrunk more than twice aliases.
 //!
+//! Shrunk photos are kept (by their bytes' hash and their size on the canvas) within
+//! [`SHRUNK_BUDGET`]: the same author's avatar on every post card is decoded once.
+//!
 //! Only the common shape is drawn here: a JPEG, PNG or WebP image, shrunk (or at its size)
 //! along the axes, smoothly rendered, in groups of full opacity without masks or filters,
 //! each clipped by at most one path. Anything else is resvg's. An SVG image in such groups
 //! is drawn by resvg onto a pixmap of its own size rather than of the canvas's.
 
+use std::sync::{Arc, OnceLock};
+
 use tiny_skia::{FillRule, IntSize, Mask, Pixmap, PixmapMut, PixmapPaint, Transform};
+
+use crate::cache::{ByteCache, CacheCounters, Weigh};
+
+/// Bytes of shrunk photos kept (a 64 px avatar is 16 KB, a 550 px photo 1.2 MB).
+pub const SHRUNK_BUDGET: usize = 8 * 1024 * 1024;
+
+/// A photo's bytes (their hash) at a size on the canvas.
+type Key = (blake3::Hash, u32, u32);
+
+/// A shrunk photo.
+#[derive(Clone)]
+struct Shrunk(Arc<Pixmap>);
+
+impl Weigh for Shrunk {
+    fn bytes(&self) -> usize {
+        self.0.data().len()
+    }
+}
+
+/// Every kept shrunk photo, shared by every engine in the process.
+fn kept() -> &'static ByteCache<Key, Shrunk> {
+    static KEPT: OnceLock<ByteCache<Key, Shrunk>> = OnceLock::new();
+    KEPT.get_or_init(|| ByteCache::new(SHRUNK_BUDGET))
+}
+
+/// The kept shrunk photos' live counters (for `/metrics`).
+pub fn counters() -> CacheCounters {
+    kept().counters()
+}
 
 /// Draws `node` at `transform` onto `canvas` if it has the shape this module draws (see the
 /// module docs); `false` if it left it to resvg.
@@ -35,7 +69,7 @@ pub(super) fn draw(node: &usvg::Node, transform: Transform, canvas: &mut PixmapM
     canvas.draw_pixmap(
         x,
         y,
-        pixels.as_ref(),
+        (*pixels).as_ref(),
         &paint,
         Transform::identity(),
         mask.as_ref(),
@@ -43,13 +77,14 @@ pub(super) fn draw(node: &usvg::Node, transform: Transform, canvas: &mut PixmapM
     true
 }
 
-/// A raster image at `at`, shrunk to its size on the canvas, and where it goes: `None` unless
-/// it is drawn smoothly, shrunk (or at its size) along the axes, and decodes.
+/// A raster image at `at`, shrunk to its size on the canvas (kept, or made and kept), and
+/// where it goes: `None` unless it is drawn smoothly, shrunk (or at its size) along the axes,
+/// and decodes.
 fn raster(
     kind: &usvg::ImageKind,
     at: Transform,
     mode: usvg::ImageRendering,
-) -> Option<(i32, i32, Pixmap)> {
+) -> Option<(i32, i32, Arc<Pixmap>)> {
     let upright = at.kx == 0.0 && at.ky == 0.0 && at.sx > 0.0 && at.sy > 0.0;
     let smooth = !matches!(
         mode,
@@ -60,13 +95,36 @@ fn raster(
     if !upright || at.sx > 1.0 || at.sy > 1.0 || !smooth {
         return None;
     }
-    let decoded = decode(kind)?;
-    let size = |side: u32, scale: f32| ((side as f32 * scale).round() as u32).clamp(1, side);
-    let (width, height) = (size(decoded.width(), at.sx), size(decoded.height(), at.sy));
-    let shrunk = if (width, height) == (decoded.width(), decoded.height()) {
-        decoded
-    } else {
-        shrink(&decoded, width, height)?
+    let bytes = match kind {
+        usvg::ImageKind::JPEG(bytes)
+        | usvg::ImageKind::PNG(bytes)
+        | usvg::ImageKind::WEBP(bytes) => bytes,
+        usvg::ImageKind::GIF(_) | usvg::ImageKind::SVG(_) => return None,
+    };
+    // The header's size is the decoded size (neither resvg nor vellum turns photos by EXIF).
+    let header = imagesize::blob_size(bytes).ok()?;
+    let (own_width, own_height) = (
+        u32::try_from(header.width).ok()?,
+        u32::try_from(header.height).ok()?,
+    );
+    let size = |side: u32, scale: f32| ((side as f32 * scale).round() as u32).clamp(1, side.max(1));
+    let (width, height) = (size(own_width, at.sx), size(own_height, at.sy));
+    let key = (blake3::hash(bytes), width, height);
+    let shrunk = match kept().get(&key) {
+        Some(Shrunk(pixels)) => pixels,
+        None => {
+            let decoded = decode(kind)?;
+            if (decoded.width(), decoded.height()) != (own_width, own_height) {
+                return None;
+            }
+            let pixels = Arc::new(if (width, height) == (own_width, own_height) {
+                decoded
+            } else {
+                shrink(&decoded, width, height)?
+            });
+            kept().insert(key, Shrunk(pixels.clone()));
+            pixels
+        }
     };
     Some((at.tx.round() as i32, at.ty.round() as i32, shrunk))
 }
@@ -74,7 +132,12 @@ fn raster(
 /// An SVG image at `at`, drawn by resvg onto a pixmap of its own box on a `width` x `height`
 /// canvas (resvg draws it onto one of the whole canvas: 16 MiB for the certificate's mark at
 /// scale 2), and where that goes: moved by whole pixels, it draws the same pixels.
-fn vector(tree: &usvg::Tree, at: Transform, width: u32, height: u32) -> Option<(i32, i32, Pixmap)> {
+fn vector(
+    tree: &usvg::Tree,
+    at: Transform,
+    width: u32,
+    height: u32,
+) -> Option<(i32, i32, Arc<Pixmap>)> {
     let bbox = tree
         .root()
         .abs_layer_bounding_box()
@@ -91,7 +154,7 @@ fn vector(tree: &usvg::Tree, at: Transform, width: u32, height: u32) -> Option<(
     )?;
     let shifted = Transform::from_translate(-left as f32, -top as f32).pre_concat(at);
     resvg::render(tree, shifted, &mut pixmap.as_mut());
-    Some((left, top, pixmap))
+    Some((left, top, Arc::new(pixmap)))
 }
 
 /// A clip this module does not draw.
@@ -392,6 +455,19 @@ mod tests {
                 "({x}, {y}): {a:?} against {b:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_photo_drawn_again_at_its_size_is_taken_from_the_kept_copy() {
+        let tree = card(&photo(512, false), CLIPPED);
+        let first = drawn(&tree, true).0;
+        let hits = kept().stats().hits;
+        let again = drawn(&tree, true).0;
+        assert!(
+            kept().stats().hits > hits,
+            "the second card took the kept copy"
+        );
+        assert!(first == again);
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod images;
 mod strips;
 
 pub use glyphs::{MASKS_BUDGET, counters as glyph_mask_counters};
+pub use images::{SHRUNK_BUDGET, counters as shrunk_photo_counters};
 pub use strips::{any_meets, draws_node_by_node};
 
 /// Why an SVG could not be turned into pixels.

@@ -557,6 +557,8 @@ async fn glyph_masks_show_in_metrics() {
     for name in [
         "vellum_glyph_masks_misses_total",
         "vellum_glyph_masks_evictions_total",
+        "vellum_shrunk_photos_hits_total",
+        "vellum_shrunk_photos_bytes",
     ] {
         value(&after, name);
     }

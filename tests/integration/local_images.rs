@@ -287,3 +287,54 @@ async fn a_server_reads_local_images_only_when_its_operator_opts_in() {
     );
     closed.stop().await;
 }
+
+#[tokio::test]
+async fn an_authors_avatar_is_shrunk_once_for_all_her_cards() {
+    let dir = shop("local-images-avatar");
+    // A photo larger than the 64 px badge it is drawn in, in a colour no other test uses.
+    std::fs::write(
+        dir.join("shop/photos/ada.png"),
+        solid_png(300, [200, 120, 40]),
+    )
+    .unwrap();
+    let limits = FetchLimits::default();
+    let dirs = ImageDirs::new(&[dir.join("shop")], limits.max_bytes, limits.max_side).unwrap();
+    let config = ServerConfig {
+        images: ImageSources {
+            remote: None,
+            local: Some(Arc::new(dirs)),
+        },
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(EngineConfig::bundled(&support::root()), config).await;
+    let hits = |text: &str| -> u64 {
+        (text.lines())
+            .find_map(|l| l.strip_prefix("vellum_shrunk_photos_hits_total "))
+            .and_then(|v| v.parse().ok())
+            .expect("shrunk photos in /metrics")
+    };
+    let mut before = 0;
+    for (i, title) in ["First post", "Second post"].into_iter().enumerate() {
+        if i == 1 {
+            before = hits(server.get("/metrics").await.text());
+        }
+        let url = format!(
+            "/og/post.png?title={}&author=Ada&avatar=photos%2Fada.png",
+            title.replace(' ', "%20")
+        );
+        let reply = server.get(&url).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        // The badge's centre shows the photo.
+        assert_eq!(
+            decode_png(&reply.body).at(112, 542),
+            [200, 120, 40, 255],
+            "{title}"
+        );
+    }
+    let after = hits(server.get("/metrics").await.text());
+    assert!(
+        after > before,
+        "the second card took the kept avatar ({before} -> {after})"
+    );
+    server.stop().await;
+}
