@@ -54,15 +54,15 @@ pub(super) fn draw(node: &usvg::Node, transform: Transform, canvas: &mut PixmapM
     if !image.is_visible() {
         return false;
     }
-    let Ok(mask) = clip_mask(&clips, transform, canvas.width(), canvas.height()) else {
-        return false;
-    };
     let at = transform.pre_concat(image.abs_transform());
     let drawn = match image.kind() {
         usvg::ImageKind::SVG(tree) => vector(tree, at, canvas.width(), canvas.height()),
         kind => raster(kind, at, image.rendering_mode()),
     };
     let Some((x, y, pixels)) = drawn else {
+        return false;
+    };
+    let Some(mask) = clip_mask(&clips, transform, canvas.width(), canvas.height()) else {
         return false;
     };
     let paint = PixmapPaint::default();
@@ -157,12 +157,12 @@ fn vector(
     Some((left, top, Arc::new(pixmap)))
 }
 
-/// A clip this module does not draw.
-struct Unclipped;
+/// A group's clip: its one path, the clip path, and the group's transform.
+type Clip<'a> = (&'a usvg::Path, &'a usvg::ClipPath, Transform);
 
 /// The image `node` is, or holds through groups of full opacity without masks or filters,
-/// one inside the other; and the clip path of each group that has one, with the group.
-fn image_in_clips(node: &usvg::Node) -> Option<(&usvg::Image, Vec<(&usvg::ClipPath, Transform)>)> {
+/// one inside the other, each clipped by at most one filled path; and each group's clip.
+fn image_in_clips(node: &usvg::Node) -> Option<(&usvg::Image, Vec<Clip<'_>>)> {
     let mut node = node;
     let mut clips = Vec::new();
     loop {
@@ -177,7 +177,14 @@ fn image_in_clips(node: &usvg::Node) -> Option<(&usvg::Image, Vec<(&usvg::ClipPa
                     return None;
                 }
                 if let Some(clip) = group.clip_path() {
-                    clips.push((clip, group.abs_transform()));
+                    let [usvg::Node::Path(path)] = clip.root().children() else {
+                        return None;
+                    };
+                    let filled = path.is_visible() && path.fill().is_some();
+                    if clip.clip_path().is_some() || !filled {
+                        return None;
+                    }
+                    clips.push((path.as_ref(), clip, group.abs_transform()));
                 }
                 let [child] = group.children() else {
                     return None;
@@ -190,24 +197,17 @@ fn image_in_clips(node: &usvg::Node) -> Option<(&usvg::Image, Vec<(&usvg::ClipPa
 }
 
 /// The coverage of every clip in `clips` at `transform` on a `width` x `height` canvas, as
-/// resvg clips (each clip's path filled with its rule, anti-aliased unless it says not), or
-/// `None` when there is no clip.
+/// resvg clips (each clip's path filled with its rule, anti-aliased unless it says not):
+/// `Some(None)` when there is no clip, `None` if no mask of that size can be made.
 fn clip_mask(
-    clips: &[(&usvg::ClipPath, Transform)],
+    clips: &[Clip],
     transform: Transform,
     width: u32,
     height: u32,
-) -> Result<Option<Mask>, Unclipped> {
+) -> Option<Option<Mask>> {
     let mut mask: Option<Mask> = None;
-    for (clip, group) in clips {
-        let [usvg::Node::Path(path)] = clip.root().children() else {
-            return Err(Unclipped);
-        };
-        let fill = path.fill().filter(|_| path.is_visible());
-        if clip.clip_path().is_some() || fill.is_none() {
-            return Err(Unclipped);
-        }
-        let rule = match fill.map(usvg::Fill::rule) {
+    for (path, clip, group) in clips {
+        let rule = match path.fill().map(usvg::Fill::rule) {
             Some(usvg::FillRule::EvenOdd) => FillRule::EvenOdd,
             _ => FillRule::Winding,
         };
@@ -216,13 +216,13 @@ fn clip_mask(
         match mask.as_mut() {
             Some(mask) => mask.intersect_path(path.data(), rule, anti_alias, at),
             None => {
-                let mut first = Mask::new(width, height).ok_or(Unclipped)?;
+                let mut first = Mask::new(width, height)?;
                 first.fill_path(path.data(), rule, anti_alias, at);
                 mask = Some(first);
             }
         }
     }
-    Ok(mask)
+    Some(mask)
 }
 
 /// The premultiplied pixels of a JPEG, PNG or WebP image (`None` for others, and for bytes

@@ -521,10 +521,7 @@ async fn found_backgrounds_show_in_metrics() {
         "vellum_found_backgrounds_entries 1",
     ];
     support::assert_has_lines(text, &lines);
-    let bytes: u64 = (text.lines())
-        .find_map(|l| l.strip_prefix("vellum_found_backgrounds_bytes "))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
+    let bytes = support::metric(text, "vellum_found_backgrounds_bytes");
     assert!(bytes > 1200 * 630 * 4, "{bytes}");
 }
 
@@ -533,12 +530,7 @@ async fn glyph_masks_show_in_metrics() {
     let server = TestServer::start().await;
     // The masks are the process's: other tests' renders count too, so only what one render
     // must add is asserted.
-    let value = |text: &str, name: &str| -> u64 {
-        (text.lines())
-            .find_map(|l| l.strip_prefix(&format!("{name} ")))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
-    };
+    let value = support::metric;
     let before = server.get("/metrics").await.text().to_string();
     let reply = server.get("/og/post.png?title=Banana%20bread").await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -680,24 +672,15 @@ async fn png_compression_trades_time_for_size_with_the_same_pixels() {
 #[tokio::test]
 async fn renders_with_missing_glyphs_are_counted() {
     let server = TestServer::start().await;
-    let count = |text: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix("vellum_missing_glyphs_total "))
-            .map(str::to_string)
-    };
+    let count = |text: &str| support::metric(text, "vellum_missing_glyphs_total");
     server.get("/og/post.png?title=Fine").await;
     let before = server.get("/metrics").await;
-    assert_eq!(count(before.text()).as_deref(), Some("0"));
+    assert_eq!(count(before.text()), 0);
     // Tamil: no bundled font has it.
     let card = server
         .get("/og/post.png?title=%E0%AE%B5%E0%AE%A3%E0%AE%95%E0%AF%8D%E0%AE%95%E0%AE%AE%E0%AF%8D")
         .await;
     assert_eq!(card.status, StatusCode::OK);
     let after = server.get("/metrics").await;
-    assert_eq!(
-        count(after.text()).as_deref(),
-        Some("1"),
-        "{}",
-        after.text()
-    );
+    assert_eq!(count(after.text()), 1, "{}", after.text());
 }

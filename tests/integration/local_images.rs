@@ -50,6 +50,20 @@ fn shop(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// A server of the bundled templates with `dir` as its one image directory.
+async fn serving_images_from(dir: &Path) -> TestServer {
+    let limits = FetchLimits::default();
+    let dirs = ImageDirs::new(&[dir.to_path_buf()], limits.max_bytes, limits.max_side).unwrap();
+    let config = ServerConfig {
+        images: ImageSources {
+            remote: None,
+            local: Some(Arc::new(dirs)),
+        },
+        ..ServerConfig::default()
+    };
+    TestServer::start_with(EngineConfig::bundled(&support::root()), config).await
+}
+
 fn photo_colour(path: &Path) -> [u8; 4] {
     decode_png(&std::fs::read(path).unwrap()).at(PHOTO.0, PHOTO.1)
 }
@@ -247,16 +261,7 @@ fn without_image_dir_a_path_is_refused_by_name() {
 #[tokio::test]
 async fn a_server_reads_local_images_only_when_its_operator_opts_in() {
     let dir = shop("local-images-serve");
-    let limits = FetchLimits::default();
-    let dirs = ImageDirs::new(&[dir.join("shop")], limits.max_bytes, limits.max_side).unwrap();
-    let config = ServerConfig {
-        images: ImageSources {
-            remote: None,
-            local: Some(Arc::new(dirs)),
-        },
-        ..ServerConfig::default()
-    };
-    let server = TestServer::start_with(EngineConfig::bundled(&support::root()), config).await;
+    let server = serving_images_from(&dir.join("shop")).await;
     let reply = server
         .get("/og/product.png?name=Boot&price=1&photo=photos%2Fsku-2.png")
         .await;
@@ -297,22 +302,8 @@ async fn an_authors_avatar_is_shrunk_once_for_all_her_cards() {
         solid_png(300, [200, 120, 40]),
     )
     .unwrap();
-    let limits = FetchLimits::default();
-    let dirs = ImageDirs::new(&[dir.join("shop")], limits.max_bytes, limits.max_side).unwrap();
-    let config = ServerConfig {
-        images: ImageSources {
-            remote: None,
-            local: Some(Arc::new(dirs)),
-        },
-        ..ServerConfig::default()
-    };
-    let server = TestServer::start_with(EngineConfig::bundled(&support::root()), config).await;
-    let hits = |text: &str| -> u64 {
-        (text.lines())
-            .find_map(|l| l.strip_prefix("vellum_shrunk_photos_hits_total "))
-            .and_then(|v| v.parse().ok())
-            .expect("shrunk photos in /metrics")
-    };
+    let server = serving_images_from(&dir.join("shop")).await;
+    let hits = |text: &str| support::metric(text, "vellum_shrunk_photos_hits_total");
     let mut before = 0;
     for (i, title) in ["First post", "Second post"].into_iter().enumerate() {
         if i == 1 {

@@ -186,6 +186,15 @@ pub fn assert_has_lines(text: &str, lines: &[&str]) {
     }
 }
 
+/// The value of metric `name` (a counter's `_total` included) in `/metrics` text; panics,
+/// showing the text, when it is missing.
+pub fn metric(text: &str, name: &str) -> u64 {
+    (text.lines())
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
 /// Decodes a PNG into RGBA, whatever its colour type.
 pub fn decode_png(bytes: &[u8]) -> Pixels {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
