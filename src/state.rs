@@ -71,12 +71,13 @@ pub struct State {
 
 /// The part of `config`'s cache budget left for rendered images: the budget less what else is
 /// kept between requests (found backgrounds, the hit path's targets, glyph masks, shrunk
-/// photos and the render scratch), and at least half of it.
+/// photos, buffers to decode photos into and the render scratch), and at least half of it.
 pub fn image_cache_bytes(config: &ServerConfig) -> usize {
     let others = crate::found_backgrounds::FOUND_BACKGROUNDS_BUDGET
         + crate::hits::TARGETS_BUDGET
         + crate::raster::MASKS_BUDGET
         + crate::raster::SHRUNK_BUDGET
+        + crate::raster::DECODED_BUDGET
         + crate::scratch::SCRATCH_BUDGET;
     (config.cache_bytes.saturating_sub(others)).max(config.cache_bytes / 2)
 }

@@ -1,8 +1,8 @@
-//! Photos drawn at the size they take on the canvas: decoded, shrunk by averaging the source
-//! pixels each canvas pixel covers, and copied through their clip paths. resvg samples a
-//! shrunk photo with a bicubic filter at every canvas pixel: that was about 40% of a product
-//! card with a 1200 px photo (such cards render about 1.5x as fast drawn here, README), and
-//! a bicubic filter reads only 4x4 source pixels, so a photo shrunk more than twice aliases.
+//! Photos drawn at the size they take on the canvas: decoded (into buffers kept for the next
+//! photo, [`DECODED_BUDGET`]), shrunk by area ([`super::shrink`]), and copied onto the
+//! canvas through their clip paths. resvg samples a shrunk photo with a bicubic filter at
+//! every canvas pixel: that was about 40% of a product card with a 1200 px photo (such
+//! cards render about 1.5x as fast drawn here, README), and it aliases.
 //!
 //! Shrunk photos are kept (by their bytes' hash and their size on the canvas) within
 //! [`SHRUNK_BUDGET`]: the same author's avatar on every post card is decoded once.
@@ -12,14 +12,19 @@
 //! each clipped by at most one path. Anything else is resvg's. An SVG image in such groups
 //! is drawn by resvg onto a pixmap of its own size rather than of the canvas's.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tiny_skia::{FillRule, IntSize, Mask, Pixmap, PixmapMut, PixmapPaint, Transform};
 
+use super::shrink::shrink;
 use crate::cache::{ByteCache, CacheCounters, Weigh};
 
 /// Bytes of shrunk photos kept (a 64 px avatar is 16 KB, a 550 px photo 1.2 MB).
 pub const SHRUNK_BUDGET: usize = 8 * 1024 * 1024;
+
+/// Bytes of decoded photos' pixel buffers kept for the next photo to decode into (two 1200 x
+/// 1200 photos'): a new buffer cost such a card 2 ms of page faults.
+pub const DECODED_BUDGET: usize = 12 * 1024 * 1024;
 
 /// A photo's bytes (their hash) at a size on the canvas.
 type Key = (blake3::Hash, u32, u32);
@@ -40,6 +45,38 @@ fn kept() -> &'static ByteCache<Key, Shrunk> {
     KEPT.get_or_init(|| ByteCache::new(SHRUNK_BUDGET))
 }
 
+/// Pixel buffers left by photos decoded and shrunk, for the next photo to decode into.
+#[derive(Default)]
+struct Spare(Mutex<Vec<Vec<u8>>>);
+
+impl Spare {
+    /// A buffer of `len` bytes: a spare one if any (zeroed only where it grows).
+    fn take(&self, len: usize) -> Vec<u8> {
+        let mut buffer = self.lock().pop().unwrap_or_default();
+        buffer.resize(len, 0);
+        buffer
+    }
+
+    /// Keeps `buffer` if the spare buffers stay within [`DECODED_BUDGET`].
+    fn give_back(&self, buffer: Vec<u8>) {
+        let mut spare = self.lock();
+        let held: usize = spare.iter().map(Vec::capacity).sum();
+        if held + buffer.capacity() <= DECODED_BUDGET {
+            spare.push(buffer);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The spare buffers every engine in the process decodes into.
+fn spare() -> &'static Spare {
+    static SPARE: Spare = Spare(Mutex::new(Vec::new()));
+    &SPARE
+}
+
 /// The kept shrunk photos' live counters (for `/metrics`).
 pub fn counters() -> CacheCounters {
     kept().counters()
@@ -55,26 +92,88 @@ pub(super) fn draw(node: &usvg::Node, transform: Transform, canvas: &mut PixmapM
         return false;
     }
     let at = transform.pre_concat(image.abs_transform());
-    let drawn = match image.kind() {
-        usvg::ImageKind::SVG(tree) => vector(tree, at, canvas.width(), canvas.height()),
-        kind => raster(kind, at, image.rendering_mode()),
-    };
-    let Some((x, y, pixels)) = drawn else {
+    if let usvg::ImageKind::SVG(tree) = image.kind() {
+        let Some((x, y, pixels)) = vector(tree, at, canvas.width(), canvas.height()) else {
+            return false;
+        };
+        let Some(mask) = clip_mask(&clips, transform, (0, 0), canvas.width(), canvas.height())
+        else {
+            return false;
+        };
+        let paint = PixmapPaint::default();
+        canvas.draw_pixmap(
+            x,
+            y,
+            (*pixels).as_ref(),
+            &paint,
+            Transform::identity(),
+            mask.as_ref(),
+        );
+        return true;
+    }
+    let Some((x, y, pixels)) = raster(image.kind(), at, image.rendering_mode()) else {
         return false;
     };
-    let Some(mask) = clip_mask(&clips, transform, canvas.width(), canvas.height()) else {
+    let Some(mask) = clip_mask(&clips, transform, (x, y), pixels.width(), pixels.height()) else {
         return false;
     };
-    let paint = PixmapPaint::default();
-    canvas.draw_pixmap(
-        x,
-        y,
-        (*pixels).as_ref(),
-        &paint,
-        Transform::identity(),
-        mask.as_ref(),
-    );
+    composite(canvas, (x, y), &pixels, mask.as_ref());
     true
+}
+
+/// Draws premultiplied `pixels` with its top left corner at `at` onto `canvas` (source
+/// over), through `mask`, the coverage of the same box, if any. Most of a photo is opaque
+/// pixels copied; tiny-skia's pattern pipeline, which drew it before, was 9% of a product
+/// card with a new 1200 px photo (perf).
+fn composite(canvas: &mut PixmapMut, at: (i32, i32), pixels: &Pixmap, mask: Option<&Mask>) {
+    let (width, height) = (pixels.width() as i32, pixels.height() as i32);
+    let columns = at.0.max(0)..(at.0 + width).min(canvas.width() as i32);
+    let rows = at.1.max(0)..(at.1 + height).min(canvas.height() as i32);
+    if columns.is_empty() {
+        return;
+    }
+    let canvas_row = canvas.width() as usize * 4;
+    // Columns of the box that fall on the canvas.
+    let inside = (columns.start - at.0) as usize..(columns.end - at.0) as usize;
+    let data = canvas.data_mut();
+    for y in rows {
+        let r = (y - at.1) as usize;
+        let line = y as usize * canvas_row;
+        let dst = &mut data[line + columns.start as usize * 4..line + columns.end as usize * 4];
+        let src = &pixels.data()[r * width as usize * 4..][inside.start * 4..inside.end * 4];
+        let pairs = dst.chunks_exact_mut(4).zip(src.chunks_exact(4));
+        match mask {
+            None => pairs.for_each(|(d, s)| over(d, s, 255)),
+            Some(mask) => {
+                let cover = &mask.data()[r * width as usize..][inside.clone()];
+                pairs.zip(cover).for_each(|((d, s), &c)| over(d, s, c));
+            }
+        }
+    }
+}
+
+/// Premultiplied `src` at `coverage` over `dst`.
+#[inline]
+fn over(dst: &mut [u8], src: &[u8], coverage: u8) {
+    if coverage == 255 && src[3] == 255 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    if coverage == 0 {
+        return;
+    }
+    let src: [u32; 4] = std::array::from_fn(|c| div255(u32::from(src[c]) * u32::from(coverage)));
+    let keep = 255 - src[3];
+    for (d, s) in dst.iter_mut().zip(src) {
+        // At most alpha plus what it leaves: never over 255.
+        *d = (s + div255(u32::from(*d) * keep)) as u8;
+    }
+}
+
+/// `v` / 255, rounded, for `v` up to 255 x 255.
+fn div255(v: u32) -> u32 {
+    let v = v + 128;
+    (v + (v >> 8)) >> 8
 }
 
 /// A raster image at `at`, shrunk to its size on the canvas (kept, or made and kept), and
@@ -120,7 +219,9 @@ fn raster(
             let pixels = Arc::new(if (width, height) == (own_width, own_height) {
                 decoded
             } else {
-                shrink(&decoded, width, height)?
+                let shrunk = shrink(&decoded, width, height);
+                spare().give_back(decoded.take());
+                shrunk?
             });
             kept().insert(key, Shrunk(pixels.clone()));
             pixels
@@ -196,22 +297,28 @@ fn image_in_clips(node: &usvg::Node) -> Option<(&usvg::Image, Vec<Clip<'_>>)> {
     }
 }
 
-/// The coverage of every clip in `clips` at `transform` on a `width` x `height` canvas, as
-/// resvg clips (each clip's path filled with its rule, anti-aliased unless it says not):
-/// `Some(None)` when there is no clip, `None` if no mask of that size can be made.
+/// The coverage of every clip in `clips` at `transform` over the `width` x `height` box of
+/// the canvas whose top left corner is at `origin`, as resvg clips (each clip's path filled
+/// with its rule, anti-aliased unless it says not): `Some(None)` when there is no clip,
+/// `None` if no mask of that size can be made.
 fn clip_mask(
     clips: &[Clip],
     transform: Transform,
+    origin: (i32, i32),
     width: u32,
     height: u32,
 ) -> Option<Option<Mask>> {
+    let shift = Transform::from_translate(-origin.0 as f32, -origin.1 as f32);
     let mut mask: Option<Mask> = None;
     for (path, clip, group) in clips {
         let rule = match path.fill().map(usvg::Fill::rule) {
             Some(usvg::FillRule::EvenOdd) => FillRule::EvenOdd,
             _ => FillRule::Winding,
         };
-        let at = transform.pre_concat(*group).pre_concat(clip.transform());
+        let at = shift
+            .pre_concat(transform)
+            .pre_concat(*group)
+            .pre_concat(clip.transform());
         let anti_alias = path.rendering_mode().use_shape_antialiasing();
         match mask.as_mut() {
             Some(mask) => mask.intersect_path(path.data(), rule, anti_alias, at),
@@ -238,7 +345,8 @@ fn decode(kind: &usvg::ImageKind) -> Option<Pixmap> {
             if decoder.output_colorspace()? != ColorSpace::RGBA {
                 return None;
             }
-            let rgba = decoder.decode().ok()?;
+            let mut rgba = spare().take(decoder.output_buffer_size()?);
+            decoder.decode_into(&mut rgba).ok()?;
             let info = decoder.info()?;
             let size = IntSize::from_wh(u32::from(info.width), u32::from(info.height))?;
             Pixmap::from_vec(rgba, size)
@@ -259,77 +367,6 @@ fn decode(kind: &usvg::ImageKind) -> Option<Pixmap> {
         }
         usvg::ImageKind::GIF(_) | usvg::ImageKind::SVG(_) => None,
     }
-}
-
-/// Fixed-point weights, which sum to this for each output pixel: a row merged from rows of
-/// bytes then fits 16-bit lanes, which the vector units of every x86-64 multiply.
-const ONE: u16 = 1 << 8;
-
-/// `src` shrunk to `width` x `height` (each at most `src`'s), each pixel the average of the
-/// source area it covers (premultiplied, so edges against transparency stay clean). Rows are
-/// merged first, whole rows at a time, then pixels along each merged row.
-fn shrink(src: &Pixmap, width: u32, height: u32) -> Option<Pixmap> {
-    let src_row = src.width() as usize * 4;
-    let columns = spans(src.width() as usize, width as usize);
-    let rows = spans(src.height() as usize, height as usize);
-    let mut out = Pixmap::new(width, height)?;
-    let out_row = width as usize * 4;
-    // One merged row: each byte times 256, at most 255 x 256.
-    let mut merged = vec![0u16; src_row];
-    for (span, line) in rows.iter().zip(out.data_mut().chunks_exact_mut(out_row)) {
-        merged.fill(0);
-        for (i, &w) in span.weights.iter().enumerate() {
-            let from = &src.data()[(span.first + i) * src_row..][..src_row];
-            for (sum, &v) in merged.iter_mut().zip(from) {
-                *sum += w * u16::from(v);
-            }
-        }
-        for (span, px) in columns.iter().zip(line.chunks_exact_mut(4)) {
-            let mut sum = [0u32; 4];
-            let from = &merged[span.first * 4..][..span.weights.len() * 4];
-            for (&w, m) in span.weights.iter().zip(from.chunks_exact(4)) {
-                for c in 0..4 {
-                    sum[c] += u32::from(w) * u32::from(m[c]);
-                }
-            }
-            // 8 bits of weight twice.
-            let value = |c: usize| ((sum[c] + (1 << 15)) >> 16).min(255) as u8;
-            let alpha = value(3);
-            // Premultiplied colour never exceeds alpha; rounding apart, averaging keeps it so.
-            px.copy_from_slice(&[
-                value(0).min(alpha),
-                value(1).min(alpha),
-                value(2).min(alpha),
-                alpha,
-            ]);
-        }
-    }
-    Some(out)
-}
-
-/// The source pixels one output pixel covers: the first, and the weight of each (of [`ONE`]).
-struct Span {
-    first: usize,
-    weights: Vec<u16>,
-}
-
-/// For each of `to` output pixels along a side of `from` source pixels, the source pixels
-/// it covers and how much of each.
-fn spans(from: usize, to: usize) -> Vec<Span> {
-    let ratio = from as f64 / to as f64;
-    (0..to)
-        .map(|i| {
-            let (start, end) = (i as f64 * ratio, ((i + 1) as f64 * ratio).min(from as f64));
-            let first = start.floor() as usize;
-            let last = (end.ceil() as usize).clamp(first + 1, from);
-            // Cumulative rounding, so that the weights sum to exactly ONE.
-            let at = |x: f64| ((x - start) / (end - start) * f64::from(ONE)).round() as u16;
-            let weights = (first..last)
-                .map(|j| at((j as f64 + 1.0).min(end)) - at((j as f64).max(start)))
-                .collect();
-            Span { first, weights }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -397,46 +434,6 @@ mod tests {
     }
 
     #[test]
-    fn spans_cover_every_source_pixel_once() {
-        for (from, to) in [(1200, 550), (7, 3), (640, 640), (1000, 1), (3, 2)] {
-            let spans = spans(from, to);
-            let mut covered = vec![0u32; from];
-            for span in &spans {
-                assert_eq!(span.weights.iter().sum::<u16>(), ONE, "{from} to {to}");
-                for (i, w) in span.weights.iter().enumerate() {
-                    covered[span.first + i] += u32::from(*w);
-                }
-            }
-            // Each source pixel gives the same share in all: to / from of ONE.
-            let share = f64::from(ONE) * to as f64 / from as f64;
-            for c in covered {
-                assert!(
-                    (f64::from(c) - share).abs() <= 2.0,
-                    "{from} to {to}: {c} vs {share}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn fine_detail_shrinks_to_its_average_not_to_moire() {
-        let mut stripes = Pixmap::new(300, 300).unwrap();
-        for (i, p) in stripes.pixels_mut().iter_mut().enumerate() {
-            let v = if i % 2 == 0 { 0 } else { 255 };
-            *p = tiny_skia::ColorU8::from_rgba(v, v, v, 255).premultiply();
-        }
-        // Halved, each pixel covers one black and one white column.
-        for p in shrink(&stripes, 150, 120).unwrap().pixels() {
-            assert!(p.red().abs_diff(128) <= 1 && p.alpha() == 255, "{p:?}");
-        }
-        // Shrunk 2.19 times, each covers a little more of one colour than of the other;
-        // sampling (what aliases) would give black or white.
-        for p in shrink(&stripes, 137, 120).unwrap().pixels() {
-            assert!((110..=146).contains(&p.red()), "{p:?}");
-        }
-    }
-
-    #[test]
     fn a_clipped_photo_is_drawn_here_like_resvg_draws_it() {
         let tree = card(&photo(600, false), CLIPPED);
         let (ours, took) = drawn(&tree, true);
@@ -455,6 +452,69 @@ mod tests {
                 "({x}, {y}): {a:?} against {b:?}"
             );
         }
+    }
+
+    #[test]
+    fn composite_draws_source_over_through_the_mask_and_off_the_canvas_edge() {
+        // Half-transparent red (premultiplied), 4 x 3, over grey, at (-1, 1) on a 3 x 3
+        // canvas, through a mask whose coverage grows along each row.
+        let mut src = Pixmap::new(4, 3).unwrap();
+        src.fill(tiny_skia::Color::from_rgba8(255, 0, 0, 128));
+        let mut mask = Mask::new(4, 3).unwrap();
+        for (i, c) in mask.data_mut().iter_mut().enumerate() {
+            *c = [0, 64, 200, 255][i % 4];
+        }
+        let mut canvas = Pixmap::new(3, 3).unwrap();
+        canvas.fill(tiny_skia::Color::from_rgba8(100, 100, 100, 255));
+        composite(&mut canvas.as_mut(), (-1, 1), &src, Some(&mask));
+        let s = src.pixel(0, 0).unwrap();
+        for y in 0..3 {
+            for x in 0..3 {
+                let p = canvas.pixel(x, y).unwrap();
+                let coverage = if y == 0 {
+                    0.0
+                } else {
+                    [64.0, 200.0, 255.0][x as usize] / 255.0
+                };
+                let alpha = f64::from(s.alpha()) / 255.0 * coverage;
+                let expect = |c: u8, d: f64| f64::from(c) * coverage + d * (1.0 - alpha);
+                let near = |got: u8, want: f64| (f64::from(got) - want).abs() <= 1.0;
+                assert!(
+                    near(p.red(), expect(s.red(), 100.0))
+                        && near(p.green(), expect(0, 100.0))
+                        && p.alpha() == 255,
+                    "({x}, {y}): {p:?}"
+                );
+            }
+        }
+        // An opaque source without a mask is copied as it is.
+        let mut opaque = Pixmap::new(2, 2).unwrap();
+        opaque.fill(tiny_skia::Color::from_rgba8(10, 20, 30, 255));
+        let beside = canvas.pixel(1, 2).unwrap();
+        composite(&mut canvas.as_mut(), (2, 2), &opaque, None);
+        assert_eq!(canvas.pixel(2, 2).unwrap(), opaque.pixel(0, 0).unwrap());
+        assert_eq!(canvas.pixel(1, 2).unwrap(), beside);
+    }
+
+    #[test]
+    fn spare_buffers_stay_within_their_budget() {
+        let spare = Spare::default();
+        let photo = 1200 * 1200 * 4;
+        spare.give_back(spare.take(photo));
+        spare.give_back(spare.take(photo));
+        assert_eq!(spare.lock().len(), 1, "the first buffer was taken again");
+        let (a, b, c) = (spare.take(photo), spare.take(photo), spare.take(photo));
+        assert_eq!(a.len(), photo);
+        for buffer in [a, b, c] {
+            spare.give_back(buffer);
+        }
+        assert_eq!(
+            spare.lock().len(),
+            2,
+            "two 5.8 MB buffers fit in 12 MiB, not three"
+        );
+        spare.give_back(vec![0; DECODED_BUDGET]);
+        assert_eq!(spare.lock().len(), 2);
     }
 
     #[test]

@@ -14,10 +14,11 @@ use crate::error::TooManyPixels;
 
 mod glyphs;
 mod images;
+mod shrink;
 mod strips;
 
 pub use glyphs::{MASKS_BUDGET, counters as glyph_mask_counters};
-pub use images::{SHRUNK_BUDGET, counters as shrunk_photo_counters};
+pub use images::{DECODED_BUDGET, SHRUNK_BUDGET, counters as shrunk_photo_counters};
 pub use strips::{any_meets, draws_node_by_node};
 
 /// Why an SVG could not be turned into pixels.

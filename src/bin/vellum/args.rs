@@ -261,8 +261,8 @@ pub struct ServeArgs {
     #[arg(long, env = "VELLUM_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
     /// Cache budget in MiB: everything kept between requests. Rendered images, and found
-    /// backgrounds, request targets, glyph masks, shrunk photos and the render scratch
-    /// (96 MiB of it, at most half).
+    /// backgrounds, request targets, glyph masks, shrunk photos, buffers photos are decoded
+    /// into and the render scratch (108 MiB of it, at most half).
     #[arg(long, env = "VELLUM_CACHE_MB", default_value_t = ServerConfig::default().cache_bytes >> 20)]
     pub cache_mb: usize,
     /// Renders running at once [default: number of cores].
