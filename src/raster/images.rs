@@ -14,7 +14,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use tiny_skia::{FillRule, IntSize, Mask, Pixmap, PixmapMut, PixmapPaint, Transform};
+use tiny_skia::{FillRule, IntRect, IntSize, Mask, Pixmap, PixmapMut, PixmapPaint, Transform};
 
 use super::shrink::shrink;
 use crate::cache::{ByteCache, CacheCounters, Weigh};
@@ -114,38 +114,52 @@ pub(super) fn draw(node: &usvg::Node, transform: Transform, canvas: &mut PixmapM
     let Some((x, y, pixels)) = raster(image.kind(), at, image.rendering_mode()) else {
         return false;
     };
-    let Some(mask) = clip_mask(&clips, transform, (x, y), pixels.width(), pixels.height()) else {
+    let Some(area) = on_canvas((x, y), &pixels, canvas) else {
+        return true; // nothing of it on the canvas
+    };
+    let origin = (area.x(), area.y());
+    let Some(mask) = clip_mask(&clips, transform, origin, area.width(), area.height()) else {
         return false;
     };
-    composite(canvas, (x, y), &pixels, mask.as_ref());
+    composite(canvas, (x, y), &pixels, area, mask.as_ref());
     true
 }
 
-/// Draws premultiplied `pixels` with its top left corner at `at` onto `canvas` (source
-/// over), through `mask`, the coverage of the same box, if any. Most of a photo is opaque
-/// pixels copied; tiny-skia's pattern pipeline, which drew it before, was 9% of a product
-/// card with a new 1200 px photo (perf).
-fn composite(canvas: &mut PixmapMut, at: (i32, i32), pixels: &Pixmap, mask: Option<&Mask>) {
-    let (width, height) = (pixels.width() as i32, pixels.height() as i32);
-    let columns = at.0.max(0)..(at.0 + width).min(canvas.width() as i32);
-    let rows = at.1.max(0)..(at.1 + height).min(canvas.height() as i32);
-    if columns.is_empty() {
-        return;
-    }
+/// The part of the canvas that `pixels`, with its top left corner at `at`, covers.
+fn on_canvas(at: (i32, i32), pixels: &Pixmap, canvas: &PixmapMut) -> Option<IntRect> {
+    let left = at.0.max(0);
+    let top = at.1.max(0);
+    let right = (at.0 + pixels.width() as i32).min(canvas.width() as i32);
+    let bottom = (at.1 + pixels.height() as i32).min(canvas.height() as i32);
+    IntRect::from_ltrb(left, top, right, bottom)
+}
+
+/// Draws premultiplied `pixels` with its top left corner at `at` onto `area` of `canvas`
+/// (source over; `area` within both), through `mask`, the coverage of `area`, if any. Most
+/// of a photo is opaque pixels copied; tiny-skia's pattern pipeline, which drew it before,
+/// was 9% of a product card with a new 1200 px photo (perf).
+fn composite(
+    canvas: &mut PixmapMut,
+    at: (i32, i32),
+    pixels: &Pixmap,
+    area: IntRect,
+    mask: Option<&Mask>,
+) {
     let canvas_row = canvas.width() as usize * 4;
-    // Columns of the box that fall on the canvas.
-    let inside = (columns.start - at.0) as usize..(columns.end - at.0) as usize;
+    let (photo_row, area_width) = (pixels.width() as usize * 4, area.width() as usize);
+    let columns = area.left() as usize * 4..area.right() as usize * 4;
+    // The same columns in the photo's rows.
+    let inside = (area.left() - at.0) as usize * 4..(area.right() - at.0) as usize * 4;
     let data = canvas.data_mut();
-    for y in rows {
-        let r = (y - at.1) as usize;
+    for (i, y) in (area.top()..area.bottom()).enumerate() {
         let line = y as usize * canvas_row;
-        let dst = &mut data[line + columns.start as usize * 4..line + columns.end as usize * 4];
-        let src = &pixels.data()[r * width as usize * 4..][inside.start * 4..inside.end * 4];
+        let dst = &mut data[line + columns.start..line + columns.end];
+        let src = &pixels.data()[(y - at.1) as usize * photo_row..][inside.clone()];
         let pairs = dst.chunks_exact_mut(4).zip(src.chunks_exact(4));
         match mask {
             None => pairs.for_each(|(d, s)| over(d, s, 255)),
             Some(mask) => {
-                let cover = &mask.data()[r * width as usize..][inside.clone()];
+                let cover = &mask.data()[i * area_width..][..area_width];
                 pairs.zip(cover).for_each(|((d, s), &c)| over(d, s, c));
             }
         }
@@ -460,13 +474,15 @@ mod tests {
         // canvas, through a mask whose coverage grows along each row.
         let mut src = Pixmap::new(4, 3).unwrap();
         src.fill(tiny_skia::Color::from_rgba8(255, 0, 0, 128));
-        let mut mask = Mask::new(4, 3).unwrap();
-        for (i, c) in mask.data_mut().iter_mut().enumerate() {
-            *c = [0, 64, 200, 255][i % 4];
-        }
         let mut canvas = Pixmap::new(3, 3).unwrap();
         canvas.fill(tiny_skia::Color::from_rgba8(100, 100, 100, 255));
-        composite(&mut canvas.as_mut(), (-1, 1), &src, Some(&mask));
+        let area = on_canvas((-1, 1), &src, &canvas.as_mut()).unwrap();
+        assert_eq!(area, IntRect::from_xywh(0, 1, 3, 2).unwrap());
+        let mut mask = Mask::new(3, 2).unwrap();
+        for (i, c) in mask.data_mut().iter_mut().enumerate() {
+            *c = [64, 200, 255][i % 3];
+        }
+        composite(&mut canvas.as_mut(), (-1, 1), &src, area, Some(&mask));
         let s = src.pixel(0, 0).unwrap();
         for y in 0..3 {
             for x in 0..3 {
@@ -491,7 +507,9 @@ mod tests {
         let mut opaque = Pixmap::new(2, 2).unwrap();
         opaque.fill(tiny_skia::Color::from_rgba8(10, 20, 30, 255));
         let beside = canvas.pixel(1, 2).unwrap();
-        composite(&mut canvas.as_mut(), (2, 2), &opaque, None);
+        let area = on_canvas((2, 2), &opaque, &canvas.as_mut()).unwrap();
+        composite(&mut canvas.as_mut(), (2, 2), &opaque, area, None);
+        assert!(on_canvas((3, 0), &opaque, &canvas.as_mut()).is_none());
         assert_eq!(canvas.pixel(2, 2).unwrap(), opaque.pixel(0, 0).unwrap());
         assert_eq!(canvas.pixel(1, 2).unwrap(), beside);
     }
