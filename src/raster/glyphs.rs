@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use fontdb::Database;
 use tiny_skia::{FillRule, IntRect, Mask, PathBuilder, PixmapMut, Transform};
 
+use super::blend::over;
 use crate::cache::{ByteCache, CacheCounters, Weigh};
 
 /// Bytes of glyph masks kept (a 64 px glyph is about 3 KB).
@@ -246,7 +247,6 @@ impl PlacedGlyphs {
             else {
                 continue;
             };
-            let [r, g, b, a] = glyph.color.map(u32::from);
             for row in area.top()..area.bottom() {
                 let mask_row = (row - y) as usize * coverage.width() as usize;
                 let from = mask_row + (area.left() - x) as usize;
@@ -254,24 +254,11 @@ impl PlacedGlyphs {
                 let at = row as usize * stride + area.left() as usize * 4;
                 let pixels = &mut data[at..at + area.width() as usize * 4];
                 for (px, &c) in pixels.chunks_exact_mut(4).zip(cover) {
-                    if c == 0 {
-                        continue;
-                    }
-                    let c = u32::from(c);
-                    let src = [r * c, g * c, b * c, a * c].map(div255);
-                    let keep = 255 - src[3];
-                    for (d, s) in px.iter_mut().zip(src) {
-                        *d = (s + div255(u32::from(*d) * keep)) as u8;
-                    }
+                    over(px, &glyph.color, c);
                 }
             }
         }
     }
-}
-
-/// `v / 255`, rounded.
-fn div255(v: u32) -> u32 {
-    (v + 128 + ((v + 128) >> 8)) >> 8
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tiny_skia::{FillRule, IntRect, IntSize, Mask, Pixmap, PixmapMut, PixmapPaint, Transform};
 
+use super::blend::over;
 use super::shrink::shrink;
 use crate::cache::{ByteCache, CacheCounters, Weigh};
 
@@ -164,30 +165,6 @@ fn composite(
             }
         }
     }
-}
-
-/// Premultiplied `src` at `coverage` over `dst`.
-#[inline]
-fn over(dst: &mut [u8], src: &[u8], coverage: u8) {
-    if coverage == 255 && src[3] == 255 {
-        dst.copy_from_slice(src);
-        return;
-    }
-    if coverage == 0 {
-        return;
-    }
-    let src: [u32; 4] = std::array::from_fn(|c| div255(u32::from(src[c]) * u32::from(coverage)));
-    let keep = 255 - src[3];
-    for (d, s) in dst.iter_mut().zip(src) {
-        // At most alpha plus what it leaves: never over 255.
-        *d = (s + div255(u32::from(*d) * keep)) as u8;
-    }
-}
-
-/// `v` / 255, rounded, for `v` up to 255 x 255.
-fn div255(v: u32) -> u32 {
-    let v = v + 128;
-    (v + (v >> 8)) >> 8
 }
 
 /// A raster image at `at`, shrunk to its size on the canvas (kept, or made and kept), and

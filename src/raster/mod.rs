@@ -12,6 +12,7 @@ use tiny_skia::{Pixmap, Transform};
 
 use crate::error::TooManyPixels;
 
+mod blend;
 mod glyphs;
 mod images;
 mod shrink;
