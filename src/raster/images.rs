@@ -128,11 +128,8 @@ pub(super) fn draw(node: &usvg::Node, transform: Transform, canvas: &mut PixmapM
 
 /// The part of the canvas that `pixels`, with its top left corner at `at`, covers.
 fn on_canvas(at: (i32, i32), pixels: &Pixmap, canvas: &PixmapMut) -> Option<IntRect> {
-    let left = at.0.max(0);
-    let top = at.1.max(0);
-    let right = (at.0 + pixels.width() as i32).min(canvas.width() as i32);
-    let bottom = (at.1 + pixels.height() as i32).min(canvas.height() as i32);
-    IntRect::from_ltrb(left, top, right, bottom)
+    let bounds = IntRect::from_xywh(0, 0, canvas.width(), canvas.height())?;
+    IntRect::from_xywh(at.0, at.1, pixels.width(), pixels.height())?.intersect(&bounds)
 }
 
 /// Draws premultiplied `pixels` with its top left corner at `at` onto `area` of `canvas`
