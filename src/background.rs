@@ -23,6 +23,9 @@ pub struct Background {
     /// always over a template's own background (no render draws it otherwise); over found
     /// elements only if they were drawn so, as a render in one pass would have drawn them.
     node_by_node_over: bool,
+    /// Where it draws the found elements it took from after one that changes, which a render
+    /// over it then draws before that element (see [`Background::clear_of`]).
+    moved: Option<usvg::NonZeroRect>,
 }
 
 impl std::fmt::Debug for Background {
@@ -53,6 +56,7 @@ impl Background {
             drawn: Backdrop::new(at_scale_one),
             key: blake3::hash(svg.as_bytes()),
             node_by_node_over: true,
+            moved: None,
         })
     }
 
@@ -71,7 +75,42 @@ impl Background {
             tree,
             drawn: Backdrop::same_as_drawn(pixmap, level),
             key,
+            moved: None,
         })
+    }
+
+    /// This background, told the bounds of the found elements it took from after one that
+    /// changes (drawn here before elements the SVG draws before them).
+    pub fn with_moved(self, moved: Option<usvg::NonZeroRect>) -> Background {
+        Background { moved, ..self }
+    }
+
+    /// Whether `rest`, drawn over it at `scale`, gives the pixels of one pass: nothing it
+    /// draws may come within a pixel of the elements drawn here out of their order (pixels
+    /// only one of them touches are the same in either order).
+    pub fn clear_of(&self, rest: &usvg::Tree, scale: f32) -> bool {
+        let Some(moved) = self.moved else {
+            return true;
+        };
+        if !rest.root().has_children() {
+            return true;
+        }
+        let on_canvas = |bounds: usvg::NonZeroRect| {
+            let bounds = bounds.transform(tiny_skia::Transform::from_scale(scale, scale))?;
+            tiny_skia::IntRect::from_ltrb(
+                bounds.left().floor() as i32 - 1,
+                bounds.top().floor() as i32 - 1,
+                bounds.right().ceil() as i32 + 1,
+                bounds.bottom().ceil() as i32 + 1,
+            )
+        };
+        match (
+            on_canvas(moved),
+            on_canvas(rest.root().abs_layer_bounding_box()),
+        ) {
+            (Some(moved), Some(rest)) => moved.intersect(&rest).is_none(),
+            _ => false,
+        }
     }
 
     /// This background drawn at `scale` (see [`Background::drawn`]).
@@ -79,6 +118,7 @@ impl Background {
         let drawn = Background::drawn(self.tree.clone(), self.key, scale, level)?;
         Ok(Background {
             node_by_node_over: self.node_by_node_over,
+            moved: self.moved,
             ..drawn
         })
     }

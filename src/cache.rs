@@ -192,6 +192,16 @@ impl<K: std::hash::Hash + Eq, V: Weigh + Clone> ByteCache<K, V> {
         self.counters.entries.set(inner.lru.len() as i64);
     }
 
+    /// Drops `key`'s value, if held (counted as neither hit nor eviction).
+    pub fn remove(&self, key: &K) {
+        let mut inner = self.lock();
+        if let Some((_, size)) = inner.lru.pop(key) {
+            inner.bytes -= size;
+        }
+        self.counters.bytes.set(inner.bytes as i64);
+        self.counters.entries.set(inner.lru.len() as i64);
+    }
+
     /// Drops every value (counted as neither hit nor eviction).
     pub fn clear(&self) {
         let mut inner = self.lock();

@@ -314,11 +314,11 @@ impl Engine {
                     .map_err(|e| internal(name, "parse", e))
             };
             let mut tree = parse(rest.as_deref().unwrap_or(&svg))?;
-            // Found elements drawn node by node, under a rest that cannot be: a render in one
-            // pass would draw them all in one go (see `raster::draws_node_by_node`), so it does.
-            let found_by_node =
-                rest.is_some() && under.as_ref().is_some_and(|u| u.node_by_node_over());
-            if found_by_node && !raster::draws_node_by_node(&tree) {
+            // A found background under a rest that would not give the pixels of one pass (see
+            // `FoundBackgrounds::fits_under`) is not used.
+            if let (Some(_), Some(found)) = (&rest, &under)
+                && !self.found.fits_under(found, &tree, scale)
+            {
                 tree = parse(&svg)?;
                 under = None;
             }

@@ -2,7 +2,7 @@
 # Cold renders of every kind of request, interleaved in one run (each kind in turn, a new
 # title every request, one request at a time) against a release server on 127.0.0.1:
 # p50 and p90 of each kind and its p50 as a ratio to card-a's, measured in the same run.
-# Bounded: ROUNDS x 7 requests; the server stops on exit.
+# Bounded: ROUNDS x 8 requests; the server stops on exit.
 #
 #   benches/http/kinds.sh        # ROUNDS=40 PORT=3919 by default
 set -euo pipefail
@@ -23,6 +23,7 @@ kinds=(
   "card-a@2x|/og/card-a.png?scale=2&title="
   "post.jpg|/og/post.jpg?author=Ada%20Lovelace&subtitle=Engineering%20blog&title="
   "post.webp|/og/post.webp?author=Ada%20Lovelace&subtitle=Engineering%20blog&title="
+  "travel|/og/travel.png?title="
 )
 out=$(mktemp)
 trap 'kill "$pid" 2>/dev/null || true; rm -f "$out"' EXIT

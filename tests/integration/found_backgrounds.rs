@@ -1,7 +1,7 @@
 //! Backgrounds found, not declared: a template's leading shapes, once seen twice, are drawn
 //! once and copied under the rest, and no file changes for it.
 
-use vellum::{Engine, Format};
+use vellum::{Engine, EngineConfig, Format};
 
 use crate::support;
 
@@ -11,15 +11,31 @@ fn cards(engine: &Engine, text: &str) -> Vec<(String, Vec<(String, String)>)> {
     let mut cards = Vec::new();
     for template in set.iter() {
         let manifest = &template.manifest;
+        // The required text parameters change, or else the first text parameter (travel's
+        // kicker, as its title keeps its example).
+        let is_text = |spec: &vellum::manifest::ParamSpec| {
+            matches!(spec.kind, vellum::value::ParamKind::Text { .. })
+        };
+        let required = manifest.params.values().any(|s| is_text(s) && s.required);
+        let first_text = manifest
+            .params
+            .iter()
+            .find(|(_, s)| is_text(s))
+            .map(|(n, _)| n);
         for size in manifest.sizes.keys() {
             let mut pairs: Vec<(String, String)> = manifest
                 .params
                 .iter()
                 .filter(|(name, _)| !template.is_image_param(name))
                 .filter_map(|(name, spec)| {
-                    let value = match spec.kind {
-                        vellum::value::ParamKind::Text { .. } if spec.required => text.to_string(),
-                        _ => spec.example.clone()?,
+                    let changes = if required {
+                        is_text(spec) && spec.required
+                    } else {
+                        Some(name) == first_text
+                    };
+                    let value = match changes {
+                        true => text.to_string(),
+                        false => spec.example.clone()?,
                     };
                     Some((name.clone(), value))
                 })
@@ -102,11 +118,11 @@ fn a_found_background_changes_no_file() {
             }
         }
     }
-    // post (3 sizes), product and certificate lead with shapes (5 cards at scale 1, 3 at
-    // scale 2) and card-a declares its background (drawn once at scale 2); travel's design
-    // starts with its bound canvas.
+    // post (3 sizes), product and certificate lead with shapes, travel's design draws its
+    // photo and frame after its title (6 cards at scale 1, 4 at scale 2), and card-a
+    // declares its background (drawn once at scale 2).
     assert!(
-        drawn_over.len() >= 9,
+        drawn_over.len() >= 11,
         "only these used a found background: {drawn_over:#?}"
     );
 }
@@ -131,4 +147,73 @@ fn what_encoders_keep_with_a_found_background_counts_against_its_budget() {
     // Its WebP bands (every macroblock's edges, modes and levels) and JPEG pieces.
     assert!(held[1].1 > held[0].1 + 256 * 1024, "{held:?}");
     assert!(held[2].1 > held[1].1 + 8 * 1024, "{held:?}");
+}
+
+/// A title over a rule, with a dot after both: the rule and the dot repeat from card to card
+/// but come after the title, which a descender takes across the rule.
+const RULED_TOML: &str = r##"
+width = 600
+height = 200
+[params.title]
+type = "text"
+required = true
+max_chars = 40
+example = "Ahead"
+"##;
+
+const RULED_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="600" height="200">
+  <rect width="600" height="200" fill="#0f172a"/>
+  <text x="20" y="100" font-family="Inter" font-size="48" fill="#f8fafc">{{ title }}</text>
+  <rect x="20" y="104" width="560" height="3" fill="#38bdf8"/>
+  <circle cx="560" cy="160" r="20" fill="#f97316"/>
+</svg>
+"##;
+
+fn ruled_engine() -> Engine {
+    let dir = support::scratch_dir("found-ruled");
+    std::fs::write(dir.join("ruled.toml"), RULED_TOML).unwrap();
+    std::fs::write(dir.join("ruled.svg"), RULED_SVG).unwrap();
+    let mut config = EngineConfig::bundled(&support::root());
+    config.templates_dir = dir;
+    Engine::new(config).expect("the test template loads")
+}
+
+#[test]
+fn elements_after_the_title_are_found_until_a_title_crosses_them() {
+    let warmed = ruled_engine();
+    let card = |title: &str| vec![("title".to_string(), title.to_string())];
+    let same_as_one_pass = |title: &str| {
+        // An engine that has seen no other card draws this one in one pass.
+        let fresh = ruled_engine();
+        for format in [Format::Png, Format::Jpeg, Format::Webp] {
+            let over_found = render(&warmed, "ruled", format, &card(title));
+            let in_one_pass = render(&fresh, "ruled", format, &card(title));
+            assert!(
+                over_found == in_one_pass,
+                "{title:?} as {format:?}: the file differs over a found background"
+            );
+        }
+    };
+    // Titles without descenders stay clear of the rule: it and the dot are found with the
+    // canvas, from the second card on.
+    for title in ["A", "Ahead", "HELLO WORLD"] {
+        same_as_one_pass(title);
+    }
+    let stats = warmed.found_backgrounds();
+    assert_eq!((stats.entries, stats.hits), (1, 5), "{stats:?}");
+    // A descender on the rule: that card's PNG finds the background but is drawn in one
+    // pass, and the background is dropped for one of the canvas alone (the rule and dot
+    // drawn with each title), drawn for the card's JPEG and copied for its WebP.
+    same_as_one_pass("Jumping quickly");
+    let stats = warmed.found_backgrounds();
+    assert_eq!(
+        (stats.entries, stats.hits, stats.misses),
+        (1, 7, 2),
+        "{stats:?}"
+    );
+    for title in ["Ahead again", "Typography", "B"] {
+        same_as_one_pass(title);
+    }
+    let stats = warmed.found_backgrounds();
+    assert_eq!((stats.entries, stats.hits), (1, 16), "{stats:?}");
 }
