@@ -2,6 +2,7 @@
 //! hold, the keys that show whether each repeats from card to card, and the SVGs of a chosen
 //! few (drawn under) and of the rest (drawn over them).
 
+use std::collections::HashSet;
 use std::ops::Range;
 
 /// Root-level elements that draw nothing themselves and that drawn elements refer to: kept on
@@ -73,9 +74,14 @@ pub fn split(svg: &str) -> Option<Split<'_>> {
         .filter(|n| is_definition(n))
         .flat_map(|n| n.descendants().filter_map(|d| d.attribute("id")))
         .collect();
+    let referenced: HashSet<&str> = (doc.descendants())
+        .flat_map(|n| n.attributes())
+        .flat_map(|a| references(&a))
+        .chain(style_references(&doc))
+        .collect();
     let leading: Vec<Range<usize>> = (children.iter())
         .filter(|n| !is_definition(n))
-        .take_while(|n| is_plain_shape(n, &defined, svg))
+        .take_while(|n| is_plain_shape(n, &defined, &referenced))
         .take(MAX_LEADING)
         .map(|n| n.range())
         .collect();
@@ -167,27 +173,32 @@ pub fn moved(chosen: &[usize]) -> &[usize] {
 }
 
 /// Whether `node` is a shape, text, an image given as a `data:` URL (an asset: its bytes are
-/// part of the key) or a group of them, that nothing in `svg` refers to by `#id` (as a `<use>`
-/// would) and whose references are all among `defined`.
-fn is_plain_shape(node: &roxmltree::Node, defined: &[&str], svg: &str) -> bool {
+/// part of the key) or a group of them, none of which is `referenced` by id (as by a
+/// `<use>`), whose own references are all among `defined`.
+fn is_plain_shape(node: &roxmltree::Node, defined: &[&str], referenced: &HashSet<&str>) -> bool {
     let inline_image = |d: &roxmltree::Node| {
         d.has_tag_name("image")
             && (d.attributes()).any(|a| a.name() == "href" && a.value().starts_with("data:"))
     };
-    // Anything that reads `#id` counts as a reference: a colour such as #fff for an element
-    // named "fff" ends the leading elements too, which only costs a background.
-    let referred_to = |id: &str| svg.contains(&format!("#{id}"));
     node.descendants().filter(|d| d.is_element()).all(|d| {
         (SHAPES.contains(&d.tag_name().name()) || inline_image(&d))
-            && !d.attribute("id").is_some_and(referred_to)
+            && !d.attribute("id").is_some_and(|id| referenced.contains(id))
             && d.attributes()
                 .all(|a| references(&a).all(|id| defined.contains(&id)))
     })
 }
 
-/// The ids an attribute refers to: `url(#id)` in any value, `#id` in an `href`.
-fn references<'a>(attribute: &roxmltree::Attribute<'a, '_>) -> impl Iterator<Item = &'a str> {
+/// The ids an attribute refers to: `url(#id)` in any value, `#id` in an `href` (none in a
+/// `data:` URL, whose references are the embedded image's own).
+fn references<'a>(
+    attribute: &roxmltree::Attribute<'a, '_>,
+) -> impl Iterator<Item = &'a str> + use<'a> {
     let value = attribute.value();
+    let value = if value.starts_with("data:") {
+        ""
+    } else {
+        value
+    };
     let href = match attribute.name() {
         "href" => value.strip_prefix('#'),
         _ => None,
@@ -197,6 +208,22 @@ fn references<'a>(attribute: &roxmltree::Attribute<'a, '_>) -> impl Iterator<Ite
         .skip(1)
         .filter_map(|rest| rest.split(')').next());
     href.into_iter().chain(urls).map(str::trim)
+}
+
+/// Every `#name` in `doc`'s style sheets, taken as a reference to the element with that id
+/// (a selector or a `url(#name)`; a colour such as #fff only costs an element named "fff"
+/// its place in a background).
+fn style_references<'a>(doc: &'a roxmltree::Document) -> impl Iterator<Item = &'a str> {
+    let name = |rest: &'a str| {
+        let end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(rest.len());
+        &rest[..end]
+    };
+    (doc.descendants())
+        .filter(|n| n.has_tag_name("style"))
+        .filter_map(|n| n.text())
+        .flat_map(move |css| css.split('#').skip(1).map(name))
 }
 
 /// Whether a style sheet in `doc` may select elements by their order among their siblings
@@ -281,6 +308,8 @@ mod tests {
         assert_eq!(leading(&named), Some(4));
         let used = named.replace("</svg>", "<use href=\"#dot\" x=\"1\"/></svg>");
         assert_eq!(leading(&used), Some(1));
+        let styled_by_id = named.replace("<defs>", "<style>#dot { fill: red }</style><defs>");
+        assert_eq!(leading(&styled_by_id), Some(1));
         let referring = CARD.replace("fill=\"#38bdf8\"", "fill=\"url(#elsewhere)\"");
         assert_eq!(leading(&referring), Some(1));
         // An image is drawn under only when its bytes are in the markup.
