@@ -202,6 +202,7 @@ fn raster(
         None => {
             let decoded = decode(kind)?;
             if (decoded.width(), decoded.height()) != (own_width, own_height) {
+                spare().give_back(decoded.take());
                 return None;
             }
             let pixels = Arc::new(if (width, height) == (own_width, own_height) {
@@ -321,7 +322,7 @@ fn clip_mask(
 }
 
 /// The premultiplied pixels of a JPEG, PNG or WebP image (`None` for others, and for bytes
-/// that do not decode, which resvg then skips).
+/// that do not decode, which resvg then skips). JPEG and WebP decode into spare buffers.
 fn decode(kind: &usvg::ImageKind) -> Option<Pixmap> {
     match kind {
         usvg::ImageKind::JPEG(data) => {
@@ -333,28 +334,50 @@ fn decode(kind: &usvg::ImageKind) -> Option<Pixmap> {
             if decoder.output_colorspace()? != ColorSpace::RGBA {
                 return None;
             }
-            let mut rgba = spare().take(decoder.output_buffer_size()?);
-            decoder.decode_into(&mut rgba).ok()?;
             let info = decoder.info()?;
             let size = IntSize::from_wh(u32::from(info.width), u32::from(info.height))?;
-            Pixmap::from_vec(rgba, size)
+            let mut rgba = spare().take(decoder.output_buffer_size()?);
+            let decoded = decoder.decode_into(&mut rgba).is_ok();
+            pixmap_of(rgba, size, decoded)
         }
         usvg::ImageKind::PNG(data) => Pixmap::decode_png(data).ok(),
         usvg::ImageKind::WEBP(data) => {
             let mut decoder = image_webp::WebPDecoder::new(std::io::Cursor::new(&data[..])).ok()?;
-            let mut pixels = vec![0; decoder.output_buffer_size()?];
-            decoder.read_image(&mut pixels).ok()?;
             let (width, height) = decoder.dimensions();
-            let channels = if decoder.has_alpha() { 4 } else { 3 };
-            let mut pixmap = Pixmap::new(width, height)?;
-            for (p, s) in (pixmap.pixels_mut().iter_mut()).zip(pixels.chunks_exact(channels)) {
-                let alpha = if channels == 4 { s[3] } else { 255 };
-                *p = tiny_skia::ColorU8::from_rgba(s[0], s[1], s[2], alpha).premultiply();
+            let size = IntSize::from_wh(width, height)?;
+            let mut pixels = spare().take(decoder.output_buffer_size()?);
+            if decoder.read_image(&mut pixels).is_err() {
+                spare().give_back(pixels);
+                return None;
             }
-            Some(pixmap)
+            let mut rgba = if decoder.has_alpha() {
+                pixels
+            } else {
+                let mut rgba = spare().take(pixels.len() / 3 * 4);
+                for (p, s) in rgba.chunks_exact_mut(4).zip(pixels.chunks_exact(3)) {
+                    p.copy_from_slice(&[s[0], s[1], s[2], 255]);
+                }
+                spare().give_back(pixels);
+                rgba
+            };
+            for p in rgba.chunks_exact_mut(4) {
+                let c = tiny_skia::ColorU8::from_rgba(p[0], p[1], p[2], p[3]).premultiply();
+                p.copy_from_slice(&[c.red(), c.green(), c.blue(), c.alpha()]);
+            }
+            pixmap_of(rgba, size, true)
         }
         usvg::ImageKind::GIF(_) | usvg::ImageKind::SVG(_) => None,
     }
+}
+
+/// `rgba` as a pixmap of `size` if it `decoded` whole, else given back to the spare buffers.
+fn pixmap_of(rgba: Vec<u8>, size: IntSize, decoded: bool) -> Option<Pixmap> {
+    let whole = decoded && rgba.len() == size.width() as usize * size.height() as usize * 4;
+    if !whole {
+        spare().give_back(rgba);
+        return None;
+    }
+    Pixmap::from_vec(rgba, size)
 }
 
 #[cfg(test)]
@@ -486,6 +509,41 @@ mod tests {
         assert!(on_canvas((3, 0), &opaque, &canvas.as_mut()).is_none());
         assert_eq!(canvas.pixel(2, 2).unwrap(), opaque.pixel(0, 0).unwrap());
         assert_eq!(canvas.pixel(1, 2).unwrap(), beside);
+    }
+
+    #[test]
+    fn webp_photos_decode_to_premultiplied_pixels_with_and_without_alpha() {
+        let (width, height) = (5u32, 3u32);
+        let rgba: Vec<u8> = (0..width * height)
+            .flat_map(|i| [(i * 17) as u8, (i * 5) as u8, 200, (i * 16 + 15) as u8])
+            .collect();
+        for (color, channels) in [
+            (image_webp::ColorType::Rgba8, 4),
+            (image_webp::ColorType::Rgb8, 3),
+        ] {
+            let source: Vec<u8> = (rgba.chunks_exact(4))
+                .flat_map(|p| p[..channels].to_vec())
+                .collect();
+            let mut file = Vec::new();
+            (image_webp::WebPEncoder::new(&mut file))
+                .encode(&source, width, height, color)
+                .unwrap();
+            let decoded = decode(&usvg::ImageKind::WEBP(Arc::new(file))).unwrap();
+            assert_eq!((decoded.width(), decoded.height()), (width, height));
+            for (got, p) in decoded.pixels().iter().zip(rgba.chunks_exact(4)) {
+                let alpha = if channels == 4 { p[3] } else { 255 };
+                let want = tiny_skia::ColorU8::from_rgba(p[0], p[1], p[2], alpha).premultiply();
+                assert_eq!(*got, want, "{channels} channels");
+            }
+        }
+        assert!(
+            decode(&usvg::ImageKind::WEBP(Arc::new(
+                b"RIFF....WEBPVP8L".to_vec()
+            )))
+            .is_none()
+        );
+        let cut = usvg::ImageKind::JPEG(Arc::new(vec![0xFF, 0xD8, 0xFF, 0xDB, 0, 67, 0]));
+        assert!(decode(&cut).is_none(), "a cut JPEG decodes to nothing");
     }
 
     #[test]
