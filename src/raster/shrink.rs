@@ -1,19 +1,23 @@
 //! Photos shrunk by area: each pixel of the smaller photo is the average of the source area
 //! it covers, rows merged first (whole rows at a time, in 16-bit lanes), then pixels along
 //! each merged row. A bicubic filter reads only 4x4 source pixels, so a photo shrunk more
-//! than twice by one aliases; an area average does not.
+//! than twice by one aliases; an area average does not. Bands of output rows are shrunk in
+//! parallel.
 
+use rayon::prelude::*;
 use tiny_skia::Pixmap;
 
 /// Fixed-point weights, which sum to this for each output pixel: a row merged from rows of
 /// bytes then fits 16-bit lanes, which the vector units of every x86-64 multiply.
 const ONE: u16 = 1 << 8;
 
+/// Output rows shrunk together, merging source rows into a buffer of their own.
+const BAND_ROWS: usize = 32;
+
 /// `src` shrunk to `width` x `height` (each at most `src`'s), each pixel the average of the
 /// source area it covers (premultiplied, so edges against transparency stay clean). Rows are
 /// merged first, whole rows at a time, then pixels along each merged row.
 pub(super) fn shrink(src: &Pixmap, width: u32, height: u32) -> Option<Pixmap> {
-    let src_row = src.width() as usize * 4;
     let columns = Taps::new(
         &spans(src.width() as usize, width as usize),
         src.width() as usize,
@@ -21,9 +25,20 @@ pub(super) fn shrink(src: &Pixmap, width: u32, height: u32) -> Option<Pixmap> {
     let rows = spans(src.height() as usize, height as usize);
     let mut out = Pixmap::new(width, height)?;
     let out_row = width as usize * 4;
+    let bands = out.data_mut().par_chunks_mut(out_row * BAND_ROWS);
+    (bands.zip(rows.par_chunks(BAND_ROWS)))
+        .for_each(|(lines, spans)| shrink_band(src, &columns, spans, lines));
+    Some(out)
+}
+
+/// Fills `lines`, output rows whose source rows are `spans`: each span's rows merged into
+/// one, then its pixels along it by `columns`.
+fn shrink_band(src: &Pixmap, columns: &Taps, spans: &[Span], lines: &mut [u8]) {
+    let src_row = src.width() as usize * 4;
+    let out_row = columns.first.len() * 4;
     // One merged row: each byte times 256, at most 255 x 256.
     let mut merged = vec![0u16; src_row];
-    for (span, line) in rows.iter().zip(out.data_mut().chunks_exact_mut(out_row)) {
+    for (span, line) in spans.iter().zip(lines.chunks_exact_mut(out_row)) {
         merged.fill(0);
         for (i, &w) in span.weights.iter().enumerate() {
             let from = &src.data()[(span.first + i) * src_row..][..src_row];
@@ -32,14 +47,13 @@ pub(super) fn shrink(src: &Pixmap, width: u32, height: u32) -> Option<Pixmap> {
             }
         }
         match columns.count {
-            1 => merge_pixels::<1>(&columns, &merged, line),
-            2 => merge_pixels::<2>(&columns, &merged, line),
-            3 => merge_pixels::<3>(&columns, &merged, line),
-            4 => merge_pixels::<4>(&columns, &merged, line),
-            _ => merge_pixels::<0>(&columns, &merged, line),
+            1 => merge_pixels::<1>(columns, &merged, line),
+            2 => merge_pixels::<2>(columns, &merged, line),
+            3 => merge_pixels::<3>(columns, &merged, line),
+            4 => merge_pixels::<4>(columns, &merged, line),
+            _ => merge_pixels::<0>(columns, &merged, line),
         }
     }
-    Some(out)
 }
 
 /// Merges the pixels of `merged`, a row merged from rows, along it into `line`; `N` is the
