@@ -8,6 +8,8 @@
 //! Run: `cargo bench --bench cards`. After criterion's own output, a table prints each
 //! kind's mean as a share of card A's.
 
+mod estimates;
+
 use std::cell::Cell;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -23,7 +25,8 @@ const BASELINE: &str = "card-a.png";
 /// Distinct photos the product cards cycle through.
 const PHOTOS: usize = 8;
 
-/// Each kind: its name, template, format and query before the title (`{n}` a new number).
+/// Each kind: its name, template, format and query before the title (`{photo}` a photo's
+/// number).
 const KINDS: &[(&str, &str, Format, &str)] = &[
     (BASELINE, "card-a", Format::Png, "title="),
     (
@@ -138,32 +141,21 @@ fn cards(c: &mut Criterion, engine: &Engine, fetcher: &BlockingFetcher) {
     group.finish();
 }
 
-/// Reads criterion's mean estimate (ns) for one benchmark of this run.
-fn mean_ns(name: &str) -> Option<f64> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/criterion")
-        .join(GROUP)
-        .join(name)
-        .join("new/estimates.json");
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    json["mean"]["point_estimate"].as_f64()
-}
-
 fn report() {
-    let Some(baseline) = mean_ns(BASELINE) else {
+    let Some(baseline) = estimates::mean_ns(GROUP, BASELINE) else {
         println!("(no estimates found under target/criterion; ratios skipped)");
         return;
     };
     println!("\nrender means as a share of `{BASELINE}` in this run:");
     for &(name, ..) in KINDS {
-        if let Some(ns) = mean_ns(name) {
+        if let Some(ns) = estimates::mean_ns(GROUP, name) {
             println!("  {name:<28} {:>8.3} ms {:>8.2}x", ns / 1e6, ns / baseline);
         }
     }
     if let (Some(png), Some(jpg), Some(webp)) = (
-        mean_ns("post.png"),
-        mean_ns("post.jpg"),
-        mean_ns("post.webp"),
+        estimates::mean_ns(GROUP, "post.png"),
+        estimates::mean_ns(GROUP, "post.jpg"),
+        estimates::mean_ns(GROUP, "post.webp"),
     ) {
         println!(
             "  post.jpg {:.2}x and post.webp {:.2}x post.png",

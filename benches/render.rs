@@ -8,6 +8,8 @@
 //! copies the background's compressed rows where the card left them untouched), and `fit_text` (run on every cache miss) as a fraction of the
 //! rasterize stage.
 
+mod estimates;
+
 use std::hint::black_box;
 use std::path::Path;
 
@@ -190,19 +192,8 @@ fn encoder_sizes(engine: &Engine) -> Vec<(String, usize)> {
     sizes
 }
 
-/// Reads criterion's mean estimate (ns) for one benchmark of this run.
-fn mean_ns(name: &str) -> Option<f64> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/criterion")
-        .join(GROUP)
-        .join(name)
-        .join("new/estimates.json");
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    json["mean"]["point_estimate"].as_f64()
-}
-
 fn report(sizes: &[(String, usize)]) {
-    let Some(baseline) = mean_ns(BASELINE) else {
+    let Some(baseline) = estimates::mean_ns(GROUP, BASELINE) else {
         println!("(no estimates found under target/criterion; ratios skipped)");
         return;
     };
@@ -215,17 +206,20 @@ fn report(sizes: &[(String, usize)]) {
         "parse (usvg + text layout)",
         RASTERIZE,
     ] {
-        if let Some(ns) = mean_ns(name) {
+        if let Some(ns) = estimates::mean_ns(GROUP, name) {
             println!("  {name:<36} {:>8.4}x", ns / baseline);
         }
     }
     println!("\nencoders: time as a share of `{BASELINE}`, and file size:");
     for (name, size) in sizes {
-        if let Some(ns) = mean_ns(name) {
+        if let Some(ns) = estimates::mean_ns(GROUP, name) {
             println!("  {name:<36} {:>8.4}x {:>8} bytes", ns / baseline, size);
         }
     }
-    if let (Some(fit), Some(raster)) = (mean_ns(FIT_TEXT), mean_ns(RASTERIZE)) {
+    if let (Some(fit), Some(raster)) = (
+        estimates::mean_ns(GROUP, FIT_TEXT),
+        estimates::mean_ns(GROUP, RASTERIZE),
+    ) {
         println!("\n`{FIT_TEXT}` / `{RASTERIZE}`: {:.4}x", fit / raster);
     }
 }
