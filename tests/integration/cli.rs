@@ -149,23 +149,14 @@ fn a_render_that_draws_missing_glyphs_says_which_param_and_characters() {
     assert!(log.contains("U+0BB5"), "{log}");
 }
 
-/// The release binary, as `cargo install` builds it (built here if it is missing or stale).
-fn release_binary() -> std::path::PathBuf {
-    let build = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--bin", "vellum", "--quiet"])
-        .current_dir(support::root())
-        .output()
-        .unwrap();
-    assert!(build.status.success(), "{}", stderr(&build));
-    support::root().join("target/release/vellum")
-}
-
 #[test]
-fn the_release_binary_alone_works_from_an_empty_directory() {
+fn the_binary_alone_works_from_an_empty_directory() {
     // Only the binary, copied where there is no templates/ or fonts/: the bundled ones are in it.
+    // (It is this build's; `cargo install`'s release build bundles them the same way, and
+    // deploy/test.sh runs that one.)
     let empty = support::scratch_dir("cli-binary-alone");
     let binary = empty.join("vellum");
-    std::fs::copy(release_binary(), &binary).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_vellum"), &binary).unwrap();
     let run = |args: &[&str]| {
         Command::new(&binary)
             .args(args)
