@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use criterion::Criterion;
+use vellum::encode::{EncodeOptions, encode};
 use vellum::fetch::{ImageDirs, ImageSources};
 use vellum::job::BlockingFetcher;
 use vellum::{Engine, EngineConfig, Format};
@@ -86,25 +87,24 @@ fn photos() -> PathBuf {
             continue;
         }
         let mut seed = 0x9E37_79B9_u32.wrapping_mul(n as u32 + 1);
-        let mut rgb = Vec::with_capacity(side * side * 3);
-        for y in 0..side {
-            for x in 0..side {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                let grain = (seed % 24) as usize;
-                let wave = ((x + y * (n + 1)) / 7) % 64;
-                rgb.extend_from_slice(&[
-                    ((x * 200 / side + grain + n * 20) % 256) as u8,
-                    ((y * 180 / side + wave) % 256) as u8,
-                    ((x + y) * 100 / side + grain) as u8,
-                ]);
-            }
+        let mut pixmap = tiny_skia::Pixmap::new(side as u32, side as u32).expect("a size");
+        for (i, pixel) in pixmap.pixels_mut().iter_mut().enumerate() {
+            let (x, y) = (i % side, i / side);
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let grain = (seed % 24) as usize;
+            let wave = ((x + y * (n + 1)) / 7) % 64;
+            *pixel = tiny_skia::ColorU8::from_rgba(
+                ((x * 200 / side + grain + n * 20) % 256) as u8,
+                ((y * 180 / side + wave) % 256) as u8,
+                ((x + y) * 100 / side + grain) as u8,
+                255,
+            )
+            .premultiply();
         }
-        let encoder = jpeg_encoder::Encoder::new_file(&path, 85).expect("target/ is writable");
-        let side16 = side as u16;
-        (encoder.encode(&rgb, side16, side16, jpeg_encoder::ColorType::Rgb))
-            .expect("the photo encodes");
+        let jpeg = encode(&pixmap, Format::Jpeg, EncodeOptions::default()).expect("it encodes");
+        std::fs::write(&path, jpeg).expect("target/ is writable");
     }
     dir
 }

@@ -110,18 +110,6 @@ pub(super) fn straight_pixels(pixmap: &Pixmap, out: &mut Vec<u8>) -> Channels {
     }
 }
 
-/// RGB of premultiplied RGBA pixels composited over white (`c + (255 - a)`), into `out`.
-pub(super) fn over_white_rows(rgba: &[u8], out: &mut Vec<u8>) {
-    let start = out.len();
-    out.resize(start + rgba.len() / 4 * 3, 0);
-    for (rgb, p) in out[start..].chunks_exact_mut(3).zip(rgba.chunks_exact(4)) {
-        let cover = 255 - p[3];
-        rgb[0] = p[0].saturating_add(cover);
-        rgb[1] = p[1].saturating_add(cover);
-        rgb[2] = p[2].saturating_add(cover);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

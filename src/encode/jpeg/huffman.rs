@@ -1,0 +1,248 @@
+//! Entropy coding of quantized blocks (ITU T.81 F.1.2): each block's DC as a difference from
+//! the previous block's of its component, its AC coefficients as runs of zeros and sizes,
+//! with Huffman codes, into bytes in which every 0xFF is followed by a stuffed 0x00.
+
+use std::sync::LazyLock;
+
+use super::tables::{CHROMA_AC, CHROMA_DC, HuffmanSpec, LUMA_AC, LUMA_DC};
+
+/// A block's 64 quantized coefficients in zigzag order.
+pub(super) type Coefficients = [i16; 64];
+
+/// Each symbol's code and its length in bits (0 for a symbol the table does not hold).
+pub(super) struct Codes {
+    code: [u16; 256],
+    len: [u8; 256],
+}
+
+impl Codes {
+    /// Codes assigned as T.81 Annex C does: in order of length, counting up.
+    fn new(spec: &HuffmanSpec) -> Codes {
+        let mut codes = Codes {
+            code: [0; 256],
+            len: [0; 256],
+        };
+        let mut symbols = spec.symbols.iter();
+        let mut code = 0u16;
+        for (len, &count) in (1..=16u8).zip(&spec.counts) {
+            for &symbol in symbols.by_ref().take(usize::from(count)) {
+                codes.code[usize::from(symbol)] = code;
+                codes.len[usize::from(symbol)] = len;
+                code += 1;
+            }
+            code <<= 1;
+        }
+        codes
+    }
+}
+
+/// The DC and AC codes of one component kind (luminance or chrominance).
+pub(super) struct Component {
+    dc: Codes,
+    ac: Codes,
+}
+
+/// The luminance codes.
+pub(super) static LUMA: LazyLock<Component> = LazyLock::new(|| Component {
+    dc: Codes::new(&LUMA_DC),
+    ac: Codes::new(&LUMA_AC),
+});
+
+/// The chrominance codes.
+pub(super) static CHROMA: LazyLock<Component> = LazyLock::new(|| Component {
+    dc: Codes::new(&CHROMA_DC),
+    ac: Codes::new(&CHROMA_AC),
+});
+
+/// The AC symbol for sixteen zeros in a row.
+const ZERO_RUN: usize = 0xF0;
+/// The AC symbol for "every coefficient left is zero".
+const END_OF_BLOCK: usize = 0x00;
+
+/// Writes codes into bytes, most significant bit first, stuffing a 0x00 after each 0xFF.
+pub(super) struct Bits<'a> {
+    out: &'a mut Vec<u8>,
+    /// Bits not yet written: the lowest `held` of them (higher ones were written already).
+    pending: u64,
+    held: u32,
+}
+
+impl<'a> Bits<'a> {
+    /// A writer appending to `out`.
+    pub(super) fn new(out: &'a mut Vec<u8>) -> Bits<'a> {
+        Bits {
+            out,
+            pending: 0,
+            held: 0,
+        }
+    }
+
+    /// Writes the low `len` bits of `bits` (at most 32).
+    #[inline(always)]
+    fn put(&mut self, bits: u32, len: u32) {
+        self.pending = (self.pending << len) | u64::from(bits);
+        self.held += len;
+        if self.held >= 32 {
+            self.held -= 32;
+            self.write((self.pending >> self.held) as u32);
+        }
+    }
+
+    /// Writes four bytes, stuffed.
+    #[inline(always)]
+    fn write(&mut self, word: u32) {
+        let bytes = word.to_be_bytes();
+        // A byte is 0xFF when it has no zero bit: `!word` has a zero byte there.
+        let inverse = !word;
+        let has_ff = inverse.wrapping_sub(0x0101_0101) & !inverse & 0x8080_8080 != 0;
+        if !has_ff {
+            self.out.extend_from_slice(&bytes);
+        } else {
+            for byte in bytes {
+                self.out.push(byte);
+                if byte == 0xFF {
+                    self.out.push(0);
+                }
+            }
+        }
+    }
+
+    /// Pads the last byte with 1 bits (as T.81 F.1.2.3 asks) and writes what is held.
+    pub(super) fn finish(mut self) {
+        let pad = (8 - self.held % 8) % 8;
+        self.put((1 << pad) - 1, pad);
+        while self.held >= 8 {
+            self.held -= 8;
+            let byte = (self.pending >> self.held) as u8;
+            self.out.push(byte);
+            if byte == 0xFF {
+                self.out.push(0);
+            }
+        }
+    }
+
+    /// Writes `block`, whose DC is coded as its difference from `previous_dc`.
+    pub(super) fn put_block(&mut self, block: &Coefficients, previous_dc: i16, codes: &Component) {
+        let (size, bits) = magnitude(i32::from(block[0]) - i32::from(previous_dc));
+        self.put_symbol(&codes.dc, size as usize, bits, size);
+        // Which coefficients are not zero, eight at a time; then the AC ones, by bit.
+        let mut nonzero = 0u64;
+        for (i, eight) in block.chunks_exact(8).enumerate() {
+            let byte = (eight.iter().enumerate()).fold(0u8, |m, (k, &c)| m | u8::from(c != 0) << k);
+            nonzero |= u64::from(byte) << (8 * i);
+        }
+        nonzero &= !1;
+        let mut last = 0;
+        while nonzero != 0 {
+            let k = nonzero.trailing_zeros();
+            let mut run = k - last - 1;
+            while run >= 16 {
+                self.put_symbol(&codes.ac, ZERO_RUN, 0, 0);
+                run -= 16;
+            }
+            let (size, bits) = magnitude(i32::from(block[k as usize]));
+            self.put_symbol(&codes.ac, (run << 4 | size) as usize, bits, size);
+            last = k;
+            nonzero &= nonzero - 1;
+        }
+        if last != 63 {
+            self.put_symbol(&codes.ac, END_OF_BLOCK, 0, 0);
+        }
+    }
+
+    /// Writes `symbol`'s code followed by the low `extra` bits of `bits`.
+    #[inline(always)]
+    fn put_symbol(&mut self, codes: &Codes, symbol: usize, bits: u32, extra: u32) {
+        let len = u32::from(codes.len[symbol]);
+        debug_assert!(len > 0, "symbol {symbol:#x} has a code");
+        self.put(u32::from(codes.code[symbol]) << extra | bits, len + extra);
+    }
+}
+
+/// A value's size category (bits needed for its magnitude) and the bits that code it: the
+/// value itself when positive, its ones' complement when negative.
+#[inline(always)]
+fn magnitude(value: i32) -> (u32, u32) {
+    let size = 32 - value.unsigned_abs().leading_zeros();
+    let bits = if value < 0 { value - 1 } else { value } as u32;
+    (size, bits & ((1u32 << size) - 1))
+}
+
+/// Appends `spec` as a DHT table entry: its class and id byte, counts and symbols.
+pub(super) fn write_spec(class_and_id: u8, spec: &HuffmanSpec, out: &mut Vec<u8>) {
+    out.push(class_and_id);
+    out.extend_from_slice(&spec.counts);
+    out.extend_from_slice(spec.symbols);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(f: impl FnOnce(&mut Bits)) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut bits = Bits::new(&mut out);
+        f(&mut bits);
+        bits.finish();
+        out
+    }
+
+    #[test]
+    fn sizes_and_bits_follow_the_standard() {
+        assert_eq!(magnitude(0), (0, 0));
+        assert_eq!(magnitude(1), (1, 1));
+        assert_eq!(magnitude(-1), (1, 0));
+        assert_eq!(magnitude(-3), (2, 0b00));
+        assert_eq!(magnitude(5), (3, 0b101));
+        assert_eq!(magnitude(-5), (3, 0b010));
+        assert_eq!(magnitude(-2047), (11, 0));
+    }
+
+    #[test]
+    fn codes_are_assigned_in_order_of_length() {
+        // Luminance DC: one 2-bit code (00 for 0), then five 3-bit codes (010 to 110).
+        assert_eq!((LUMA.dc.code[0], LUMA.dc.len[0]), (0b00, 2));
+        assert_eq!((LUMA.dc.code[1], LUMA.dc.len[1]), (0b010, 3));
+        assert_eq!((LUMA.dc.code[11], LUMA.dc.len[11]), (0b1_1111_1110, 9));
+        // Luminance AC: end of block is 1010, sixteen zeros 11111111001.
+        assert_eq!((LUMA.ac.code[0x00], LUMA.ac.len[0x00]), (0b1010, 4));
+        assert_eq!(
+            (LUMA.ac.code[0xF0], LUMA.ac.len[0xF0]),
+            (0b111_1111_1001, 11)
+        );
+    }
+
+    #[test]
+    fn every_ff_byte_is_stuffed_and_the_end_padded_with_ones() {
+        assert_eq!(
+            written(|b| b.put(0xFFFF_FFFF, 32)),
+            [0xFF, 0, 0xFF, 0, 0xFF, 0, 0xFF, 0]
+        );
+        assert_eq!(written(|b| b.put(0x0012_FF34, 24)), [0x12, 0xFF, 0, 0x34]);
+        assert_eq!(written(|b| b.put(0b101, 3)), [0b1011_1111]);
+        assert_eq!(written(|b| b.put(0b1111, 4)), [0xFF, 0]);
+        assert_eq!(written(|_| ()), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn a_block_is_its_dc_difference_then_runs_and_an_end() {
+        // DC 3 after 1 (difference 2: code 011, bits 10), AC -1 at zigzag 1 (run 0 size 1:
+        // 00, bit 0), 5 at zigzag 20 (run 18: sixteen zeros, then run 2 size 3: 1111110111,
+        // bits 101), then end of block (1010); padded with ones. The second byte is 0xFF, so
+        // a 0x00 follows it.
+        let mut block = [0i16; 64];
+        block[0] = 3;
+        block[1] = -1;
+        block[20] = 5;
+        let bits = "011 10 00 0 11111111001 1111110111 101 1010";
+        let mut expected: String = bits.split(' ').collect();
+        while !expected.len().is_multiple_of(8) {
+            expected.push('1');
+        }
+        let bytes = written(|b| b.put_block(&block, 1, &LUMA));
+        assert_eq!(bytes[1..3], [0xFF, 0]);
+        let unstuffed = [&bytes[..2], &bytes[3..]].concat();
+        let got: String = unstuffed.iter().map(|b| format!("{b:08b}")).collect();
+        assert_eq!(got, expected);
+    }
+}
