@@ -107,7 +107,7 @@ pub(super) fn mcu<'a>(
     if subsampled {
         let rgb = planes::<16>(pixmap, x, y);
         for (block, (bx, by)) in blocks.iter_mut().zip([(0, 0), (8, 0), (0, 8), (8, 8)]) {
-            let samples = std::array::from_fn(|r| {
+            let samples = rows(|r| {
                 let row = |plane: &[[f32; 16]; 16]| -> Lanes {
                     plane[by + r][bx..bx + 8].try_into().expect("8 samples")
                 };
@@ -117,15 +117,13 @@ pub(super) fn mcu<'a>(
         }
         // Each chroma sample from the mean of 2x2 pixels (the conversion is linear).
         let mean = rgb.map(|plane| -> Samples {
-            std::array::from_fn(|r| {
+            rows(|r| {
                 let (top, bottom) = (&plane[2 * r], &plane[2 * r + 1]);
-                std::array::from_fn(|c| {
-                    (top[2 * c] + top[2 * c + 1] + bottom[2 * c] + bottom[2 * c + 1]) * 0.25
-                })
+                lanes(|c| (top[2 * c] + top[2 * c + 1] + bottom[2 * c] + bottom[2 * c + 1]) * 0.25)
             })
         });
         let chroma = |f: fn(Lanes, Lanes, Lanes) -> Lanes| -> Samples {
-            std::array::from_fn(|r| f(mean[0][r], mean[1][r], mean[2][r]))
+            rows(|r| f(mean[0][r], mean[1][r], mean[2][r]))
         };
         blocks[4] = q.quantize(chroma(blue_chroma), true);
         blocks[5] = q.quantize(chroma(red_chroma), true);
@@ -133,7 +131,7 @@ pub(super) fn mcu<'a>(
     } else {
         let rgb = planes::<8>(pixmap, x, y);
         let plane = |f: fn(Lanes, Lanes, Lanes) -> Lanes| -> Samples {
-            std::array::from_fn(|r| f(rgb[0][r], rgb[1][r], rgb[2][r]))
+            rows(|r| f(rgb[0][r], rgb[1][r], rgb[2][r]))
         };
         blocks[0] = q.quantize(plane(luma), false);
         blocks[1] = q.quantize(plane(blue_chroma), true);
@@ -145,19 +143,19 @@ pub(super) fn mcu<'a>(
 /// Y, level-shifted, of eight pixels.
 #[inline(always)]
 fn luma(r: Lanes, g: Lanes, b: Lanes) -> Lanes {
-    std::array::from_fn(|i| 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i] - 128.0)
+    lanes(|i| 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i] - 128.0)
 }
 
 /// Cb, level-shifted (its +128 and the shift's -128 cancel), of eight pixels.
 #[inline(always)]
 fn blue_chroma(r: Lanes, g: Lanes, b: Lanes) -> Lanes {
-    std::array::from_fn(|i| -0.168_736 * r[i] - 0.331_264 * g[i] + 0.5 * b[i])
+    lanes(|i| -0.168_736 * r[i] - 0.331_264 * g[i] + 0.5 * b[i])
 }
 
 /// Cr, level-shifted, of eight pixels.
 #[inline(always)]
 fn red_chroma(r: Lanes, g: Lanes, b: Lanes) -> Lanes {
-    std::array::from_fn(|i| 0.5 * r[i] - 0.418_688 * g[i] - 0.081_312 * b[i])
+    lanes(|i| 0.5 * r[i] - 0.418_688 * g[i] - 0.081_312 * b[i])
 }
 
 /// The `N`x`N` pixels from (`x`, `y`) over white as planes of red, green and blue, edges
@@ -168,21 +166,20 @@ fn planes<const N: usize>(pixmap: &Pixmap, x: usize, y: usize) -> [[[f32; N]; N]
     let mut planes = [[[0.0; N]; N]; 3];
     for r in 0..N {
         let row = &data[(y + r).min(height - 1) * width * 4..][..width * 4];
-        let mut put = |c: usize, p: &[u8]| {
-            // Premultiplied over white: each channel plus the white showing through.
-            let cover = 255 - u16::from(p[3]);
-            for (plane, &channel) in planes.iter_mut().zip(p) {
-                plane[r][c] = f32::from(u16::from(channel) + cover);
-            }
+        let pixel = |c: usize| {
+            let at = (x + c).min(width - 1) * 4;
+            u32::from_le_bytes(row[at..at + 4].try_into().expect("4 bytes"))
         };
-        if x + N <= width {
-            for (c, p) in row[x * 4..(x + N) * 4].chunks_exact(4).enumerate() {
-                put(c, p);
-            }
-        } else {
-            for c in 0..N {
-                let at = (x + c).min(width - 1) * 4;
-                put(c, &row[at..at + 4]);
+        let mut pixels = [0u32; N];
+        for (c, p) in pixels.iter_mut().enumerate() {
+            *p = pixel(c);
+        }
+        // Premultiplied over white: each channel plus the white showing through (in whole
+        // numbers first, which the compiler turns into vector instructions).
+        for (c, p) in pixels.into_iter().enumerate() {
+            let cover = 255 - (p >> 24);
+            for (k, plane) in planes.iter_mut().enumerate() {
+                plane[r][c] = (((p >> (8 * k)) & 0xFF) + cover) as i32 as f32;
             }
         }
     }
@@ -227,23 +224,44 @@ fn fdct_columns(s: &mut Samples) {
     s[7] = sub(z11, z4);
 }
 
+/// Eight lanes from their index (a plain loop: `std::array::from_fn` is not always inlined
+/// in these hot paths, which costs the vector instructions).
+#[inline(always)]
+fn lanes(f: impl Fn(usize) -> f32) -> Lanes {
+    let mut out = [0.0; 8];
+    for (i, lane) in out.iter_mut().enumerate() {
+        *lane = f(i);
+    }
+    out
+}
+
+/// Eight rows from their index.
+#[inline(always)]
+fn rows(mut f: impl FnMut(usize) -> Lanes) -> Samples {
+    let mut out = [[0.0; 8]; 8];
+    for (r, row) in out.iter_mut().enumerate() {
+        *row = f(r);
+    }
+    out
+}
+
 #[inline(always)]
 fn add(a: Lanes, b: Lanes) -> Lanes {
-    std::array::from_fn(|i| a[i] + b[i])
+    lanes(|i| a[i] + b[i])
 }
 
 #[inline(always)]
 fn sub(a: Lanes, b: Lanes) -> Lanes {
-    std::array::from_fn(|i| a[i] - b[i])
+    lanes(|i| a[i] - b[i])
 }
 
 #[inline(always)]
 fn scale(a: Lanes, k: f32) -> Lanes {
-    a.map(|x| x * k)
+    lanes(|i| a[i] * k)
 }
 
 fn transpose(s: &Samples) -> Samples {
-    std::array::from_fn(|r| std::array::from_fn(|c| s[c][r]))
+    rows(|r| lanes(|c| s[c][r]))
 }
 
 #[cfg(test)]

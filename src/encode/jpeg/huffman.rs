@@ -125,13 +125,7 @@ impl<'a> Bits<'a> {
     pub(super) fn put_block(&mut self, block: &Coefficients, previous_dc: i16, codes: &Component) {
         let (size, bits) = magnitude(i32::from(block[0]) - i32::from(previous_dc));
         self.put_symbol(&codes.dc, size as usize, bits, size);
-        // Which coefficients are not zero, eight at a time; then the AC ones, by bit.
-        let mut nonzero = 0u64;
-        for (i, eight) in block.chunks_exact(8).enumerate() {
-            let byte = (eight.iter().enumerate()).fold(0u8, |m, (k, &c)| m | u8::from(c != 0) << k);
-            nonzero |= u64::from(byte) << (8 * i);
-        }
-        nonzero &= !1;
+        let mut nonzero = nonzero_mask(block) & !1; // the AC coefficients
         let mut last = 0;
         while nonzero != 0 {
             let k = nonzero.trailing_zeros();
@@ -157,6 +151,20 @@ impl<'a> Bits<'a> {
         debug_assert!(len > 0, "symbol {symbol:#x} has a code");
         self.put(u32::from(codes.code[symbol]) << extra | bits, len + extra);
     }
+}
+
+/// Bit `k` set where coefficient `k` is not zero: a byte per coefficient first (which the
+/// compiler does with vector compares), each eight of them packed into a byte by one
+/// multiplication (byte `k` of the product's top byte gathers from byte `k`, as bit `k`).
+#[inline(always)]
+fn nonzero_mask(block: &Coefficients) -> u64 {
+    let flags = block.map(|c| u8::from(c != 0));
+    let mut mask = 0;
+    for (i, eight) in flags.chunks_exact(8).enumerate() {
+        let bytes = u64::from_le_bytes(eight.try_into().expect("8 flags"));
+        mask |= (bytes.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
+    }
+    mask
 }
 
 /// A value's size category (bits needed for its magnitude) and the bits that code it: the
@@ -196,6 +204,27 @@ mod tests {
         assert_eq!(magnitude(5), (3, 0b101));
         assert_eq!(magnitude(-5), (3, 0b010));
         assert_eq!(magnitude(-2047), (11, 0));
+    }
+
+    #[test]
+    fn the_nonzero_mask_has_a_bit_for_each_nonzero_coefficient() {
+        let mut seed = 0x2545_F491_u32;
+        for _ in 0..2000 {
+            let block: Coefficients = std::array::from_fn(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                if seed.is_multiple_of(3) {
+                    (seed >> 8) as i16
+                } else {
+                    0
+                }
+            });
+            let expected =
+                (block.iter().enumerate()).fold(0u64, |m, (k, &c)| m | u64::from(c != 0) << k);
+            assert_eq!(nonzero_mask(&block), expected, "{block:?}");
+        }
+        assert_eq!(nonzero_mask(&[-1; 64]), u64::MAX);
     }
 
     #[test]
