@@ -480,10 +480,11 @@ mod tests {
     #[test]
     fn pieces_copied_from_under_change_no_file() {
         // One piece per band (40 wide), and five (800 wide) drawn on in runs: the first
-        // piece, one in the middle, two apart, two together, the last band's last.
-        for width in [40, 800] {
+        // piece, one in the middle, two apart, two together, the last band's last; at 4:2:0
+        // (a piece one MCU tall) and 4:4:4 (two, the band's width).
+        for (width, quality) in [(40, 80), (800, 80), (40, 95), (800, 95)] {
             let under = pattern(width, 50);
-            let pieces = pieces(&under, 80).unwrap();
+            let pieces = pieces(&under, quality).unwrap();
             let w = width as usize;
             let drawn = [
                 vec![],
@@ -501,20 +502,34 @@ mod tests {
                 }
                 let (mut over, mut without) = (Vec::new(), Vec::new());
                 let under = anywhere(&under, &pieces);
-                jpeg_in_pieces(&pixmap, 80, Some(under), &mut over).unwrap();
-                jpeg_in_pieces(&pixmap, 80, None, &mut without).unwrap();
-                assert!(over == without, "{width} wide, drawn at {drawn_at:?}");
+                jpeg_in_pieces(&pixmap, quality, Some(under), &mut over).unwrap();
+                jpeg_in_pieces(&pixmap, quality, None, &mut without).unwrap();
+                let case = format!("{width} wide at quality {quality}, drawn at {drawn_at:?}");
+                assert!(over == without, "{case}");
             }
         }
         let under = pattern(40, 50);
-        // Bands of other pixels are copied, not encoded again, where the pixels match.
+        let dot = tiny_skia::ColorU8::from_rgba(9, 9, 9, 255).premultiply();
+        // Pieces and blocks are taken from the pieces under, not encoded again, where the
+        // pixels are under's: pieces made from other pixels (a dot in the second MCU of the
+        // second band) show in the file, whole where nothing was drawn...
         let mut other = pattern(40, 50);
-        other.pixels_mut()[40 * 20] = tiny_skia::ColorU8::from_rgba(9, 9, 9, 255).premultiply();
+        other.pixels_mut()[40 * 20 + 20] = dot;
         let wrong = super::pieces(&other, 80).unwrap();
         let (mut over, mut without) = (Vec::new(), Vec::new());
         jpeg_in_pieces(&under, 80, Some(anywhere(&under, &wrong)), &mut over).unwrap();
         jpeg_in_pieces(&under, 80, None, &mut without).unwrap();
         assert!(over != without);
+        // ...and block by block in a piece drawn on elsewhere (its first MCU).
+        let mut pixmap = pattern(40, 50);
+        pixmap.pixels_mut()[40 * 20] = dot;
+        let (mut over, mut without) = (Vec::new(), Vec::new());
+        jpeg_in_pieces(&pixmap, 80, Some(anywhere(&under, &wrong)), &mut over).unwrap();
+        jpeg_in_pieces(&pixmap, 80, None, &mut without).unwrap();
+        let right = super::pieces(&under, 80).unwrap();
+        let mut fair = Vec::new();
+        jpeg_in_pieces(&pixmap, 80, Some(anywhere(&under, &right)), &mut fair).unwrap();
+        assert!(over != without && fair == without);
     }
 
     #[test]
