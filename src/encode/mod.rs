@@ -1,12 +1,14 @@
-//! Encoders that turn a rendered pixmap into file bytes: PNG, JPEG and WebP (lossy through
-//! libwebp, lossless through image-webp).
+//! Encoders that turn a rendered pixmap into file bytes: PNG, JPEG (the project's baseline
+//! coder) and WebP (lossy through the project's VP8 encoder or, with transparency, libwebp;
+//! lossless through image-webp).
 //!
 //! Encoders are picked for speed at a sane size (measured in `benches/render.rs`): PNG
 //! through the `png` crate, stored as RGB when the image is opaque ([`png`](self::png)), its
 //! rows in blocks compressed one by one; a background is a [`Backdrop`] whose blocks are
 //! compressed once, so a render over it compresses only the blocks it drew on
-//! ([`backdrop`](self::backdrop)); JPEGs are written in pieces the same way
-//! ([`jpeg`](self::jpeg)). Which format a request asks for is [`crate::format`]'s business.
+//! ([`backdrop`](self::backdrop)); JPEGs are written in pieces the same way, reusing the
+//! background's quantized blocks inside pieces drawn on ([`jpeg`](self::jpeg)). Which
+//! format a request asks for is [`crate::format`]'s business.
 
 mod backdrop;
 mod jpeg;
