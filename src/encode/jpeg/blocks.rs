@@ -6,7 +6,7 @@
 use tiny_skia::Pixmap;
 
 use super::huffman::Coefficients;
-use super::tables::{ZIGZAG, quant_table};
+use super::tables::ZIGZAG;
 
 /// Eight samples worked on together: a block's row, or (transposed) its column.
 type Lanes = [f32; 8];
@@ -40,10 +40,9 @@ pub(super) struct Quantizer {
 const ROUNDER: f32 = 12_582_912.0;
 
 impl Quantizer {
-    /// The quantizer for `quality` (1 to 100).
-    pub(super) fn new(quality: u8) -> Quantizer {
-        let reciprocals = [false, true].map(|chroma| {
-            let table = quant_table(quality, chroma);
+    /// The quantizer for the luminance and chrominance `tables` (natural order).
+    pub(super) fn new(tables: &[[u16; 64]; 2]) -> Quantizer {
+        let reciprocals = tables.map(|table| {
             std::array::from_fn(|i| {
                 // Transposed: entry u * 8 + v is horizontal frequency u, vertical v.
                 let (u, v) = (i / 8, i % 8);
@@ -122,22 +121,22 @@ pub(super) fn mcu<'a>(
                 lanes(|c| (top[2 * c] + top[2 * c + 1] + bottom[2 * c] + bottom[2 * c + 1]) * 0.25)
             })
         });
-        let chroma = |f: fn(Lanes, Lanes, Lanes) -> Lanes| -> Samples {
-            rows(|r| f(mean[0][r], mean[1][r], mean[2][r]))
-        };
-        blocks[4] = q.quantize(chroma(blue_chroma), true);
-        blocks[5] = q.quantize(chroma(red_chroma), true);
+        blocks[4] = q.quantize(convert(&mean, blue_chroma), true);
+        blocks[5] = q.quantize(convert(&mean, red_chroma), true);
         &blocks[..6]
     } else {
         let rgb = planes::<8>(pixmap, x, y);
-        let plane = |f: fn(Lanes, Lanes, Lanes) -> Lanes| -> Samples {
-            rows(|r| f(rgb[0][r], rgb[1][r], rgb[2][r]))
-        };
-        blocks[0] = q.quantize(plane(luma), false);
-        blocks[1] = q.quantize(plane(blue_chroma), true);
-        blocks[2] = q.quantize(plane(red_chroma), true);
+        blocks[0] = q.quantize(convert(&rgb, luma), false);
+        blocks[1] = q.quantize(convert(&rgb, blue_chroma), true);
+        blocks[2] = q.quantize(convert(&rgb, red_chroma), true);
         &blocks[..3]
     }
+}
+
+/// One component of an 8x8 block from its red, green and blue planes.
+#[inline(always)]
+fn convert(rgb: &[Samples; 3], f: fn(Lanes, Lanes, Lanes) -> Lanes) -> Samples {
+    rows(|r| f(rgb[0][r], rgb[1][r], rgb[2][r]))
 }
 
 /// Y, level-shifted, of eight pixels.
@@ -267,6 +266,7 @@ fn transpose(s: &Samples) -> Samples {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encode::jpeg::tables::quant_table;
 
     /// The DCT by its definition (T.81 A.3.3), in natural order.
     fn reference_dct(samples: &Samples) -> [f64; 64] {
@@ -297,8 +297,9 @@ mod tests {
             std::array::from_fn(|x| ((x * 37 + y * 91) % 255) as f32 - 128.0)
         });
         for quality in [30, 85, 100] {
-            let table = quant_table(quality, false);
-            let got = Quantizer::new(quality).quantize(samples, false);
+            let tables = [false, true].map(|chroma| quant_table(quality, chroma));
+            let got = Quantizer::new(&tables).quantize(samples, false);
+            let table = tables[0];
             let dct = reference_dct(&samples);
             for (k, &natural) in ZIGZAG.iter().enumerate() {
                 let exact = dct[natural] / f64::from(table[natural]);
@@ -314,7 +315,7 @@ mod tests {
 
     #[test]
     fn white_and_black_are_the_extremes_of_luma_with_no_chroma() {
-        let q = Quantizer::new(100);
+        let q = Quantizer::new(&[[1; 64]; 2]); // quality 100
         let mut pixmap = Pixmap::new(16, 16).unwrap();
         pixmap.fill(tiny_skia::Color::WHITE);
         let mut blocks = [[0; 64]; MAX_BLOCKS];

@@ -98,12 +98,15 @@ impl<'a> Bits<'a> {
         if !has_ff {
             self.out.extend_from_slice(&bytes);
         } else {
-            for byte in bytes {
-                self.out.push(byte);
-                if byte == 0xFF {
-                    self.out.push(0);
-                }
-            }
+            bytes.into_iter().for_each(|byte| self.push_stuffed(byte));
+        }
+    }
+
+    /// Writes one byte, and a 0x00 after it if it is 0xFF.
+    fn push_stuffed(&mut self, byte: u8) {
+        self.out.push(byte);
+        if byte == 0xFF {
+            self.out.push(0);
         }
     }
 
@@ -113,11 +116,7 @@ impl<'a> Bits<'a> {
         self.put((1 << pad) - 1, pad);
         while self.held >= 8 {
             self.held -= 8;
-            let byte = (self.pending >> self.held) as u8;
-            self.out.push(byte);
-            if byte == 0xFF {
-                self.out.push(0);
-            }
+            self.push_stuffed((self.pending >> self.held) as u8);
         }
     }
 

@@ -96,6 +96,8 @@ struct Cut {
     mcus_per_piece: u16,
     /// 4:2:0 (MCUs of 16x16 pixels) rather than 4:4:4 (8x8).
     subsampled: bool,
+    /// The luminance and chrominance quantization tables at the quality, in natural order.
+    tables: [[u16; 64]; 2],
     quantizer: Quantizer,
 }
 
@@ -123,13 +125,15 @@ impl Cut {
         };
         let mcus_per_piece =
             u16::try_from(mcus).map_err(|_| "too wide for JPEG restart intervals")?;
+        let tables = [false, true].map(|chroma| tables::quant_table(quality, chroma));
         Ok(Cut {
             width,
             height,
             piece_width,
             mcus_per_piece,
             subsampled,
-            quantizer: Quantizer::new(quality),
+            tables,
+            quantizer: Quantizer::new(&tables),
         })
     }
 
@@ -210,9 +214,9 @@ impl Cut {
         }
     }
 
-    /// The file's headers, up to the start of its scan: JFIF, the quantization tables at
-    /// `quality`, the frame, the Huffman tables, the restart interval.
-    fn write_headers(&self, quality: u8, file: &mut Vec<u8>) -> Result<(), String> {
+    /// The file's headers, up to the start of its scan: JFIF, the quantization tables, the
+    /// frame, the Huffman tables, the restart interval.
+    fn write_headers(&self, file: &mut Vec<u8>) -> Result<(), String> {
         let height = u16::try_from(self.height).map_err(|_| "too tall for JPEG")?;
         let width = u16::try_from(self.width).map_err(|_| "too wide for JPEG")?;
         file.extend_from_slice(&[0xFF, 0xD8]); // SOI
@@ -220,8 +224,7 @@ impl Cut {
         file.extend_from_slice(&[0xFF, 0xE0, 0, 16]);
         file.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
         segment(file, 0xDB, |s| {
-            for (id, chroma) in [(0, false), (1, true)] {
-                let table = tables::quant_table(quality, chroma);
+            for (id, table) in (0..).zip(&self.tables) {
                 s.push(id);
                 s.extend(tables::ZIGZAG.map(|natural| table[natural] as u8));
             }
@@ -326,15 +329,15 @@ pub(super) fn jpeg_in_pieces(
         })
         .collect();
     file.clear();
-    cut.write_headers(quality, file)?;
-    let mut encoded = drawn.iter().zip(&encoded);
+    cut.write_headers(file)?;
+    let mut encoded = encoded.iter();
     for (i, copy) in copied.iter().enumerate() {
         if i > 0 {
             file.extend_from_slice(&[0xFF, 0xD0 + ((i - 1) % 8) as u8]); // RSTn
         }
         let piece = match copy {
             Some(piece) => piece,
-            None => encoded.next().expect("a piece not copied is encoded").1,
+            None => encoded.next().expect("a piece not copied is encoded"),
         };
         file.extend_from_slice(&piece.bytes);
     }
