@@ -3,8 +3,8 @@
 #   1. cold renders one at a time (a new title every request): req/s, p50, p99, CPU per render
 #   2. cold renders two in flight: req/s and its ratio to (1)
 #   3. cache hits, `wrk -t2 -c64` on one URL: req/s, p50, p99
-#   4. RSS after 10,000 distinct renders over every template, both themes, 8 colours and
-#      scales 1 and 2, against the cache budget, and the peak
+#   4. RSS after 10,000 distinct renders over every template, both themes, 8 colours,
+#      scales 1 and 2 and PNG, JPEG and WebP, against the cache budget, and the peak
 # Bounded: about 90 s plus up to 5 min for (4); everything stops on exit.
 #
 #   benches/http/run.sh              # CACHE_MB=256 PORT=3917 SECS=15 by default
@@ -46,9 +46,10 @@ out=$(wrk -t2 -c64 -d10s --latency "$hit")
 echo "cache hits, -t2 -c64: $(echo "$out" | field Requests/sec:) req/s," \
   "p50 $(echo "$out" | field 50%), p99 $(echo "$out" | field 99%)"
 
-# Every template, both post themes, 8 colours, scales 1 and 2: each distinct card a render,
-# 10,000 of them counted from here (the cold runs above are card A's). RSS is read once the
-# last of them has finished; the peak includes the renders in flight.
+# Every template, both post themes, 8 colours, scales 1 and 2, PNG, JPEG and WebP: each
+# distinct card a render, 10,000 of them counted from here (the cold runs above are card
+# A's). RSS is read once the last of them has finished; the peak includes the renders in
+# flight.
 in_flight() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^vellum_renders_in_flight / {print $2}'; }
 mixed_from=$(renders)
 for _ in $(seq 60); do
