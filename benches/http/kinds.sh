@@ -2,10 +2,11 @@
 # Cold renders of every kind of request, interleaved in one run (each kind in turn, in a
 # rotating order, a new title every request, one request at a time) against a release
 # server on 127.0.0.1: p50 and p90 of each kind and its p50 as a ratio to card-a's,
-# measured in the same run.
-# Bounded: ROUNDS x 8 requests; the server stops on exit.
+# measured in the same run; a JPEG or WebP kind also as a ratio to its own template's PNG.
+# Bounded: ROUNDS x (number of kinds) requests; the server stops on exit.
 #
-#   benches/http/kinds.sh        # ROUNDS=40 PORT=3919 by default
+#   benches/http/kinds.sh             # ROUNDS=40 PORT=3919 by default
+#   FORMATS=1 benches/http/kinds.sh   # every template as PNG, JPEG and WebP instead
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${ROUNDS:-40}
@@ -26,6 +27,19 @@ kinds=(
   "post.webp|/og/post.webp?author=Ada%20Lovelace&subtitle=Engineering%20blog&title="
   "travel|/og/travel.png?title="
 )
+if [ "${FORMATS:-0}" = 1 ]; then
+  kinds=()
+  for template in \
+    "card-a|title=" \
+    "post|author=Ada%20Lovelace&subtitle=Engineering%20blog&title=" \
+    "product|price=129.9&old_price=159&badge=-20%25&name=" \
+    "certificate|achievement=Advanced%20Compiler%20Construction&recipient=" \
+    "travel|title="; do
+    name=${template%%|*}
+    kinds+=("$name|/og/$name.png?${template#*|}")
+    for ext in jpg webp; do kinds+=("$name.$ext|/og/$name.$ext?${template#*|}"); done
+  done
+fi
 out=$(mktemp)
 trap 'kill "$pid" 2>/dev/null || true; rm -f "$out"' EXIT
 # Each round starts one kind later than the one before, so that every kind follows every
@@ -54,6 +68,9 @@ awk '
     base = pct("card-a", 0.5)
     for (i = 1; i <= k; i++) {
       name = order[i]
-      printf "%-12s p50 %6.2f ms  p90 %6.2f ms  %.2fx card-a\n", name, pct(name, 0.5), pct(name, 0.9), pct(name, 0.5) / base
+      printf "%-16s p50 %6.2f ms  p90 %6.2f ms  %.2fx card-a", name, pct(name, 0.5), pct(name, 0.9), pct(name, 0.5) / base
+      png = substr(name, 1, index(name, ".") - 1)
+      if (index(name, ".") && (png in seen)) printf "  %.2fx %s.png", pct(name, 0.5) / pct(png, 0.5), png
+      printf "\n"
     }
   }' "$out"
