@@ -166,9 +166,9 @@ fn nonzero_mask(block: &Coefficients) -> u64 {
     mask
 }
 
-/// Size categories of magnitudes below 2048 (every coefficient of 8-bit samples). A table
-/// rather than counting leading zeros: without target features that is `bsr`, which AMD's
-/// processors issue once per four cycles.
+/// Size categories of magnitudes below 2048 (every quantized coefficient and DC difference
+/// of 8-bit samples). A table rather than counting leading zeros: without target features
+/// that is `bsr`, which AMD's processors issue once per four cycles.
 const SIZES: [u8; 2048] = {
     let mut sizes = [0; 2048];
     let mut magnitude = 1;
