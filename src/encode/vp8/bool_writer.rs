@@ -11,6 +11,19 @@ use super::tables::Prob;
 /// its carry bit) never holds more than 48.
 const FLUSH_AT: u32 = 40;
 
+/// How far an interval of each width (1 to 255) shifts to be 128 or wider again. A table
+/// rather than counting leading zeros: without target features that is `bsr`, which AMD's
+/// processors issue once per four cycles.
+const SHIFTS: [u8; 256] = {
+    let mut shifts = [0; 256];
+    let mut width = 1;
+    while width < 256 {
+        shifts[width] = ((width as u32).leading_zeros() - 24) as u8;
+        width += 1;
+    }
+    shifts
+};
+
 /// Writes bools into a byte vector, carrying into bytes already written as the format
 /// requires.
 pub(super) struct BoolWriter {
@@ -48,7 +61,7 @@ impl BoolWriter {
         let one = u32::from(bit).wrapping_neg();
         self.low += u64::from(split & one);
         let range = (split & !one) | ((self.range - split) & one);
-        let shift = range.leading_zeros() - 24;
+        let shift = u32::from(SHIFTS[range as usize & 0xff]);
         self.range = range << shift;
         self.low <<= shift;
         self.bits += shift;
