@@ -17,27 +17,29 @@ pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 
+# Each template's query before the title, and the kinds: a name and the URL path.
+declare -A query=(
+  [card-a]="title="
+  [post]="author=Ada%20Lovelace&subtitle=Engineering%20blog&title="
+  [product]="price=129.9&old_price=159&badge=-20%25&name="
+  [certificate]="achievement=Advanced%20Compiler%20Construction&recipient="
+  [travel]="title="
+)
 kinds=(
-  "card-a|/og/card-a.png?title="
-  "post|/og/post.png?author=Ada%20Lovelace&subtitle=Engineering%20blog&title="
-  "product|/og/product.png?price=129.9&old_price=159&badge=-20%25&name="
-  "certificate|/og/certificate.png?achievement=Advanced%20Compiler%20Construction&recipient="
-  "card-a@2x|/og/card-a.png?scale=2&title="
-  "post.jpg|/og/post.jpg?author=Ada%20Lovelace&subtitle=Engineering%20blog&title="
-  "post.webp|/og/post.webp?author=Ada%20Lovelace&subtitle=Engineering%20blog&title="
-  "travel|/og/travel.png?title="
+  "card-a|/og/card-a.png?${query[card-a]}"
+  "post|/og/post.png?${query[post]}"
+  "product|/og/product.png?${query[product]}"
+  "certificate|/og/certificate.png?${query[certificate]}"
+  "card-a@2x|/og/card-a.png?scale=2&${query[card-a]}"
+  "post.jpg|/og/post.jpg?${query[post]}"
+  "post.webp|/og/post.webp?${query[post]}"
+  "travel|/og/travel.png?${query[travel]}"
 )
 if [ "${FORMATS:-0}" = 1 ]; then
   kinds=()
-  for template in \
-    "card-a|title=" \
-    "post|author=Ada%20Lovelace&subtitle=Engineering%20blog&title=" \
-    "product|price=129.9&old_price=159&badge=-20%25&name=" \
-    "certificate|achievement=Advanced%20Compiler%20Construction&recipient=" \
-    "travel|title="; do
-    name=${template%%|*}
-    kinds+=("$name|/og/$name.png?${template#*|}")
-    for ext in jpg webp; do kinds+=("$name.$ext|/og/$name.$ext?${template#*|}"); done
+  for name in card-a post product certificate travel; do
+    kinds+=("$name|/og/$name.png?${query[$name]}")
+    for ext in jpg webp; do kinds+=("$name.$ext|/og/$name.$ext?${query[$name]}"); done
   done
 fi
 out=$(mktemp)
