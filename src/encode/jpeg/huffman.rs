@@ -59,10 +59,29 @@ const ZERO_RUN: usize = 0xF0;
 /// The AC symbol for "every coefficient left is zero".
 const END_OF_BLOCK: usize = 0x00;
 
+/// Bytes one block can take at most, whatever its coefficients: at most 68 symbols (the DC,
+/// 63 AC and 4 runs of zeros, or an end) of at most 32 bits with their extra bits, after
+/// fewer than 32 bits held from before, every byte stuffed: 2 x (68 + 1) x 4.
+const BLOCK_BYTES: usize = 552;
+/// Bytes gathered in [`Bits`] before they are appended to its output: blocks are written
+/// into a fixed array, in registers but for the stores, not pushed onto a vector.
+const CHUNK: usize = 4096;
+
 /// Writes codes into bytes, most significant bit first, stuffing a 0x00 after each 0xFF.
 pub(super) struct Bits<'a> {
     out: &'a mut Vec<u8>,
+    chunk: [u8; CHUNK],
+    /// Bytes of `chunk` written.
+    len: usize,
     /// Bits not yet written: the lowest `held` of them (higher ones were written already).
+    pending: u64,
+    held: u32,
+}
+
+/// [`Bits`]'s state while it writes one block, in local variables.
+struct Writer<'b> {
+    chunk: &'b mut [u8; CHUNK],
+    len: usize,
     pending: u64,
     held: u32,
 }
@@ -72,11 +91,72 @@ impl<'a> Bits<'a> {
     pub(super) fn new(out: &'a mut Vec<u8>) -> Bits<'a> {
         Bits {
             out,
+            chunk: [0; CHUNK],
+            len: 0,
             pending: 0,
             held: 0,
         }
     }
 
+    /// Runs `f` on a [`Writer`] with room for a block, and keeps what it wrote.
+    #[inline(always)]
+    fn write_with(&mut self, f: impl FnOnce(&mut Writer)) {
+        if self.len > CHUNK - BLOCK_BYTES {
+            self.out.extend_from_slice(&self.chunk[..self.len]);
+            self.len = 0;
+        }
+        let mut writer = Writer {
+            chunk: &mut self.chunk,
+            len: self.len,
+            pending: self.pending,
+            held: self.held,
+        };
+        f(&mut writer);
+        (self.len, self.pending, self.held) = (writer.len, writer.pending, writer.held);
+    }
+
+    /// Pads the last byte with 1 bits (as T.81 F.1.2.3 asks) and writes what is held.
+    pub(super) fn finish(mut self) {
+        self.write_with(|w| {
+            let pad = (8 - w.held % 8) % 8;
+            w.put((1 << pad) - 1, pad);
+            while w.held >= 8 {
+                w.held -= 8;
+                w.push_stuffed((w.pending >> w.held) as u8);
+            }
+        });
+        self.out.extend_from_slice(&self.chunk[..self.len]);
+    }
+
+    /// Writes `block`, whose DC is coded as its difference from `previous_dc`.
+    pub(super) fn put_block(&mut self, block: &Coefficients, previous_dc: i16, codes: &Component) {
+        let (sizes, values) = sizes_and_values(block);
+        self.write_with(|w| {
+            let (size, bits) = magnitude(i32::from(block[0]) - i32::from(previous_dc));
+            w.put_symbol(&codes.dc, size as usize, bits, size);
+            let mut nonzero = nonzero_mask(block) & !1; // the AC coefficients
+            let mut last = 0;
+            while nonzero != 0 {
+                let k = nonzero.trailing_zeros();
+                let mut run = k - last - 1;
+                while run >= 16 {
+                    w.put_symbol(&codes.ac, ZERO_RUN, 0, 0);
+                    run -= 16;
+                }
+                let size = u32::from(sizes[k as usize]);
+                let bits = u32::from(values[k as usize]) & ((1 << size) - 1);
+                w.put_symbol(&codes.ac, (run << 4 | size) as usize, bits, size);
+                last = k;
+                nonzero &= nonzero - 1;
+            }
+            if last != 63 {
+                w.put_symbol(&codes.ac, END_OF_BLOCK, 0, 0);
+            }
+        });
+    }
+}
+
+impl Writer<'_> {
     /// Writes the low `len` bits of `bits` (at most 32).
     #[inline(always)]
     fn put(&mut self, bits: u32, len: u32) {
@@ -91,55 +171,26 @@ impl<'a> Bits<'a> {
     /// Writes four bytes, stuffed.
     #[inline(always)]
     fn write(&mut self, word: u32) {
-        let bytes = word.to_be_bytes();
         // A byte is 0xFF when it has no zero bit: `!word` has a zero byte there.
         let inverse = !word;
         let has_ff = inverse.wrapping_sub(0x0101_0101) & !inverse & 0x8080_8080 != 0;
         if !has_ff {
-            self.out.extend_from_slice(&bytes);
+            self.chunk[self.len..self.len + 4].copy_from_slice(&word.to_be_bytes());
+            self.len += 4;
         } else {
-            bytes.into_iter().for_each(|byte| self.push_stuffed(byte));
+            word.to_be_bytes()
+                .into_iter()
+                .for_each(|byte| self.push_stuffed(byte));
         }
     }
 
     /// Writes one byte, and a 0x00 after it if it is 0xFF.
     fn push_stuffed(&mut self, byte: u8) {
-        self.out.push(byte);
+        self.chunk[self.len] = byte;
+        self.len += 1;
         if byte == 0xFF {
-            self.out.push(0);
-        }
-    }
-
-    /// Pads the last byte with 1 bits (as T.81 F.1.2.3 asks) and writes what is held.
-    pub(super) fn finish(mut self) {
-        let pad = (8 - self.held % 8) % 8;
-        self.put((1 << pad) - 1, pad);
-        while self.held >= 8 {
-            self.held -= 8;
-            self.push_stuffed((self.pending >> self.held) as u8);
-        }
-    }
-
-    /// Writes `block`, whose DC is coded as its difference from `previous_dc`.
-    pub(super) fn put_block(&mut self, block: &Coefficients, previous_dc: i16, codes: &Component) {
-        let (size, bits) = magnitude(i32::from(block[0]) - i32::from(previous_dc));
-        self.put_symbol(&codes.dc, size as usize, bits, size);
-        let mut nonzero = nonzero_mask(block) & !1; // the AC coefficients
-        let mut last = 0;
-        while nonzero != 0 {
-            let k = nonzero.trailing_zeros();
-            let mut run = k - last - 1;
-            while run >= 16 {
-                self.put_symbol(&codes.ac, ZERO_RUN, 0, 0);
-                run -= 16;
-            }
-            let (size, bits) = magnitude(i32::from(block[k as usize]));
-            self.put_symbol(&codes.ac, (run << 4 | size) as usize, bits, size);
-            last = k;
-            nonzero &= nonzero - 1;
-        }
-        if last != 63 {
-            self.put_symbol(&codes.ac, END_OF_BLOCK, 0, 0);
+            self.chunk[self.len] = 0;
+            self.len += 1;
         }
     }
 
@@ -150,6 +201,23 @@ impl<'a> Bits<'a> {
         debug_assert!(len > 0, "symbol {symbol:#x} has a code");
         self.put(u32::from(codes.code[symbol]) << extra | bits, len + extra);
     }
+}
+
+/// Every coefficient's size category and the bits that code it (unmasked: the low `size`
+/// bits are the value when positive, its ones' complement when negative), worked out for the
+/// whole block at once, which the compiler does with vector instructions, so that the coding
+/// loop only looks them up. The size is read from the exponent of the magnitude as a float
+/// (exact below 2^24): floor(log2) + 127, so the exponent less 126, or 0 for zero.
+#[inline(always)]
+fn sizes_and_values(block: &Coefficients) -> ([u8; 64], [u16; 64]) {
+    let mut sizes = [0u8; 64];
+    let mut values = [0u16; 64];
+    for ((size, value), &c) in sizes.iter_mut().zip(&mut values).zip(block) {
+        let exponent = (f32::from(c.unsigned_abs())).to_bits() >> 23;
+        *size = exponent.saturating_sub(126) as u8;
+        *value = c.wrapping_add(c >> 15) as u16;
+    }
+    (sizes, values)
 }
 
 /// Bit `k` set where coefficient `k` is not zero: a byte per coefficient first (which the
@@ -267,12 +335,18 @@ mod tests {
     #[test]
     fn every_ff_byte_is_stuffed_and_the_end_padded_with_ones() {
         assert_eq!(
-            written(|b| b.put(0xFFFF_FFFF, 32)),
+            written(|b| b.write_with(|w| w.put(0xFFFF_FFFF, 32))),
             [0xFF, 0, 0xFF, 0, 0xFF, 0, 0xFF, 0]
         );
-        assert_eq!(written(|b| b.put(0x0012_FF34, 24)), [0x12, 0xFF, 0, 0x34]);
-        assert_eq!(written(|b| b.put(0b101, 3)), [0b1011_1111]);
-        assert_eq!(written(|b| b.put(0b1111, 4)), [0xFF, 0]);
+        assert_eq!(
+            written(|b| b.write_with(|w| w.put(0x0012_FF34, 24))),
+            [0x12, 0xFF, 0, 0x34]
+        );
+        assert_eq!(
+            written(|b| b.write_with(|w| w.put(0b101, 3))),
+            [0b1011_1111]
+        );
+        assert_eq!(written(|b| b.write_with(|w| w.put(0b1111, 4))), [0xFF, 0]);
         assert_eq!(written(|_| ()), Vec::<u8>::new());
     }
 
@@ -296,5 +370,129 @@ mod tests {
         let unstuffed = [&bytes[..2], &bytes[3..]].concat();
         let got: String = unstuffed.iter().map(|b| format!("{b:08b}")).collect();
         assert_eq!(got, expected);
+    }
+
+    /// A block coded the plain way, as a string of bits: sizes by counting, every symbol
+    /// one at a time.
+    fn block_as_text(block: &Coefficients, previous_dc: i16, codes: &Component) -> String {
+        let code = |codes: &Codes, symbol: usize| {
+            let len = usize::from(codes.len[symbol]);
+            format!("{:0len$b}", codes.code[symbol])
+        };
+        let value_bits = |v: i32| {
+            let size = (32 - v.unsigned_abs().leading_zeros()) as usize;
+            let bits = if v < 0 { v - 1 } else { v } as u32 & ((1u32 << size) - 1);
+            (
+                size,
+                if size == 0 {
+                    String::new()
+                } else {
+                    format!("{bits:0size$b}")
+                },
+            )
+        };
+        let (size, bits) = value_bits(i32::from(block[0]) - i32::from(previous_dc));
+        let mut text = code(&codes.dc, size) + &bits;
+        let mut run = 0;
+        for &c in &block[1..] {
+            if c == 0 {
+                run += 1;
+                continue;
+            }
+            while run >= 16 {
+                text += &code(&codes.ac, ZERO_RUN);
+                run -= 16;
+            }
+            let (size, bits) = value_bits(i32::from(c));
+            text += &(code(&codes.ac, run << 4 | size) + &bits);
+            run = 0;
+        }
+        if block[63] == 0 {
+            text += &code(&codes.ac, END_OF_BLOCK);
+        }
+        text
+    }
+
+    #[test]
+    fn blocks_are_coded_as_the_plain_way_codes_them_over_many_chunks() {
+        let mut seed = 0x9E37_79B9_u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        // Sparse and dense blocks, magnitudes up to 1023 (AC) and DC differences up to 2047,
+        // enough of them to fill the chunk many times over.
+        let blocks: Vec<(Coefficients, bool)> = (0..3000)
+            .map(|i| {
+                let density = [2, 8, 60][i % 3];
+                let block = std::array::from_fn(|k| {
+                    let r = next();
+                    if k == 0 {
+                        (r % 2048) as i16 - 1024
+                    } else if r % 64 < density {
+                        ((r >> 8) % 2047) as i16 - 1023
+                    } else {
+                        0
+                    }
+                });
+                (block, i % 6 >= 4)
+            })
+            .collect();
+        let mut expected = String::new();
+        let mut dc = [0i16; 2];
+        let bytes = written(|bits| {
+            for (block, chroma) in &blocks {
+                let codes = if *chroma { &*CHROMA } else { &*LUMA };
+                let previous = &mut dc[usize::from(*chroma)];
+                expected += &block_as_text(block, *previous, codes);
+                bits.put_block(block, *previous, codes);
+                *previous = block[0];
+            }
+        });
+        while !expected.len().is_multiple_of(8) {
+            expected.push('1');
+        }
+        assert!(bytes.len() > 4 * CHUNK, "{} bytes", bytes.len());
+        let mut unstuffed = Vec::with_capacity(bytes.len());
+        let mut at = 0;
+        while at < bytes.len() {
+            unstuffed.push(bytes[at]);
+            if bytes[at] == 0xFF {
+                assert_eq!(
+                    bytes.get(at + 1),
+                    Some(&0),
+                    "a stuffed 0x00 after 0xFF at {at}"
+                );
+                at += 1;
+            }
+            at += 1;
+        }
+        let got: String = unstuffed.iter().map(|b| format!("{b:08b}")).collect();
+        assert!(
+            got == expected,
+            "the coded bits differ from the plain coding"
+        );
+    }
+
+    #[test]
+    fn sizes_from_the_float_exponent_are_the_bit_lengths() {
+        let block: Coefficients =
+            std::array::from_fn(|k| [0, 1, -1, 2, -3, 1023, -1024, 2047][k % 8]);
+        let (sizes, values) = sizes_and_values(&block);
+        for (k, &c) in block.iter().enumerate() {
+            let (size, bits) = magnitude(i32::from(c));
+            assert_eq!(u32::from(sizes[k]), size, "{c}");
+            assert_eq!(u32::from(values[k]) & ((1 << size) - 1), bits, "{c}");
+        }
+        for c in i16::MIN + 1..=i16::MAX {
+            let size = sizes_and_values(&[c; 64]).0[0];
+            assert_eq!(
+                u32::from(size),
+                16 - c.unsigned_abs().leading_zeros(),
+                "{c}"
+            );
+        }
     }
 }
