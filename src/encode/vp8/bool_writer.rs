@@ -3,7 +3,11 @@
 //!
 //! The bytes are the RFC's writer's, produced faster: a bool updates the interval without a
 //! branch (a token's bools are unpredictable), and finished bits wait in a 64-bit register
-//! to be written 32 at a time rather than a byte at a time.
+//! to be written 32 at a time rather than a byte at a time. The writer borrows the vector it
+//! writes to: a writer in a local variable then has no address that the vector's own calls
+//! could reach, and the compiler keeps its interval in registers across the token loop
+//! (`Frame::tokens`) instead of storing and reloading it at every bool, on the chain of
+//! dependent steps each bool waits for.
 
 use super::tables::Prob;
 
@@ -26,8 +30,8 @@ const SHIFTS: [u8; 256] = {
 
 /// Writes bools into a byte vector, carrying into bytes already written as the format
 /// requires.
-pub(super) struct BoolWriter {
-    out: Vec<u8>,
+pub(super) struct BoolWriter<'a> {
+    out: &'a mut Vec<u8>,
     /// The interval's width, 128 to 255 between calls.
     range: u32,
     /// The interval's low end: the `bits` bits not yet written, and a carry above them.
@@ -39,9 +43,9 @@ pub(super) struct BoolWriter {
     carries: usize,
 }
 
-impl BoolWriter {
+impl<'a> BoolWriter<'a> {
     /// An empty writer that appends to `out` (cleared).
-    pub(super) fn new(mut out: Vec<u8>) -> BoolWriter {
+    pub(super) fn new(out: &'a mut Vec<u8>) -> BoolWriter<'a> {
         out.clear();
         BoolWriter {
             out,
@@ -76,29 +80,16 @@ impl BoolWriter {
         let rest = self.bits - n;
         let top = self.low >> rest;
         if top >> n != 0 {
-            self.carry();
+            carry(self.out);
+            #[cfg(test)]
+            {
+                self.carries += 1;
+            }
         }
         let bytes = (top as u32).to_be_bytes();
         self.out.extend_from_slice(&bytes[4 - (n / 8) as usize..]);
         self.low &= (1 << rest) - 1;
         self.bits = rest;
-    }
-
-    /// Adds one to the bytes written so far (a carry out of the bits held).
-    #[cold]
-    fn carry(&mut self) {
-        #[cfg(test)]
-        {
-            self.carries += 1;
-        }
-        for byte in self.out.iter_mut().rev() {
-            if *byte == 0xff {
-                *byte = 0;
-            } else {
-                *byte += 1;
-                return;
-            }
-        }
     }
 
     /// Writes `bit` with even odds (a sign, a literal's bit).
@@ -114,10 +105,10 @@ impl BoolWriter {
         }
     }
 
-    /// Writes every pending bit and returns the bytes: 32 even 0s, then as many bytes as
-    /// the RFC's writer has written by then (one per 8 shifts after its first 24): enough
-    /// that a decoder decides its last bool on bytes it has.
-    pub(super) fn finish(mut self) -> Vec<u8> {
+    /// Writes every pending bit: 32 even 0s, then as many bytes as the RFC's writer has
+    /// written by then (one per 8 shifts after its first 24): enough that a decoder decides
+    /// its last bool on bytes it has.
+    pub(super) fn finish(mut self) {
         for _ in 0..32 {
             self.put_even(false);
         }
@@ -128,7 +119,19 @@ impl BoolWriter {
         }
         // Bytes past that hold padding's 0s only.
         self.out.truncate(total);
-        self.out
+    }
+}
+
+/// Adds one to the bytes written so far (a carry out of the bits held).
+#[cold]
+fn carry(out: &mut [u8]) {
+    for byte in out.iter_mut().rev() {
+        if *byte == 0xff {
+            *byte = 0;
+        } else {
+            *byte += 1;
+            return;
+        }
     }
 }
 
@@ -221,12 +224,13 @@ mod tests {
         let mut carries = 0;
         for (seed, count) in [(1, 0), (2, 1), (3, 7), (4, 100), (5, 5000), (6, 200_000)] {
             let sequence = bools(seed, count);
-            let mut w = BoolWriter::new(Vec::new());
+            let mut data = Vec::new();
+            let mut w = BoolWriter::new(&mut data);
             for &(bit, prob) in &sequence {
                 w.put(bit, prob);
             }
             carries += w.carries;
-            let data = w.finish();
+            w.finish();
             let mut d = Decoder::new(&data);
             for (i, &(bit, prob)) in sequence.iter().enumerate() {
                 assert_eq!(d.get(prob), bit, "seed {seed}: bool {i} of {count}");

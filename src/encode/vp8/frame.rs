@@ -8,7 +8,7 @@ use super::band::{self, BAND_ROWS, Band};
 use super::bool_writer::BoolWriter;
 use super::macroblock::{Coded, Mode, Quant};
 use super::tables::{COEFF_PROBS, COEFF_UPDATE_PROBS, TokenProbs};
-use super::tokens::{self, Counts, Sink, Writer};
+use super::tokens::{self, Counts, Writer};
 
 /// Token partitions (a power of two up to 8): one per render thread.
 const PARTITIONS: usize = 2;
@@ -47,12 +47,7 @@ impl Frame<'_> {
         let first = self.first_partition(&probs);
         let tokens: Vec<Vec<u8>> = (0..PARTITIONS)
             .into_par_iter()
-            .map(|p| {
-                let mut writer =
-                    Writer::new(BoolWriter::new(Vec::with_capacity(16 * 1024)), &probs);
-                self.put_tokens(p, &mut writer);
-                writer.finish()
-            })
+            .map(|p| self.tokens(p, &probs))
             .collect();
         let vp8_len =
             10 + first.len() + 3 * (PARTITIONS - 1) + tokens.iter().map(Vec::len).sum::<usize>();
@@ -83,7 +78,8 @@ impl Frame<'_> {
 
     /// The frame header and every macroblock's skip flag and modes.
     fn first_partition(&self, probs: &TokenProbs) -> Vec<u8> {
-        let mut w = BoolWriter::new(Vec::with_capacity(4096));
+        let mut bytes = Vec::with_capacity(4096);
+        let mut w = BoolWriter::new(&mut bytes);
         w.put_literal(0, 1); // colour space: YUV
         w.put_literal(0, 1); // clamping: the decoder clamps
         w.put_literal(0, 1); // no segments
@@ -119,16 +115,23 @@ impl Frame<'_> {
             w.put(coded.nonzero == 0, skip_prob);
             put_modes(&mut w, coded);
         }
-        w.finish()
+        w.finish();
+        bytes
     }
 
-    /// Puts the tokens of macroblock rows `p`, `p + PARTITIONS`, ... to `sink`.
-    fn put_tokens(&self, p: usize, sink: &mut impl Sink) {
+    /// Token partition `p`: the tokens of macroblock rows `p`, `p + PARTITIONS`, ... The
+    /// writer is a local variable here, and the token code inlined into this loop, so that
+    /// the compiler keeps its interval in registers rather than in memory.
+    fn tokens(&self, p: usize, probs: &TokenProbs) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(16 * 1024);
+        let mut writer = Writer::new(BoolWriter::new(&mut bytes), probs);
         for mby in (p..self.mbh()).step_by(PARTITIONS) {
             let above = (mby > 0).then(|| self.row(mby - 1).0);
             let (row, levels) = self.row(mby);
-            tokens::put_row(sink, above, row, levels);
+            tokens::put_row(&mut writer, above, row, levels);
         }
+        writer.finish();
+        bytes
     }
 }
 

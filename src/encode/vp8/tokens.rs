@@ -31,13 +31,13 @@ pub(super) trait Sink {
 
 /// Writes tokens with a frame's probabilities.
 pub(super) struct Writer<'a> {
-    bits: BoolWriter,
+    bits: BoolWriter<'a>,
     probs: &'a Sets,
 }
 
 impl<'a> Writer<'a> {
     /// A writer into `bits` with `probs`.
-    pub(super) fn new(bits: BoolWriter, probs: &'a TokenProbs) -> Writer<'a> {
+    pub(super) fn new(bits: BoolWriter<'a>, probs: &'a TokenProbs) -> Writer<'a> {
         let probs = probs
             .as_flattened()
             .as_flattened()
@@ -46,8 +46,8 @@ impl<'a> Writer<'a> {
         Writer { bits, probs }
     }
 
-    /// The bytes written.
-    pub(super) fn finish(self) -> Vec<u8> {
+    /// Writes the bits still held.
+    pub(super) fn finish(self) {
         self.bits.finish()
     }
 }
@@ -173,6 +173,7 @@ fn right_edge(nonzero: u32) -> u32 {
 
 /// Puts the tokens of a row of macroblocks whose levels are in `levels`; `above` is the row
 /// above, if any (else the row's blocks see none above them).
+#[inline(always)]
 pub(super) fn put_row(
     sink: &mut impl Sink,
     above: Option<&[Coded]>,
@@ -191,6 +192,7 @@ pub(super) fn put_row(
 }
 
 /// Puts a macroblock's 25 blocks of tokens; `above` and `left` are its neighbours' edges.
+#[inline(always)]
 fn put_macroblock(
     w: &mut impl Sink,
     nonzero: u32,
@@ -207,10 +209,7 @@ fn put_macroblock(
         Some(first)
     };
     let has = |edge: u32, bit: u32| ((edge >> bit) & 1) as usize;
-    let mut block = |w: &mut _, kind: usize, first: usize, index: usize, ctx: usize| {
-        put_block(w, kind, first, next(index), ctx);
-    };
-    block(w, 1, 0, Y2, has(above, 0) + has(left, 0));
+    put_block(w, 1, 0, next(Y2), has(above, 0) + has(left, 0));
     for y in 0..4 {
         for x in 0..4 {
             let i = Y + y * 4 + x;
@@ -224,7 +223,7 @@ fn put_macroblock(
             } else {
                 bit(nonzero, i - 1)
             };
-            block(w, 0, 1, i, up + lf);
+            put_block(w, 0, 1, next(i), up + lf);
         }
     }
     for (first_block, shift) in [(U, 5u32), (V, 7u32)] {
@@ -241,7 +240,7 @@ fn put_macroblock(
                 } else {
                     bit(nonzero, i - 1)
                 };
-                block(w, 2, 0, i, up + lf);
+                put_block(w, 2, 0, next(i), up + lf);
             }
         }
     }
@@ -253,6 +252,7 @@ fn bit(nonzero: u32, block: usize) -> usize {
 
 /// Writes one block's tokens from coding position `first` (RFC 6386 13.2), or its end at
 /// once when it has no coefficients.
+#[inline(always)]
 fn put_block(w: &mut impl Sink, kind: usize, first: usize, levels: Option<&[i16; 16]>, ctx: usize) {
     let mut p = Node::new(kind, BANDS[first], ctx);
     let Some(levels) = levels else {
