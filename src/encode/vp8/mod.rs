@@ -35,7 +35,15 @@ const MAX_SIDE: u32 = 16383;
 pub(super) struct Bands {
     quality: u8,
     bands: Vec<Band>,
-    last: Mutex<Vec<Option<Last>>>,
+    last: Mutex<Vec<Slot>>,
+}
+
+/// What a band's rows last held over a background: the band last coded there, and how many
+/// cards in a row have drawn something else there since.
+#[derive(Default)]
+struct Slot {
+    last: Option<Last>,
+    misses: u32,
 }
 
 /// A band coded over a background, and the hash of the pixels it coded (a hash, not the
@@ -44,6 +52,14 @@ struct Last {
     hash: blake3::Hash,
     band: Arc<Band>,
 }
+
+/// Cards in a row that drew something new in a band before it is coded without hashing its
+/// pixels: a band that holds a title changes with every card, and hashing it (about 0.1 ms
+/// a band in the server) would be wasted.
+const MISSES_BEFORE_SKIPPING: u32 = 3;
+/// A skipped band is still hashed (and kept) every this many cards, in case its rows
+/// settle.
+const HASH_EVERY: u32 = 8;
 
 impl Bands {
     /// Codes every band of opaque `pixmap` at `quality`.
@@ -54,7 +70,7 @@ impl Bands {
             .into_par_iter()
             .map(|b| band::code(pixmap, b, &quant, None))
             .collect::<Vec<_>>();
-        let last = Mutex::new(bands.iter().map(|_| None).collect());
+        let last = Mutex::new(bands.iter().map(|_| Slot::default()).collect());
         Ok(Bands {
             quality,
             bands,
@@ -65,7 +81,7 @@ impl Bands {
     /// Bytes held: the background's bands and those last coded over it.
     pub(super) fn bytes(&self) -> usize {
         let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let kept = last.iter().flatten().map(|last| last.band.bytes());
+        let kept = (last.iter().flat_map(|slot| &slot.last)).map(|last| last.band.bytes());
         self.bands.iter().map(Band::bytes).chain(kept).sum()
     }
 }
@@ -124,7 +140,8 @@ impl Taken<'_> {
 
 /// Band `b` of `pixmap`: the background's where the image holds its pixels, else the band
 /// last coded over the background where the image's pixels hash as its did, else coded now
-/// (copying the background's macroblocks where it can) and kept as the last.
+/// (copying the background's macroblocks where it can) and kept as the last. A band that
+/// missed on the last few cards is coded without hashing, but for every [`HASH_EVERY`]th.
 fn take<'a>(pixmap: &Pixmap, b: usize, quant: &Quant, under: Option<&Under<'a>>) -> Taken<'a> {
     let Some(under) = under else {
         return Taken::Own(Arc::new(band::code(pixmap, b, quant, None)));
@@ -135,20 +152,31 @@ fn take<'a>(pixmap: &Pixmap, b: usize, quant: &Quant, under: Option<&Under<'a>>)
     {
         return Taken::Under(&under.bands.bands[b]);
     }
-    let hash = blake3::hash(rows_of(pixmap, at));
-    let last = || under.bands.last.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(kept) = last()[b].as_ref().filter(|l| l.hash == hash) {
-        return Taken::Own(kept.band.clone());
+    let slots = || under.bands.last.lock().unwrap_or_else(|e| e.into_inner());
+    let misses = slots()[b].misses;
+    let hashed = (misses < MISSES_BEFORE_SKIPPING || misses.is_multiple_of(HASH_EVERY))
+        .then(|| blake3::hash(rows_of(pixmap, at)));
+    if let Some(hash) = hashed {
+        let mut slots = slots();
+        if let Some(kept) = slots[b].last.as_ref().filter(|l| l.hash == hash) {
+            let band = kept.band.clone();
+            slots[b].misses = 0;
+            return Taken::Own(band);
+        }
     }
     let background = band::Under {
         pixels: under.pixels,
         band: &under.bands.bands[b],
     };
     let band = Arc::new(band::code(pixmap, b, quant, Some(background)));
-    last()[b] = Some(Last {
-        hash,
-        band: band.clone(),
-    });
+    let mut slots = slots();
+    slots[b].misses = slots[b].misses.saturating_add(1);
+    if let Some(hash) = hashed {
+        slots[b].last = Some(Last {
+            hash,
+            band: band.clone(),
+        });
+    }
     Taken::Own(band)
 }
 
@@ -275,6 +303,53 @@ mod tests {
         let mut whole = Vec::new();
         webp(&background, 80, None, &mut whole).unwrap();
         assert!(again == whole);
+    }
+
+    #[test]
+    fn a_band_new_on_every_card_is_hashed_again_only_every_few_cards() {
+        let background = card(320, 256, 3);
+        let bands = Bands::new(&background, 80).unwrap();
+        let rows = 70..120; // in band 1 (rows 64 to 127) only
+        let code = |image: &Pixmap| {
+            let mut over = Vec::new();
+            let changed = std::slice::from_ref(&rows);
+            let under = Under {
+                pixels: &background,
+                changed,
+                bands: &bands,
+            };
+            webp(image, 80, Some(under), &mut over).unwrap();
+            let mut whole = Vec::new();
+            webp(image, 80, None, &mut whole).unwrap();
+            assert!(over == whole, "a file is the file coded whole");
+        };
+        let slot = || {
+            let slots = bands.last.lock().unwrap();
+            (slots[1].misses, slots[1].last.as_ref().map(|l| l.hash))
+        };
+        let image = |n: u32| drawn_on(&background, rows.clone(), 10 + n * 9..200);
+        // A new box on every card: hashed and kept for the first three cards, then not
+        // (what is kept stays the third card's) until the eighth miss.
+        for n in 0..3 {
+            code(&image(n));
+        }
+        let (misses, third) = slot();
+        assert_eq!(misses, MISSES_BEFORE_SKIPPING);
+        for n in 3..8 {
+            code(&image(n));
+            assert_eq!(slot().1, third, "card {n} was hashed and kept");
+        }
+        assert_eq!(slot().0, HASH_EVERY);
+        code(&image(8));
+        let ninth = slot().1;
+        assert_ne!(ninth, third, "the ninth card was not hashed");
+        // The ninth card's box again and again: found by its hash within a few cards.
+        let settled = (0..HASH_EVERY).any(|_| {
+            code(&image(8));
+            slot().0 == 0
+        });
+        assert!(settled, "a band that settled is never found");
+        assert_eq!(slot().1, ninth);
     }
 
     #[test]
