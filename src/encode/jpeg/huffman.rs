@@ -63,8 +63,9 @@ const END_OF_BLOCK: usize = 0x00;
 /// 63 AC and 4 runs of zeros, or an end) of at most 32 bits with their extra bits, after
 /// fewer than 32 bits held from before, every byte stuffed: 2 x (68 + 1) x 4.
 const BLOCK_BYTES: usize = 552;
-/// Bytes gathered in [`Bits`] before they are appended to its output: blocks are written
-/// into a fixed array, in registers but for the stores, not pushed onto a vector.
+/// Bytes gathered in [`Bits`] before they are appended to its output. A block is written
+/// into this fixed array with the writer's state in local variables, which the compiler
+/// keeps in registers; pushed onto a vector, the state went back to memory at every write.
 const CHUNK: usize = 4096;
 
 /// Writes codes into bytes, most significant bit first, stuffing a 0x00 after each 0xFF.
