@@ -15,24 +15,37 @@ use super::tables::Prob;
 /// its carry bit) never holds more than 48.
 const FLUSH_AT: u32 = 40;
 
-/// How far an interval of each width (1 to 255) shifts to be 128 or wider again. A table
-/// rather than counting leading zeros: without target features that is `bsr`, which AMD's
-/// processors issue once per four cycles.
+/// How far an interval of each width (1 to 255, indexed by the width less one) shifts to be
+/// 128 or wider again. A table rather than counting leading zeros: without target features
+/// that is `bsr`, which AMD's processors issue once per four cycles.
 const SHIFTS: [u8; 256] = {
     let mut shifts = [0; 256];
     let mut width = 1;
     while width < 256 {
-        shifts[width] = ((width as u32).leading_zeros() - 24) as u8;
+        shifts[width - 1] = ((width as u32).leading_zeros() - 24) as u8;
         width += 1;
     }
     shifts
+};
+
+/// Each width (indexed by the width less one) shifted by [`SHIFTS`], less one: the next
+/// width in one load, rather than a load and a shift on the chain each bool waits for.
+const SHIFTED: [u8; 256] = {
+    let mut shifted = [0; 256];
+    let mut width = 1;
+    while width < 256 {
+        shifted[width - 1] = ((width << SHIFTS[width - 1]) - 1) as u8;
+        width += 1;
+    }
+    shifted
 };
 
 /// Writes bools into a byte vector, carrying into bytes already written as the format
 /// requires.
 pub(super) struct BoolWriter<'a> {
     out: &'a mut Vec<u8>,
-    /// The interval's width, 128 to 255 between calls.
+    /// The interval's width less one (as libvpx keeps it: one step less per bool), 127 to
+    /// 254 between calls.
     range: u32,
     /// The interval's low end: the `bits` bits not yet written, and a carry above them.
     low: u64,
@@ -49,7 +62,7 @@ impl<'a> BoolWriter<'a> {
         out.clear();
         BoolWriter {
             out,
-            range: 255,
+            range: 254,
             low: 0,
             bits: 8,
             #[cfg(test)]
@@ -60,13 +73,14 @@ impl<'a> BoolWriter<'a> {
     /// Writes `bit`, which is 0 with probability `prob`/256.
     #[inline(always)]
     pub(super) fn put(&mut self, bit: bool, prob: Prob) {
-        let split = 1 + (((self.range - 1) * u32::from(prob)) >> 8);
-        // A 1 takes the interval's upper part, above `split`; a 0 its lower part.
+        // The lower part's width less one: RFC 6386's split is 1 + this.
+        let split = (self.range * u32::from(prob)) >> 8;
+        // A 1 takes the interval's upper part, above the split; a 0 its lower part.
         let one = u32::from(bit).wrapping_neg();
-        self.low += u64::from(split & one);
-        let range = (split & !one) | ((self.range - split) & one);
+        self.low += u64::from((split + 1) & one);
+        let range = (split & !one) | ((self.range - split - 1) & one);
         let shift = u32::from(SHIFTS[range as usize & 0xff]);
-        self.range = range << shift;
+        self.range = u32::from(SHIFTED[range as usize & 0xff]);
         self.low <<= shift;
         self.bits += shift;
         if self.bits >= FLUSH_AT {
