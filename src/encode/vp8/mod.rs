@@ -35,7 +35,7 @@ const MAX_SIDE: u32 = 16383;
 pub(super) struct Bands {
     quality: u8,
     bands: Vec<Band>,
-    last: Mutex<Vec<Slot>>,
+    slots: Mutex<Vec<Slot>>,
 }
 
 /// What a band's rows last held over a background: the band last coded there, and how many
@@ -70,18 +70,18 @@ impl Bands {
             .into_par_iter()
             .map(|b| band::code(pixmap, b, &quant, None))
             .collect::<Vec<_>>();
-        let last = Mutex::new(bands.iter().map(|_| Slot::default()).collect());
+        let slots = Mutex::new(bands.iter().map(|_| Slot::default()).collect());
         Ok(Bands {
             quality,
             bands,
-            last,
+            slots,
         })
     }
 
     /// Bytes held: the background's bands and those last coded over it.
     pub(super) fn bytes(&self) -> usize {
-        let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let kept = (last.iter().flat_map(|slot| &slot.last)).map(|last| last.band.bytes());
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = (slots.iter().flat_map(|slot| &slot.last)).map(|last| last.band.bytes());
         self.bands.iter().map(Band::bytes).chain(kept).sum()
     }
 }
@@ -152,7 +152,7 @@ fn take<'a>(pixmap: &Pixmap, b: usize, quant: &Quant, under: Option<&Under<'a>>)
     {
         return Taken::Under(&under.bands.bands[b]);
     }
-    let slots = || under.bands.last.lock().unwrap_or_else(|e| e.into_inner());
+    let slots = || under.bands.slots.lock().unwrap_or_else(|e| e.into_inner());
     let misses = slots()[b].misses;
     let hashed = (misses < MISSES_BEFORE_SKIPPING || misses.is_multiple_of(HASH_EVERY))
         .then(|| blake3::hash(rows_of(pixmap, at)));
@@ -324,7 +324,7 @@ mod tests {
             assert!(over == whole, "a file is the file coded whole");
         };
         let slot = || {
-            let slots = bands.last.lock().unwrap();
+            let slots = bands.slots.lock().unwrap();
             (slots[1].misses, slots[1].last.as_ref().map(|l| l.hash))
         };
         let image = |n: u32| drawn_on(&background, rows.clone(), 10 + n * 9..200);
