@@ -207,18 +207,25 @@ impl Writer<'_> {
 /// Every coefficient's size category and the bits that code it (unmasked: the low `size`
 /// bits are the value when positive, its ones' complement when negative), worked out for the
 /// whole block at once, which the compiler does with vector instructions, so that the coding
-/// loop only looks them up. The size is read from the exponent of the magnitude as a float
-/// (exact below 2^24): floor(log2) + 127, so the exponent less 126, or 0 for zero.
+/// loop only looks them up.
 #[inline(always)]
 fn sizes_and_values(block: &Coefficients) -> ([u8; 64], [u16; 64]) {
     let mut sizes = [0u8; 64];
     let mut values = [0u16; 64];
     for ((size, value), &c) in sizes.iter_mut().zip(&mut values).zip(block) {
-        let exponent = (f32::from(c.unsigned_abs())).to_bits() >> 23;
-        *size = exponent.saturating_sub(126) as u8;
+        *size = size_category(f32::from(c.unsigned_abs())) as u8;
         *value = c.wrapping_add(c >> 15) as u16;
     }
     (sizes, values)
+}
+
+/// The size category (bits needed) of a whole-number magnitude below 2^24 given as a float,
+/// read from its exponent: floor(log2) + 127, so the exponent less 126, or 0 for zero.
+/// Neither a table nor counting leading zeros: without target features that is `bsr`, which
+/// AMD's processors issue once per four cycles, and it does not vectorize.
+#[inline(always)]
+fn size_category(magnitude: f32) -> u32 {
+    (magnitude.to_bits() >> 23).saturating_sub(126)
 }
 
 /// Bit `k` set where coefficient `k` is not zero: a byte per coefficient first (which the
@@ -235,28 +242,16 @@ fn nonzero_mask(block: &Coefficients) -> u64 {
     mask
 }
 
-/// Size categories of magnitudes below 2048 (every quantized coefficient and DC difference
-/// of 8-bit samples). A table rather than counting leading zeros: without target features
-/// that is `bsr`, which AMD's processors issue once per four cycles.
-const SIZES: [u8; 2048] = {
-    let mut sizes = [0; 2048];
-    let mut magnitude = 1;
-    while magnitude < 2048 {
-        sizes[magnitude] = (32 - (magnitude as u32).leading_zeros()) as u8;
-        magnitude += 1;
-    }
-    sizes
-};
-
 /// A value's size category (bits needed for its magnitude) and the bits that code it: the
-/// value itself when positive, its ones' complement when negative.
+/// value itself when positive, its ones' complement when negative. For a DC difference, at
+/// most 2^16 in magnitude.
 #[inline(always)]
 fn magnitude(value: i32) -> (u32, u32) {
-    let abs = value.unsigned_abs();
-    let size = match SIZES.get(abs as usize) {
-        Some(&size) => u32::from(size),
-        None => 32 - abs.leading_zeros(),
-    };
+    debug_assert!(
+        value.unsigned_abs() < 1 << 24,
+        "{value} is past what a float holds exactly"
+    );
+    let size = size_category(value.abs() as f32);
     let bits = if value < 0 { value - 1 } else { value } as u32;
     (size, bits & ((1u32 << size) - 1))
 }
@@ -289,10 +284,10 @@ mod tests {
         assert_eq!(magnitude(5), (3, 0b101));
         assert_eq!(magnitude(-5), (3, 0b010));
         assert_eq!(magnitude(-2047), (11, 0));
-        // Past the table, and every value against counting bits.
+        // Past 11 bits, and every value a DC difference can take against counting bits.
         assert_eq!(magnitude(2048), (12, 2048));
         assert_eq!(magnitude(-4095), (12, 0));
-        for value in -5000i32..=5000 {
+        for value in -65536i32..=65536 {
             let size = 32 - value.unsigned_abs().leading_zeros();
             assert_eq!(magnitude(value).0, size, "{value}");
         }
