@@ -8,8 +8,8 @@ pub const DEFAULT_JPEG_QUALITY: u8 = 85;
 /// Lossy WebP quality when a request gives none (measured on card A in `benches/render.rs`:
 /// see the README's table).
 pub const DEFAULT_WEBP_QUALITY: u8 = 80;
-/// libwebp's effort, 0 (fastest) to 6 (smallest): 2 keeps 4's size on card A at less than
-/// half its time (README, `benches/render.rs`).
+/// libwebp's effort, 0 (fastest) to 6 (smallest): 2 kept 4's size on card A at less than
+/// half its time (`benches/render.rs`, 2026-12-01). Only images with transparency use it.
 pub const WEBP_METHOD: i32 = 2;
 /// PNG compression level when neither the request nor the server says: zlib level 2 without
 /// filters, measured as the best time for the size on the bundled cards.
