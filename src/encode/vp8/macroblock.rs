@@ -321,20 +321,22 @@ fn sse(a: &[u8], b: &[u8]) -> u32 {
 
 /// The 4x4 residual at (`x`, `y`) of a plane `stride` wide.
 fn residual(src: &[u8], pred: &[u8], stride: usize, x: usize, y: usize, out: &mut [i32; 16]) {
-    for r in 0..4 {
-        for c in 0..4 {
-            let i = (y + r) * stride + x + c;
-            out[r * 4 + c] = i32::from(src[i]) - i32::from(pred[i]);
+    for (r, out) in out.chunks_exact_mut(4).enumerate() {
+        let at = (y + r) * stride + x;
+        let (src, pred) = (&src[at..at + 4], &pred[at..at + 4]);
+        for ((o, &s), &p) in out.iter_mut().zip(src).zip(pred) {
+            *o = i32::from(s) - i32::from(p);
         }
     }
 }
 
 /// Writes prediction plus reconstructed residual, clamped, at (`x`, `y`).
 fn add(pred: &[u8], residual: &[i32; 16], stride: usize, x: usize, y: usize, out: &mut [u8]) {
-    for r in 0..4 {
-        for c in 0..4 {
-            let i = (y + r) * stride + x + c;
-            out[i] = (i32::from(pred[i]) + residual[r * 4 + c]).clamp(0, 255) as u8;
+    for (r, residual) in residual.chunks_exact(4).enumerate() {
+        let at = (y + r) * stride + x;
+        let (pred, out) = (&pred[at..at + 4], &mut out[at..at + 4]);
+        for ((o, &p), &d) in out.iter_mut().zip(pred).zip(residual) {
+            *o = (i32::from(p) + d).clamp(0, 255) as u8;
         }
     }
 }
